@@ -1,0 +1,72 @@
+"""HEP: home exercise programs between needling sessions."""
+
+from __future__ import annotations
+
+import os
+
+from flask import Flask
+from sqlalchemy import event
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from hep import config as settings
+from hep.dbtypes import render_migration_item
+from hep.errors import DomainError, domain_error_response
+from hep.extensions import api, db, limiter, migrate
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the HEP app; `config` overrides settings read from the environment."""
+    app = Flask(__name__, instance_relative_config=True)
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.config.update(settings.load(app.instance_path))
+    if config:
+        app.config.update(config)
+    if app.config["TRUST_PROXY_HOPS"]:
+        hops = app.config["TRUST_PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
+
+    db.init_app(app)
+    with app.app_context():
+        _configure_engine(app)
+    migrate.init_app(app, db, directory=str(settings.PROJECT_ROOT / "migrations"), render_as_batch=True,
+                     compare_type=True, render_item=render_migration_item)
+    limiter.init_app(app)
+    api.init_app(app, spec_kwargs={"components": {"securitySchemes": {
+        "bearerAuth": {"type": "http", "scheme": "bearer", "description": "Access token from /api/v1/auth/token"},
+    }}})
+    _register_blueprints(app)
+    app.register_error_handler(DomainError, domain_error_response)
+
+    from hep.cli import register
+
+    register(app)
+    return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    from hep import health
+    from hep.accounts import models as _accounts  # noqa: F401  (models register with metadata)
+    from hep.accounts.routes import accounts_blp, auth_blp
+    from hep.audit import models as _audit  # noqa: F401
+    from hep.audit.routes import blp as audit_blp
+    from hep.library.routes import blp as library_blp
+
+    app.register_blueprint(health.bp)
+    for blueprint in (auth_blp, accounts_blp, library_blp, audit_blp):
+        api.register_blueprint(blueprint)
+
+
+def _configure_engine(app: Flask) -> None:
+    engine = db.engine
+    if engine.dialect.name != "sqlite":
+        return
+    busy_ms = int(app.config["SQLITE_BUSY_TIMEOUT_MS"])
+
+    @event.listens_for(engine, "connect")
+    def _sqlite_pragmas(dbapi_connection, _record):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()

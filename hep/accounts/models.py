@@ -1,0 +1,116 @@
+"""Clinics, users (staff and patients), activation codes and auth tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from hep.dbtypes import UTCDateTime, utcnow
+from hep.extensions import db
+
+PHYSIOTHERAPIST = "physiotherapist"
+CLINIC_ADMIN = "clinic_admin"
+PATIENT = "patient"
+STAFF_ROLES = (PHYSIOTHERAPIST, CLINIC_ADMIN)
+ROLES = (*STAFF_ROLES, PATIENT)
+
+
+class Clinic(db.Model):
+    __tablename__ = "clinics"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    contact_phone: Mapped[str | None] = mapped_column(String(32))
+    contact_email: Mapped[str | None] = mapped_column(String(254))
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class User(db.Model):
+    """Anyone who can sign in: a physiotherapist, a clinic admin or a patient."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"), index=True)
+    role: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(200))
+    # Stored lowercased; unique because either one is a login name.
+    email: Mapped[str | None] = mapped_column(String(254), unique=True)
+    # E.164, normalised with phonenumbers.
+    phone: Mapped[str | None] = mapped_column(String(20), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    clinic: Mapped[Clinic] = relationship(lazy="joined")
+    patient: Mapped[Patient | None] = relationship(
+        back_populates="user", foreign_keys="Patient.user_id", uselist=False
+    )
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in STAFF_ROLES
+
+
+class Patient(db.Model):
+    """The patient side of a User: shares its id."""
+
+    __tablename__ = "patients"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    physiotherapist_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    timezone: Mapped[str] = mapped_column(String(64))
+    language: Mapped[str] = mapped_column(String(16), default="en")
+    activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    user: Mapped[User] = relationship(back_populates="patient", foreign_keys=[user_id], lazy="joined")
+    physiotherapist: Mapped[User] = relationship(foreign_keys=[physiotherapist_id])
+
+
+class ActivationCode(db.Model):
+    """A one-time code that lets an invited patient choose a password."""
+
+    __tablename__ = "activation_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class TokenFamily(db.Model):
+    """One sign-in: every access and refresh token descended from one login share it."""
+
+    __tablename__ = "token_families"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_reason: Mapped[str | None] = mapped_column(String(40))
+
+
+class AuthToken(db.Model):
+    """An opaque bearer token, stored only as its SHA-256."""
+
+    __tablename__ = "auth_tokens"
+    __table_args__ = (Index("ix_auth_tokens_family_kind", "family_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    family_id: Mapped[int] = mapped_column(ForeignKey("token_families.id"))
+    kind: Mapped[str] = mapped_column(String(10))  # access | refresh
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    family: Mapped[TokenFamily] = relationship(lazy="joined")
+
+

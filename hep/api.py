@@ -1,0 +1,76 @@
+"""The flask-smorest Api, speaking problem details for every error."""
+
+from __future__ import annotations
+
+import http
+
+import marshmallow as ma
+from flask import Response, current_app
+from flask_smorest import Api as SmorestApi
+from flask_smorest.utils import prepare_response
+from werkzeug.exceptions import HTTPException
+
+from hep.errors import PROBLEM_CONTENT_TYPE, flatten_messages, problem
+
+
+class InvalidParamSchema(ma.Schema):
+    name = ma.fields.String(required=True, metadata={"description": "Offending field, dotted path"})
+    location = ma.fields.String(required=True, metadata={"description": "json, query, path or header"})
+    reason = ma.fields.String(required=True)
+
+
+class ProblemSchema(ma.Schema):
+    """RFC 9457 problem details."""
+
+    type = ma.fields.String(required=True)
+    title = ma.fields.String(required=True)
+    status = ma.fields.Integer(required=True)
+    detail = ma.fields.String(required=True)
+    invalid_params = ma.fields.List(ma.fields.Nested(InvalidParamSchema))
+
+
+class Api(SmorestApi):
+    ERROR_SCHEMA = ProblemSchema
+
+    def handle_http_exception(self, error: HTTPException):
+        """Render any HTTP error (including webargs validation) as problem details."""
+        if error.code == 304:
+            return Response(status=304)
+        data = getattr(error, "data", None) or {}
+        headers = dict(data.get("headers") or {})
+        if error.code == 405 and hasattr(error, "valid_methods") and error.valid_methods:
+            headers["Allow"] = ", ".join(error.valid_methods)
+        messages = data.get("messages") or data.get("errors")
+        if error.code == 422 and messages:
+            params = flatten_messages(messages)
+            names = ", ".join(sorted({p["name"] for p in params}))
+            return problem(
+                422,
+                code="validation-error",
+                title="Validation failed",
+                detail=f"Invalid input: {names}.",
+                invalid_params=params,
+                headers=headers,
+            )
+        if error.code == 500:
+            current_app.logger.error("unhandled error", exc_info=getattr(error, "original_exception", None))
+            return problem(500, detail="Something went wrong on our side; it has been logged.")
+        detail = data.get("message") or error.description or None
+        return problem(error.code or 500, detail=detail, headers=headers)
+
+    def _register_responses(self):
+        """Document error responses as application/problem+json with the ProblemSchema."""
+        for status in http.HTTPStatus:
+            response = {"description": status.phrase}
+            if 100 <= status < 200 or status in (204, 304):
+                prepare_response(response, self.spec, self.DEFAULT_RESPONSE_CONTENT_TYPE)
+            elif status < 400:
+                response["schema"] = self.ERROR_SCHEMA
+                prepare_response(response, self.spec, self.DEFAULT_RESPONSE_CONTENT_TYPE)
+            else:
+                response["schema"] = self.ERROR_SCHEMA
+                prepare_response(response, self.spec, PROBLEM_CONTENT_TYPE)
+            self.spec.components.response(status.name, response, lazy=True)
+        response = {"description": "Error (RFC 9457 problem details)", "schema": self.ERROR_SCHEMA}
+        prepare_response(response, self.spec, PROBLEM_CONTENT_TYPE)
+        self.spec.components.response("DEFAULT_ERROR", response, lazy=True)

@@ -1,0 +1,68 @@
+"""Flask commands: load-exercises, seed-demo, create-clinic."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+
+from hep.dbtypes import utcnow
+
+
+def register(app: Flask) -> None:
+    """Attach HEP's commands to the app's CLI."""
+    for command in (load_exercises, seed_demo, create_clinic):
+        app.cli.add_command(command)
+
+
+@click.command("load-exercises")
+@click.option("--dir", "directory", type=click.Path(file_okay=False, exists=True, path_type=Path),
+              help="Folder of exercise YAML files (default: exercises/).")
+def load_exercises(directory: Path | None) -> None:
+    """Validate exercises/*.yaml and upsert the library by slug, in one transaction."""
+    from hep.library.loader import LibraryError, load_library
+
+    directory = directory or Path(current_app.config["EXERCISES_DIR"])
+    click.echo(f"Loading exercises from {directory} ...", err=True)
+    try:
+        report = load_library(directory, now=utcnow())
+    except LibraryError as exc:
+        click.echo(f"error: {exc}\nNothing was changed.", err=True)
+        sys.exit(1)
+    counts = report.as_dict()
+    click.echo(", ".join(f"{n} {k}" for k, n in counts.items()), err=True)
+    click.echo(json.dumps(counts))
+
+
+@click.command("seed-demo")
+def seed_demo() -> None:
+    """Create (or refresh) the demo clinic and print its logins as JSON."""
+    from hep.demo import seed
+
+    logins = seed(now=utcnow())
+    click.echo(json.dumps(logins, indent=2))
+
+
+@click.command("create-clinic")
+@click.option("--name", required=True, help="The clinic's name.")
+@click.option("--admin-name", required=True)
+@click.option("--admin-email", required=True)
+@click.option("--timezone", default="UTC", show_default=True)
+@click.password_option("--admin-password", envvar="HEP_ADMIN_PASSWORD",
+                       help="At least 10 characters (or set HEP_ADMIN_PASSWORD).")
+def create_clinic(name: str, admin_name: str, admin_email: str, timezone: str, admin_password: str) -> None:
+    """Create a clinic and its first clinic admin."""
+    from hep.accounts.contact import is_timezone
+    from hep.accounts.service import create_clinic as create
+    from hep.errors import DomainError
+
+    if not is_timezone(timezone):
+        raise click.BadParameter("is not an IANA time zone", param_hint="--timezone")
+    try:
+        clinic, admin = create(name, admin_name, admin_email, admin_password, now=utcnow(), timezone=timezone)
+    except DomainError as exc:
+        raise click.ClickException(exc.detail) from exc
+    click.echo(json.dumps({"clinic_id": clinic.id, "admin_id": admin.id, "admin_email": admin.email}))

@@ -1,0 +1,75 @@
+"""Settings read from the environment, grouped by concern."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def database_url(raw: str | None, instance_path: str) -> str:
+    """Return the SQLAlchemy URL for DATABASE_URL, defaulting to a SQLite file in instance/."""
+    if not raw:
+        return f"sqlite:///{Path(instance_path) / 'hep.db'}"
+    # Hosting platforms hand out postgres:// URLs; we always drive PostgreSQL with psycopg 3.
+    for prefix in ("postgres://", "postgresql://"):
+        if raw.startswith(prefix):
+            return "postgresql+psycopg://" + raw[len(prefix) :]
+    return raw
+
+
+def secret_key(instance_path: str) -> str:
+    """Return SECRET_KEY, or a random key kept in instance/secret_key for the embedded default."""
+    if os.environ.get("SECRET_KEY"):
+        return os.environ["SECRET_KEY"]
+    path = Path(instance_path) / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+def load(instance_path: str) -> dict:
+    """Build the Flask config mapping from the environment."""
+    env = os.environ
+    redis_url = env.get("REDIS_URL") or None
+    return {
+        # Database
+        "SQLALCHEMY_DATABASE_URI": database_url(env.get("DATABASE_URL"), instance_path),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "SQLITE_BUSY_TIMEOUT_MS": _int("HEP_SQLITE_BUSY_TIMEOUT_MS", 5000),
+        # Security
+        "SECRET_KEY": secret_key(instance_path),
+        "ACCESS_TOKEN_TTL": _int("HEP_ACCESS_TOKEN_TTL", 15 * 60),
+        "REFRESH_TOKEN_TTL": _int("HEP_REFRESH_TOKEN_TTL", 30 * 24 * 3600),
+        "ACTIVATION_CODE_TTL": _int("HEP_ACTIVATION_CODE_TTL", 7 * 24 * 3600),
+        "LOGIN_RATE_LIMIT": env.get("HEP_LOGIN_RATE_LIMIT", "10 per minute"),
+        "TRUST_PROXY_HOPS": _int("HEP_TRUST_PROXY_HOPS", 0),
+        # Rate-limit storage: Redis when configured so every gunicorn worker shares one count.
+        "REDIS_URL": redis_url,
+        "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+        "RATELIMIT_KEY_PREFIX": env.get("HEP_RATELIMIT_PREFIX", "hep"),
+        "RATELIMIT_HEADERS_ENABLED": True,
+        # Library
+        "EXERCISES_DIR": env.get("HEP_EXERCISES_DIR", str(PROJECT_ROOT / "exercises")),
+        "PAGE_SIZE_DEFAULT": 25,
+        "PAGE_SIZE_MAX": 100,
+        # OpenAPI (flask-smorest)
+        "API_TITLE": "HEP",
+        "API_VERSION": "v1",
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": "/api",
+        "OPENAPI_JSON_PATH": "openapi.json",
+        "OPENAPI_SWAGGER_UI_PATH": "/docs",
+        "OPENAPI_SWAGGER_UI_URL": env.get(
+            "HEP_SWAGGER_UI_URL", "https://cdn.jsdelivr.net/npm/swagger-ui-dist/"
+        ),
+        "JSON_SORT_KEYS": False,
+    }

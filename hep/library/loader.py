@@ -1,0 +1,115 @@
+"""Load exercises/*.yaml into the database: validate everything, then upsert by slug at once."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import marshmallow as ma
+import yaml
+from sqlalchemy import select
+
+from hep.errors import flatten_messages
+from hep.extensions import db
+from hep.library.models import Exercise
+from hep.library.schemas import ExerciseInSchema
+from hep.library.service import apply_content
+
+
+class LibraryError(Exception):
+    """A library file is wrong; the message names the file, the field and the problem."""
+
+    def __init__(self, filename: str, field_name: str, problem: str):
+        super().__init__(f"{filename}: {field_name}: {problem}")
+        self.filename, self.field, self.problem = filename, field_name, problem
+
+
+@dataclass
+class LoadReport:
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    archived: list[str] = field(default_factory=list)
+    restored: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, int]:
+        return {k: len(v) for k, v in self.__dict__.items()}
+
+
+def read_library(directory: Path) -> dict[str, dict]:
+    """Parse and validate every exercise file; return {slug: data} or raise LibraryError."""
+    schema = ExerciseInSchema()
+    entries: dict[str, dict] = {}
+    files = sorted(directory.glob("*.yaml")) + sorted(directory.glob("*.yml"))
+    for path in files:
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            raise LibraryError(path.name, "(file)", f"is not valid YAML: {exc}") from exc
+        if not isinstance(raw, dict):
+            raise LibraryError(path.name, "(file)", "must be a mapping of fields")
+        try:
+            data = schema.load(raw)
+        except ma.ValidationError as exc:
+            first = flatten_messages(exc.normalized_messages(), "file")[0]
+            raise LibraryError(path.name, first["name"], first["reason"]) from exc
+        if data["slug"] != path.stem:
+            raise LibraryError(path.name, "slug", f"is {data['slug']!r} but must equal the file name {path.stem!r}")
+        if data["slug"] in entries:
+            raise LibraryError(path.name, "slug", "is used by another file")
+        entries[data["slug"]] = data
+    _check_links(entries)
+    return entries
+
+
+def _check_links(entries: dict[str, dict]) -> None:
+    for slug, data in entries.items():
+        for kind, reverse in (("progressions", "regressions"), ("regressions", "progressions")):
+            for target in data[kind]:
+                if target not in entries:
+                    raise LibraryError(f"{slug}.yaml", kind, f"links to {target!r}, which is not in the library")
+                if slug not in entries[target][reverse]:
+                    raise LibraryError(f"{slug}.yaml", kind,
+                                       f"links to {target!r}, but {target}.yaml does not list {slug!r} in {reverse}")
+
+
+def content_hash(data: dict) -> str:
+    """A stable fingerprint of an exercise's content."""
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def load_library(directory: Path, *, now: datetime) -> LoadReport:
+    """Validate every file, then upsert by slug and archive what was removed, in one transaction."""
+    entries = read_library(directory)
+    report = LoadReport()
+    existing = {e.slug: e for e in db.session.scalars(select(Exercise).where(Exercise.clinic_id.is_(None)))}
+    try:
+        for slug, data in entries.items():
+            digest = content_hash(data)
+            exercise = existing.get(slug)
+            if exercise is None:
+                exercise = Exercise(slug=slug, clinic_id=None, created_at=now)
+                db.session.add(exercise)
+                report.created.append(slug)
+            elif exercise.archived_at is not None:
+                exercise.archived_at = None
+                report.restored.append(slug)
+            elif exercise.content_hash == digest:
+                report.unchanged.append(slug)
+                continue
+            else:
+                report.updated.append(slug)
+            apply_content(exercise, data, now=now)
+            exercise.content_hash = digest
+        for slug, exercise in existing.items():
+            if slug not in entries and exercise.archived_at is None:
+                exercise.archived_at = now
+                report.archived.append(slug)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return report

@@ -1,0 +1,66 @@
+"""HTTP API for the exercise library."""
+
+from __future__ import annotations
+
+from flask_smorest import Blueprint
+
+from hep.accounts.auth import current_user, login_required
+from hep.accounts.models import STAFF_ROLES
+from hep.dbtypes import utcnow
+from hep.library import service
+from hep.library.models import Exercise
+from hep.library.schemas import (
+    ExerciseCreateSchema,
+    ExercisePageSchema,
+    ExerciseSchema,
+    ExerciseSearchArgsSchema,
+    ExerciseUpdateSchema,
+)
+from hep.pagination import paginate
+
+blp = Blueprint("library", __name__, url_prefix="/api/v1/exercises", description="Exercise library")
+
+
+@blp.route("", methods=["GET"])
+@login_required()
+@blp.etag
+@blp.arguments(ExerciseSearchArgsSchema, location="query")
+@blp.response(200, ExercisePageSchema)
+def search(args):
+    """Search the library and your clinic's exercises, by name"""
+    page = {k: args.pop(k, None) for k in ("cursor", "limit")}
+    query = service.search_query(current_user().clinic_id, **args)
+    items, cursor = paginate(query, [Exercise.name, Exercise.id], **page)
+    return {"items": items, "next_cursor": cursor}
+
+
+@blp.route("", methods=["POST"])
+@login_required(*STAFF_ROLES)
+@blp.arguments(ExerciseCreateSchema)
+@blp.response(201, ExerciseSchema)
+@blp.alt_response(409, response="CONFLICT")
+def create(body):
+    """Add an exercise of your clinic's own (visible only in your clinic)"""
+    actor = current_user()
+    exercise = service.create_clinic_exercise(actor, body, now=utcnow())
+    return service.detail(actor.clinic_id, exercise.slug)
+
+
+@blp.route("/<string:slug>", methods=["GET"])
+@login_required()
+@blp.etag
+@blp.response(200, ExerciseSchema)
+def get(slug):
+    """Fetch an exercise with its progressions and regressions"""
+    return service.detail(current_user().clinic_id, slug)
+
+
+@blp.route("/<string:slug>", methods=["PATCH"])
+@login_required(*STAFF_ROLES)
+@blp.arguments(ExerciseUpdateSchema(partial=True))
+@blp.response(200, ExerciseSchema)
+def update(changes, slug):
+    """Edit, archive or restore one of your clinic's exercises"""
+    actor = current_user()
+    service.update_clinic_exercise(actor, slug, changes, now=utcnow())
+    return service.detail(actor.clinic_id, slug)

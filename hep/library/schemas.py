@@ -1,0 +1,153 @@
+"""The exercise schema: the same one validates exercises/*.yaml and the API's input."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from marshmallow import validate
+
+from hep.pagination import PageArgsSchema, page_schema
+
+SLUG_RE = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+REGIONS = ("head-jaw", "neck", "upper-back", "lower-back", "shoulder", "elbow", "wrist-hand", "hip",
+           "knee", "ankle-foot", "core", "whole-body")
+CONDITIONS = ("low-back-pain", "neck-pain", "tension-headache", "rotator-cuff-impingement", "carpal-tunnel",
+              "lateral-elbow-tendinopathy", "achilles-tendinopathy", "patellar-tendinopathy",
+              "plantar-fasciitis", "general-mobility", "posture", "balance", "core-stability")
+CATEGORIES = ("stretch", "strengthening", "isometric", "mobility", "nerve-glide", "tendon-glide",
+              "motor-control", "balance", "breathing-relaxation", "self-massage", "endurance")
+EQUIPMENT = ("pillow", "towel", "chair", "wall", "door-frame", "table", "step", "mat", "resistance-band",
+             "dumbbell", "ball", "foam-roller", "rolled-towel", "stick")
+POSITIONS = ("lying-on-back", "lying-on-front", "side-lying", "sitting", "standing", "kneeling",
+             "hands-and-knees", "half-kneeling")
+
+Slug = ma.fields.String(validate=validate.Regexp(SLUG_RE, error="must be lowercase words joined by hyphens"))
+Text = ma.fields.String(validate=validate.Length(1, 400))
+
+
+def _texts(minimum: int, maximum: int, **kwargs) -> ma.fields.List:
+    return ma.fields.List(ma.fields.String(validate=validate.Length(1, 400)),
+                          validate=validate.Length(minimum, maximum), **kwargs)
+
+
+def _vocab(values: tuple[str, ...], minimum: int, **kwargs) -> ma.fields.List:
+    return ma.fields.List(ma.fields.String(validate=validate.OneOf(values)),
+                          validate=validate.Length(minimum, len(values)), **kwargs)
+
+
+class DosageSchema(ma.Schema):
+    """How much of an exercise: sets of reps and/or holds, rest, and how often."""
+
+    sets = ma.fields.Integer(required=True, validate=validate.Range(1, 10))
+    reps = ma.fields.Integer(load_default=None, allow_none=True, validate=validate.Range(1, 100))
+    hold_seconds = ma.fields.Integer(load_default=None, allow_none=True, validate=validate.Range(1, 300))
+    rest_seconds = ma.fields.Integer(load_default=30, validate=validate.Range(0, 600))
+    times_per_day = ma.fields.Integer(load_default=1, validate=validate.Range(1, 6))
+    days_per_week = ma.fields.Integer(load_default=7, validate=validate.Range(1, 7))
+    per_side = ma.fields.Boolean(load_default=False)
+
+    @ma.validates_schema
+    def _reps_or_hold(self, data, **kwargs):
+        if "sets" not in data:  # also enforced when a PATCH loads this schema partially
+            raise ma.ValidationError("Missing data for required field.", "sets")
+        if data.get("reps") is None and data.get("hold_seconds") is None:
+            raise ma.ValidationError("give reps, hold_seconds or both", "reps")
+
+
+class MediaSchema(ma.Schema):
+    type = ma.fields.String(required=True, validate=validate.OneOf(("image", "video")))
+    url = ma.fields.Url(required=True, schemes={"https"})
+    caption = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
+
+
+class ExerciseInSchema(ma.Schema):
+    """An exercise as written in exercises/<slug>.yaml or sent by a clinic."""
+
+    slug = ma.fields.String(required=True, validate=[validate.Length(3, 80), Slug.validate])
+    name = ma.fields.String(required=True, validate=validate.Length(3, 80))
+    summary = ma.fields.String(required=True, validate=validate.Length(10, 600))
+    body_regions = _vocab(REGIONS, 1, required=True)
+    conditions = _vocab(CONDITIONS, 1, required=True)
+    category = ma.fields.String(required=True, validate=validate.OneOf(CATEGORIES))
+    equipment = _vocab(EQUIPMENT, 0, load_default=list)
+    position = ma.fields.String(required=True, validate=validate.OneOf(POSITIONS))
+    difficulty = ma.fields.Integer(required=True, validate=validate.Range(1, 5))
+    steps = _texts(1, 12, required=True)
+    cues = _texts(1, 8, required=True)
+    common_mistakes = _texts(1, 8, required=True)
+    precautions = _texts(1, 8, required=True)
+    contraindications = _texts(0, 8, load_default=list)
+    default_dosage = ma.fields.Nested(DosageSchema, required=True)
+    progressions = ma.fields.List(ma.fields.String(validate=Slug.validate), load_default=list)
+    regressions = ma.fields.List(ma.fields.String(validate=Slug.validate), load_default=list)
+    media = ma.fields.List(ma.fields.Nested(MediaSchema), load_default=list)
+
+    @ma.validates_schema
+    def _no_duplicate_tags(self, data, **kwargs):
+        for field in ("body_regions", "conditions", "equipment", "progressions", "regressions"):
+            values = data.get(field) or []
+            if len(set(values)) != len(values):
+                raise ma.ValidationError("lists a value twice", field)
+        slug = data.get("slug")
+        for field in ("progressions", "regressions"):
+            if slug and slug in (data.get(field) or []):
+                raise ma.ValidationError("an exercise cannot link to itself", field)
+
+
+class ExerciseCreateSchema(ExerciseInSchema):
+    """A clinic's own exercise; the slug is derived from the name when left out."""
+
+    slug = ma.fields.String(load_default=None, validate=[validate.Length(3, 80), Slug.validate])
+
+
+class ExerciseUpdateSchema(ExerciseInSchema):
+    archived = ma.fields.Boolean(metadata={"description": "true archives, false restores"})
+
+
+class ExerciseLinkSchema(ma.Schema):
+    slug = ma.fields.String(required=True)
+    name = ma.fields.String(required=True)
+    difficulty = ma.fields.Integer(required=True)
+
+
+class ExerciseSummarySchema(ma.Schema):
+    slug = ma.fields.String(required=True)
+    name = ma.fields.String(required=True)
+    summary = ma.fields.String(required=True)
+    body_regions = ma.fields.List(ma.fields.String(), required=True)
+    conditions = ma.fields.List(ma.fields.String(), required=True)
+    category = ma.fields.String(required=True)
+    equipment = ma.fields.List(ma.fields.String(), required=True)
+    position = ma.fields.String(required=True)
+    difficulty = ma.fields.Integer(required=True)
+    owner = ma.fields.String(required=True, metadata={"description": "library or clinic"})
+    archived = ma.fields.Boolean(required=True)
+
+
+class ExerciseSchema(ExerciseSummarySchema):
+    steps = ma.fields.List(ma.fields.String(), required=True)
+    cues = ma.fields.List(ma.fields.String(), required=True)
+    common_mistakes = ma.fields.List(ma.fields.String(), required=True)
+    precautions = ma.fields.List(ma.fields.String(), required=True)
+    contraindications = ma.fields.List(ma.fields.String(), required=True)
+    default_dosage = ma.fields.Nested(DosageSchema, required=True)
+    progressions = ma.fields.List(ma.fields.Nested(ExerciseLinkSchema), required=True)
+    regressions = ma.fields.List(ma.fields.Nested(ExerciseLinkSchema), required=True)
+    media = ma.fields.List(ma.fields.Nested(MediaSchema), required=True)
+    updated_at = ma.fields.AwareDateTime(required=True)
+
+
+class ExerciseSearchArgsSchema(PageArgsSchema):
+    q = ma.fields.String(validate=validate.Length(1, 100),
+                         metadata={"description": "Words to find in the name, summary or steps (all must match)"})
+    region = ma.fields.List(ma.fields.String(validate=validate.OneOf(REGIONS)))
+    condition = ma.fields.List(ma.fields.String(validate=validate.OneOf(CONDITIONS)))
+    category = ma.fields.List(ma.fields.String(validate=validate.OneOf(CATEGORIES)))
+    equipment = ma.fields.List(ma.fields.String(validate=validate.OneOf(EQUIPMENT)),
+                               metadata={"description": "Exercises that need this equipment"})
+    min_difficulty = ma.fields.Integer(validate=validate.Range(1, 5))
+    max_difficulty = ma.fields.Integer(validate=validate.Range(1, 5))
+    owner = ma.fields.String(validate=validate.OneOf(("library", "clinic")))
+    include_archived = ma.fields.Boolean(load_default=False)
+
+
+ExercisePageSchema = page_schema(ExerciseSummarySchema, "ExercisePage")

@@ -1,0 +1,153 @@
+"""The exercise library: search, fetch, and a clinic's own exercises."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import datetime
+
+from sqlalchemy import Select, exists, or_, select
+
+from hep.accounts.models import User
+from hep.errors import Conflict, Forbidden, Invalid, NotFound
+from hep.extensions import db
+from hep.library.models import CONDITION, EQUIPMENT, REGION, Exercise, ExerciseTag
+
+CONTENT_FIELDS = ("name", "summary", "category", "position", "difficulty", "steps", "cues", "common_mistakes",
+                  "precautions", "contraindications", "default_dosage", "progressions", "regressions", "media")
+TAG_FIELDS = {"body_regions": REGION, "conditions": CONDITION, "equipment": EQUIPMENT}
+
+
+def apply_content(exercise: Exercise, data: dict, *, now: datetime) -> None:
+    """Copy validated exercise content onto a row, rebuilding its tags and search text."""
+    for name in CONTENT_FIELDS:
+        if name in data:
+            setattr(exercise, name, data[name])
+    if any(name in data for name in TAG_FIELDS):
+        current = {kind: exercise.tag_values(kind) for kind in TAG_FIELDS.values()}
+        for name, kind in TAG_FIELDS.items():
+            if name in data:
+                current[kind] = data[name]
+        exercise.tags = [ExerciseTag(kind=kind, value=value, position=i)
+                         for kind, values in current.items() for i, value in enumerate(values)]
+    exercise.search_text = " ".join([exercise.name, exercise.summary, *exercise.steps]).lower()
+    exercise.updated_at = now
+
+
+def visible_to(clinic_id: int):
+    """SQL condition: the library plus the clinic's own exercises."""
+    return or_(Exercise.clinic_id.is_(None), Exercise.clinic_id == clinic_id)
+
+
+def search_query(clinic_id: int, *, q: str | None = None, region: list[str] | None = None,
+                 condition: list[str] | None = None, category: list[str] | None = None,
+                 equipment: list[str] | None = None, min_difficulty: int | None = None,
+                 max_difficulty: int | None = None, owner: str | None = None,
+                 include_archived: bool = False) -> Select:
+    """Select the exercises a clinic can see that match every given filter."""
+    query = select(Exercise).where(visible_to(clinic_id))
+    if not include_archived:
+        query = query.where(Exercise.archived_at.is_(None))
+    for term in (q or "").lower().split():
+        query = query.where(Exercise.search_text.contains(term, autoescape=True))
+    for kind, values in ((REGION, region), (CONDITION, condition), (EQUIPMENT, equipment)):
+        if values:
+            query = query.where(exists().where(ExerciseTag.exercise_id == Exercise.id, ExerciseTag.kind == kind,
+                                               ExerciseTag.value.in_(values)))
+    if category:
+        query = query.where(Exercise.category.in_(category))
+    if min_difficulty is not None:
+        query = query.where(Exercise.difficulty >= min_difficulty)
+    if max_difficulty is not None:
+        query = query.where(Exercise.difficulty <= max_difficulty)
+    if owner == "library":
+        query = query.where(Exercise.clinic_id.is_(None))
+    elif owner == "clinic":
+        query = query.where(Exercise.clinic_id == clinic_id)
+    return query
+
+
+def get_exercise(clinic_id: int, slug: str) -> Exercise:
+    """Fetch an exercise the clinic can see by slug (its own first), or NotFound."""
+    exercise = db.session.scalar(
+        select(Exercise).where(Exercise.slug == slug, visible_to(clinic_id))
+        .order_by(Exercise.clinic_id.is_(None))
+    )
+    if exercise is None:
+        raise NotFound(f"No exercise {slug!r}.")
+    return exercise
+
+
+def links(clinic_id: int, slugs: list[str]) -> list[dict]:
+    """Name and difficulty of linked exercises, in the order given (unknown slugs are left out)."""
+    if not slugs:
+        return []
+    rows = db.session.execute(
+        select(Exercise.slug, Exercise.name, Exercise.difficulty)
+        .where(Exercise.slug.in_(slugs), visible_to(clinic_id))
+    ).all()
+    found = {row.slug: row._asdict() for row in rows}
+    return [found[s] for s in slugs if s in found]
+
+
+def detail(clinic_id: int, slug: str) -> dict:
+    """An exercise with its progressions and regressions resolved to names."""
+    exercise = get_exercise(clinic_id, slug)
+    names = {row["slug"]: row for row in links(clinic_id, exercise.progressions + exercise.regressions)}
+    return {
+        **{name: getattr(exercise, name) for name in (
+            "slug", "owner", "archived", "body_regions", "conditions", "equipment", "updated_at", *CONTENT_FIELDS)},
+        "progressions": [names[s] for s in exercise.progressions if s in names],
+        "regressions": [names[s] for s in exercise.regressions if s in names],
+    }
+
+
+def _slugify(name: str) -> str:
+    base = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:60] or "exercise"
+    return f"{base}-{secrets.token_hex(2)}"
+
+
+def _check_links(clinic_id: int, data: dict) -> None:
+    for field in ("progressions", "regressions"):
+        wanted = data.get(field) or []
+        known = {row["slug"] for row in links(clinic_id, wanted)}
+        missing = [s for s in wanted if s not in known]
+        if missing:
+            raise Invalid(field, f"unknown exercise(s): {', '.join(missing)}")
+
+
+def _require_staff(actor: User) -> None:
+    if not actor.is_staff:
+        raise Forbidden("Only staff may change exercises.")
+
+
+def create_clinic_exercise(actor: User, data: dict, *, now: datetime) -> Exercise:
+    """Add an exercise visible only inside the caller's clinic."""
+    _require_staff(actor)
+    slug = data.pop("slug", None) or _slugify(data["name"])
+    taken = db.session.scalar(select(Exercise.id).where(Exercise.slug == slug, visible_to(actor.clinic_id)))
+    if taken is not None:
+        raise Conflict(f"An exercise with slug {slug!r} already exists.",
+                       invalid_params=[{"name": "slug", "location": "json", "reason": "is already in use"}])
+    _check_links(actor.clinic_id, data)
+    exercise = Exercise(slug=slug, clinic_id=actor.clinic_id, created_at=now, content_hash="")
+    apply_content(exercise, data, now=now)
+    db.session.add(exercise)
+    db.session.commit()
+    return exercise
+
+
+def update_clinic_exercise(actor: User, slug: str, changes: dict, *, now: datetime) -> Exercise:
+    """Edit, archive or restore one of the clinic's own exercises (library ones are read-only)."""
+    _require_staff(actor)
+    exercise = get_exercise(actor.clinic_id, slug)
+    if exercise.clinic_id is None:
+        raise Forbidden("Library exercises are read-only; create a clinic exercise instead.")
+    if "slug" in changes and changes.pop("slug") != slug:
+        raise Invalid("slug", "cannot be changed")
+    _check_links(actor.clinic_id, changes)
+    if "archived" in changes:
+        exercise.archived_at = (exercise.archived_at or now) if changes.pop("archived") else None
+    apply_content(exercise, changes, now=now)
+    db.session.commit()
+    return exercise
