@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import Boolean, ForeignKey, Index, String
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from hep.dbtypes import UTCDateTime, utcnow
 from hep.extensions import db
@@ -50,6 +50,10 @@ class User(db.Model):
     patient: Mapped[Patient | None] = relationship(
         back_populates="user", foreign_keys="Patient.user_id", uselist=False
     )
+
+    @validates("email")
+    def _lowercase_email(self, _key, value: str | None) -> str | None:
+        return value.strip().lower() if value else None
 
     @property
     def is_staff(self) -> bool:

@@ -158,8 +158,8 @@ def create_clinic(name: str, admin_name: str, admin_email: str, admin_password: 
     """Create a clinic with its first clinic admin (an operator's command, not an API call)."""
     passwords.check_strength(admin_password, "admin_password")
     clinic = Clinic(name=name, timezone=timezone, contact_phone=contact_phone,
-                    contact_email=admin_email.lower(), created_at=now)
-    admin = User(clinic=clinic, role=CLINIC_ADMIN, name=admin_name, email=admin_email.lower(),
+                    contact_email=admin_email.strip().lower(), created_at=now)
+    admin = User(clinic=clinic, role=CLINIC_ADMIN, name=admin_name, email=admin_email,
                  password_hash=passwords.hash_password(admin_password), created_at=now,
                  password_changed_at=now)
     db.session.add_all([clinic, admin])
@@ -199,7 +199,7 @@ def create_staff(actor: User, *, name: str, email: str, role: str, now: datetime
                  activation_ttl: int) -> tuple[User, Activation]:
     """Add a staff member (clinic admins only); they set a password with the returned code."""
     _require_admin(actor)
-    user = User(clinic_id=actor.clinic_id, role=role, name=name, email=email.lower(), created_at=now)
+    user = User(clinic_id=actor.clinic_id, role=role, name=name, email=email, created_at=now)
     db.session.add(user)
     _flush_unique()
     activation = issue_activation(user, actor, now=now, ttl_seconds=activation_ttl)
@@ -213,8 +213,6 @@ def update_staff(actor: User, staff_id: int, changes: dict, *, now: datetime) ->
     user = get_staff(actor, staff_id)
     if user.id == actor.id and (changes.get("is_active") is False or changes.get("role", user.role) != user.role):
         raise Invalid("role" if "role" in changes else "is_active", "you cannot demote or deactivate yourself")
-    if "email" in changes:
-        changes["email"] = changes["email"].lower()
     for key, value in changes.items():
         setattr(user, key, value)
     if changes.get("is_active") is False:
@@ -271,7 +269,7 @@ def invite_patient(actor: User, *, name: str, timezone: str, email: str | None =
     if not email and not phone:
         raise Invalid("email", "an e-mail address or a mobile phone is required")
     physio_id = _physiotherapist_for(actor, physiotherapist_id)
-    user = User(clinic_id=actor.clinic_id, role=PATIENT, name=name, email=email.lower() if email else None,
+    user = User(clinic_id=actor.clinic_id, role=PATIENT, name=name, email=email,
                 phone=phone, created_at=now)
     patient = Patient(user=user, physiotherapist_id=physio_id, timezone=timezone, language=language)
     db.session.add_all([user, patient])

@@ -1,0 +1,96 @@
+"""Factories for test data: sensible defaults, override what the test is about."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import datetime, timezone
+
+from hep.accounts import passwords, tokens
+from hep.accounts.models import CLINIC_ADMIN, PATIENT, PHYSIOTHERAPIST, Clinic, Patient, User
+from hep.extensions import db
+from hep.library.loader import content_hash
+from hep.library.models import Exercise
+from hep.library.service import apply_content
+
+_seq = itertools.count(1)
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
+PASSWORD = "correct-horse-battery"
+
+
+def exercise_data(**overrides) -> dict:
+    """A valid exercise, as written in exercises/<slug>.yaml."""
+    n = next(_seq)
+    data = {
+        "slug": f"test-exercise-{n}",
+        "name": f"Test exercise {n}",
+        "summary": "A gentle test exercise that helps nothing in particular.",
+        "body_regions": ["neck"],
+        "conditions": ["neck-pain"],
+        "category": "mobility",
+        "equipment": [],
+        "position": "sitting",
+        "difficulty": 1,
+        "steps": ["Sit tall.", "Turn your head slowly.", "Come back to the middle."],
+        "cues": ["Move slowly."],
+        "common_mistakes": ["Rushing."],
+        "precautions": ["Stop if pain spreads down your arm."],
+        "contraindications": [],
+        "default_dosage": {"sets": 2, "reps": 10, "hold_seconds": None, "rest_seconds": 30,
+                           "times_per_day": 1, "days_per_week": 7, "per_side": False},
+        "progressions": [],
+        "regressions": [],
+        "media": [],
+    }
+    data.update(overrides)
+    return data
+
+
+class Factories:
+    def clinic(self, **kw) -> Clinic:
+        clinic = Clinic(name=kw.pop("name", f"Clinic {next(_seq)}"), timezone=kw.pop("timezone", "UTC"),
+                        contact_phone=kw.pop("contact_phone", "+16045550100"), created_at=NOW, **kw)
+        db.session.add(clinic)
+        db.session.commit()
+        return clinic
+
+    def user(self, clinic: Clinic | None = None, role: str = PHYSIOTHERAPIST, *, password: str | None = None,
+             **kw) -> User:
+        clinic = clinic or self.clinic()
+        n = next(_seq)
+        user = User(clinic_id=clinic.id, role=role, name=kw.pop("name", f"User {n}"),
+                    email=kw.pop("email", f"user{n}@example.test"), created_at=NOW,
+                    password_hash=passwords.hash_password(password) if password else None, **kw)
+        db.session.add(user)
+        db.session.commit()
+        return user
+
+    def physio(self, clinic: Clinic | None = None, **kw) -> User:
+        return self.user(clinic, PHYSIOTHERAPIST, **kw)
+
+    def admin(self, clinic: Clinic | None = None, **kw) -> User:
+        return self.user(clinic, CLINIC_ADMIN, **kw)
+
+    def patient(self, clinic: Clinic | None = None, physio: User | None = None, *,
+                timezone: str = "America/Vancouver", language: str = "en", **kw) -> User:
+        clinic = clinic or (physio.clinic if physio else self.clinic())
+        physio = physio or self.physio(clinic)
+        user = self.user(clinic, PATIENT, **kw)
+        db.session.add(Patient(user_id=user.id, physiotherapist_id=physio.id, timezone=timezone,
+                               language=language, activated_at=NOW))
+        db.session.commit()
+        return user
+
+    def exercise(self, clinic: Clinic | None = None, **overrides) -> Exercise:
+        data = exercise_data(**overrides)
+        exercise = Exercise(slug=data.pop("slug"), clinic_id=clinic.id if clinic else None, created_at=NOW,
+                            content_hash=content_hash(data))
+        apply_content(exercise, data, now=NOW)
+        db.session.add(exercise)
+        db.session.commit()
+        return exercise
+
+    def headers(self, user: User, now: datetime | None = None) -> dict:
+        """Authorization headers for a fresh sign-in of `user`."""
+        pair = tokens.issue(user, now=now or datetime.now(timezone.utc), access_ttl=900, refresh_ttl=3600)
+        db.session.commit()
+        return {"Authorization": f"Bearer {pair.access_token}"}
