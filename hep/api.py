@@ -7,10 +7,28 @@ import http
 import marshmallow as ma
 from flask import Response, current_app
 from flask_smorest import Api as SmorestApi
+from flask_smorest import Blueprint as SmorestBlueprint
 from flask_smorest.utils import prepare_response
+from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException
 
 from hep.errors import PROBLEM_CONTENT_TYPE, flatten_messages, problem
+
+
+class StrictParser(FlaskParser):
+    """Reject unknown query parameters as well as unknown body fields, instead of ignoring them."""
+
+    DEFAULT_UNKNOWN_BY_LOCATION = {
+        **FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION,
+        "query": ma.RAISE,
+        "querystring": ma.RAISE,
+    }
+
+
+class Blueprint(SmorestBlueprint):
+    """A flask-smorest Blueprint with the strict argument parser."""
+
+    ARGUMENTS_PARSER = StrictParser()
 
 
 class InvalidParamSchema(ma.Schema):

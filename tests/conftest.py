@@ -23,7 +23,7 @@ PG_URL = os.environ.get("TEST_DATABASE_URL")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
-def test_config(uri: str, **extra) -> dict:
+def app_settings(uri: str, **extra) -> dict:
     """App settings for tests: no real secrets, fast rate limits, memory limiter."""
     return {
         "TESTING": True,
@@ -38,7 +38,7 @@ def test_config(uri: str, **extra) -> dict:
 def _migrate(uri: str) -> None:
     from flask_migrate import upgrade
 
-    app = create_app(test_config(uri))
+    app = create_app(app_settings(uri))
     with app.app_context():
         upgrade()
         db.engine.dispose()
@@ -114,7 +114,7 @@ def app_config() -> dict:
 
 @pytest.fixture
 def app(database_url, backend, app_config):
-    app = create_app(test_config(database_url, **app_config))
+    app = create_app(app_settings(database_url, **app_config))
     with app.app_context():
         yield app
         db.session.remove()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from hep.accounts import passwords, tokens
 from hep.accounts.models import CLINIC_ADMIN, PATIENT, PHYSIOTHERAPIST, Clinic, Patient, User
@@ -13,7 +13,7 @@ from hep.library.models import Exercise
 from hep.library.service import apply_content
 
 _seq = itertools.count(1)
-NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 PASSWORD = "correct-horse-battery"
 
 
@@ -91,6 +91,6 @@ class Factories:
 
     def headers(self, user: User, now: datetime | None = None) -> dict:
         """Authorization headers for a fresh sign-in of `user`."""
-        pair = tokens.issue(user, now=now or datetime.now(timezone.utc), access_ttl=900, refresh_ttl=3600)
+        pair = tokens.issue(user, now=now or datetime.now(UTC), access_ttl=900, refresh_ttl=3600)
         db.session.commit()
         return {"Authorization": f"Bearer {pair.access_token}"}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
@@ -67,7 +67,7 @@ def test_missing_or_malformed_bearer_is_401_with_challenge(client):
 
 def test_access_token_expires(client, make):
     make.physio(password=PASSWORD, email="exp@example.test")
-    with time_machine.travel(datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc), tick=False) as clock:
+    with time_machine.travel(datetime(2026, 11, 23, 12, 0, tzinfo=UTC), tick=False) as clock:
         access = login(client, "exp@example.test").json["access_token"]
         clock.shift(timedelta(seconds=899))
         assert client.get("/api/v1/me", headers=bearer(access)).status_code == 200
@@ -166,7 +166,7 @@ def test_activation_code_works_once(client, make):
 
 
 def test_activation_code_expires(client, make):
-    with time_machine.travel(datetime(2026, 11, 1, tzinfo=timezone.utc), tick=False) as clock:
+    with time_machine.travel(datetime(2026, 11, 1, tzinfo=UTC), tick=False) as clock:
         code = _invite(client, make)["activation"]["code"]
         clock.shift(timedelta(days=7, seconds=1))
         response = client.post("/api/v1/auth/activate", json={"code": code, "password": "my-own-password"})

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask import current_app
-from flask_smorest import Blueprint
 
 from hep.accounts import service
 from hep.accounts.auth import current_family_id, current_user, login_required
@@ -30,6 +29,7 @@ from hep.accounts.schemas import (
     StaffUpdateSchema,
     TokenSchema,
 )
+from hep.api import Blueprint
 from hep.audit import service as audit
 from hep.dbtypes import utcnow
 from hep.extensions import db, limiter

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import marshmallow as ma
-from flask_smorest import Blueprint
 
 from hep.accounts.auth import current_user, login_required
 from hep.accounts.models import CLINIC_ADMIN
+from hep.api import Blueprint
 from hep.audit import service
 from hep.audit.models import AuditEvent
 from hep.pagination import PageArgsSchema, page_schema, paginate

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from flask_smorest import Blueprint
-
 from hep.accounts.auth import current_user, login_required
 from hep.accounts.models import STAFF_ROLES
+from hep.api import Blueprint
 from hep.dbtypes import utcnow
 from hep.library import service
 from hep.library.models import Exercise

@@ -1,0 +1,48 @@
+"""Two clinics with every kind of user, for the authorization matrix."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hep.accounts.models import User
+from tests.factories import PASSWORD, Factories
+
+ANON, SELF, PEER, PHYSIO, ADMIN = "anonymous", "patient", "other_patient", "physio", "admin"
+OUT_PATIENT, OUT_PHYSIO, OUT_ADMIN = "outsider_patient", "outsider_physio", "outsider_admin"
+ACTORS = (ANON, SELF, PEER, PHYSIO, ADMIN, OUT_PATIENT, OUT_PHYSIO, OUT_ADMIN)
+PATIENTS = (SELF, PEER, OUT_PATIENT)
+STAFF = (PHYSIO, ADMIN, OUT_PHYSIO, OUT_ADMIN)
+AUTHENTICATED = ACTORS[1:]
+
+
+@dataclass
+class World:
+    users: dict[str, User] = field(default_factory=dict)
+    headers: dict[str, dict] = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def patient(self) -> User:
+        return self.users[SELF]
+
+    @property
+    def physio(self) -> User:
+        return self.users[PHYSIO]
+
+
+def build(make: Factories) -> World:
+    """Clinic A (the target) and clinic B (the outsiders); objects under test belong to A."""
+    world = World()
+    home, away = make.clinic(name="Home clinic"), make.clinic(name="Away clinic")
+    world.users[PHYSIO] = make.physio(home, password=PASSWORD)
+    world.users[ADMIN] = make.admin(home)
+    world.users[SELF] = make.patient(home, world.users[PHYSIO])
+    world.users[PEER] = make.patient(home, world.users[PHYSIO])
+    world.users[OUT_PHYSIO] = make.physio(away)
+    world.users[OUT_ADMIN] = make.admin(away)
+    world.users[OUT_PATIENT] = make.patient(away, world.users[OUT_PHYSIO])
+    world.headers = {actor: make.headers(user) for actor, user in world.users.items()}
+    world.headers[ANON] = {}
+    world.extra["home_exercise"] = make.exercise(home, slug="home-clinic-exercise")
+    world.extra["library_exercise"] = make.exercise(slug="library-exercise")
+    return world
