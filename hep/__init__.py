@@ -12,6 +12,7 @@ from hep import config as settings
 from hep.dbtypes import render_migration_item
 from hep.errors import DomainError, domain_error_response
 from hep.extensions import api, db, limiter, migrate
+from hep.fields import IdConverter
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -25,6 +26,7 @@ def create_app(config: dict | None = None) -> Flask:
         hops = app.config["TRUST_PROXY_HOPS"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
 
+    app.url_map.converters["id"] = IdConverter
     db.init_app(app)
     with app.app_context():
         _configure_engine(app)

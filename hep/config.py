@@ -55,7 +55,7 @@ def load(instance_path: str) -> dict:
         # Rate-limit storage: Redis when configured so every gunicorn worker shares one count.
         "REDIS_URL": redis_url,
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
-        "RATELIMIT_KEY_PREFIX": env.get("HEP_RATELIMIT_PREFIX", "hep"),
+        "RATE_LIMIT_PREFIX": env.get("HEP_RATELIMIT_PREFIX", "hep"),
         "RATELIMIT_HEADERS_ENABLED": True,
         # Library
         "EXERCISES_DIR": env.get("HEP_EXERCISES_DIR", str(PROJECT_ROOT / "exercises")),

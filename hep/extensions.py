@@ -1,5 +1,6 @@
 """Extensions, created unbound and bound to the app in create_app."""
 
+from flask import current_app
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
@@ -8,6 +9,7 @@ from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
 from hep.api import Api
+from hep.fields import MAX_ID, IdConverter
 
 # Stable constraint names, so Alembic can alter them on SQLite and PostgreSQL alike.
 NAMING_CONVENTION = {
@@ -26,4 +28,12 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 api = Api()
-limiter = Limiter(key_func=get_remote_address, default_limits=[])
+api.register_converter(IdConverter, lambda _converter: {"type": "integer", "minimum": 1, "maximum": MAX_ID})
+
+
+def rate_limit_key() -> str:
+    """Client address, under this app's prefix (Flask-Limiter keeps only the first app's own prefix)."""
+    return f"{current_app.config['RATE_LIMIT_PREFIX']}:{get_remote_address()}"
+
+
+limiter = Limiter(key_func=rate_limit_key, default_limits=[])

@@ -207,3 +207,40 @@ def test_login_is_rate_limited(client, make, app_config):
     assert limited.status_code == 429
     assert limited.json["status"] == 429
     assert limited.headers["Content-Type"] == "application/problem+json"
+
+
+def _redis_url() -> str:
+    import os
+
+    import redis
+
+    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except redis.exceptions.ConnectionError:
+        if os.environ.get("CI"):
+            pytest.fail(f"Redis at {url} is unreachable")
+        pytest.skip(f"Redis at {url} is unreachable; set TEST_REDIS_URL")
+    return url
+
+
+def test_login_rate_limit_is_shared_through_redis(make, database_url):
+    """Two app instances (think: two gunicorn workers) share one count when REDIS_URL is set."""
+    import uuid
+
+    from hep import create_app
+    from tests.conftest import app_settings
+
+    settings = app_settings(database_url, LOGIN_RATE_LIMIT="2 per minute",
+                            RATELIMIT_STORAGE_URI=_redis_url(), RATE_LIMIT_PREFIX=f"hep-test-{uuid.uuid4().hex}")
+    apps = [create_app(settings), create_app(settings)]
+    worker_a, worker_b = (a.test_client() for a in apps)
+    make.physio(password=PASSWORD, email="shared@example.test")
+    try:
+        assert login(worker_a, "shared@example.test").status_code == 200
+        assert login(worker_b, "shared@example.test").status_code == 200
+        assert login(worker_a, "shared@example.test").status_code == 429
+    finally:
+        for worker_app in apps:
+            with worker_app.app_context():
+                db.engine.dispose()

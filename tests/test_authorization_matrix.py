@@ -7,8 +7,8 @@ test_every_documented_route_has_a_row.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import pytest
 

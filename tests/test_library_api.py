@@ -132,8 +132,17 @@ def test_clinic_creates_its_own_exercise_with_a_derived_slug(client, headers):
     del body["slug"]
     response = client.post("/api/v1/exercises", headers=headers, json=body)
     assert response.status_code == 201, response.json
-    assert response.json["slug"].startswith("towel-neck-stretch-")
+    assert response.json["slug"] == "towel-neck-stretch"
     assert response.json["owner"] == "clinic"
+
+
+def test_retrying_a_create_is_a_conflict_not_a_duplicate(client, headers):
+    body = exercise_data(name="Retry me")
+    del body["slug"]
+    assert client.post("/api/v1/exercises", headers=headers, json=body).status_code == 201
+    retry = client.post("/api/v1/exercises", headers=headers, json=body)
+    assert retry.status_code == 409
+    assert len(client.get("/api/v1/exercises?q=retry", headers=headers).json["items"]) == 1
 
 
 def test_clinic_exercise_is_invisible_to_other_clinics(client, make, headers, physio):

@@ -11,7 +11,7 @@ from hep import create_app
 from hep.dbtypes import render_migration_item
 from hep.extensions import db
 from hep.health import migration_heads
-from tests.conftest import create_pg_database, drop_pg_database, app_settings
+from tests.conftest import app_settings, create_pg_database, drop_pg_database
 
 
 def test_there_is_a_single_head():

@@ -152,7 +152,7 @@ def create_staff(body):
     return {"staff": user, "activation": activation}
 
 
-@accounts_blp.route("/staff/<int:staff_id>", methods=["GET"])
+@accounts_blp.route("/staff/<id:staff_id>", methods=["GET"])
 @login_required(*STAFF_ROLES)
 @accounts_blp.response(200, StaffSchema)
 def get_staff(staff_id):
@@ -160,7 +160,7 @@ def get_staff(staff_id):
     return service.get_staff(current_user(), staff_id)
 
 
-@accounts_blp.route("/staff/<int:staff_id>", methods=["PATCH"])
+@accounts_blp.route("/staff/<id:staff_id>", methods=["PATCH"])
 @login_required(CLINIC_ADMIN)
 @accounts_blp.arguments(StaffUpdateSchema(partial=True))
 @accounts_blp.response(200, StaffSchema)
@@ -201,7 +201,7 @@ def invite_patient(body):
     return {"patient": patient, "activation": activation}
 
 
-@accounts_blp.route("/patients/<int:patient_id>", methods=["GET"])
+@accounts_blp.route("/patients/<id:patient_id>", methods=["GET"])
 @login_required()
 @accounts_blp.response(200, PatientSchema)
 def get_patient(patient_id):
@@ -209,7 +209,7 @@ def get_patient(patient_id):
     return service.read_patient(current_user(), patient_id, now=utcnow())
 
 
-@accounts_blp.route("/patients/<int:patient_id>", methods=["PATCH"])
+@accounts_blp.route("/patients/<id:patient_id>", methods=["PATCH"])
 @login_required()
 @accounts_blp.arguments(PatientUpdateSchema)
 @accounts_blp.response(200, PatientSchema)
@@ -219,7 +219,7 @@ def update_patient(changes, patient_id):
     return service.update_patient(current_user(), patient_id, changes, now=utcnow())
 
 
-@accounts_blp.route("/patients/<int:patient_id>/activation", methods=["POST"])
+@accounts_blp.route("/patients/<id:patient_id>/activation", methods=["POST"])
 @login_required(*STAFF_ROLES)
 @accounts_blp.response(201, ActivationSchema)
 def reinvite_patient(patient_id):

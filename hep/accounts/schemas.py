@@ -7,6 +7,7 @@ from marshmallow import validate
 
 from hep.accounts.contact import LANGUAGE_RE, is_timezone, normalise_phone
 from hep.accounts.models import STAFF_ROLES
+from hep.fields import Email, Id
 from hep.pagination import PageArgsSchema, page_schema
 
 
@@ -79,7 +80,7 @@ class ClinicSchema(ma.Schema):
     id = ma.fields.Integer(dump_only=True)
     name = ma.fields.String(required=True, validate=validate.Length(1, 200))
     contact_phone = ma.fields.String(allow_none=True, validate=validate.Length(max=32))
-    contact_email = ma.fields.Email(allow_none=True)
+    contact_email = Email(allow_none=True)
     timezone = TimeZone()
 
 
@@ -90,7 +91,7 @@ class ClinicUpdateSchema(ClinicSchema):
 class StaffSchema(ma.Schema):
     id = ma.fields.Integer(dump_only=True)
     name = Name
-    email = ma.fields.Email()
+    email = Email()
     role = ma.fields.String(validate=validate.OneOf(STAFF_ROLES))
     is_active = ma.fields.Boolean()
     created_at = ma.fields.AwareDateTime(dump_only=True)
@@ -102,7 +103,7 @@ class StaffUpdateSchema(StaffSchema):
 
 class StaffCreateSchema(ma.Schema):
     name = ma.fields.String(required=True, validate=validate.Length(1, 200))
-    email = ma.fields.Email(required=True)
+    email = Email(required=True)
     role = ma.fields.String(required=True, validate=validate.OneOf(STAFF_ROLES))
 
 
@@ -129,20 +130,20 @@ class PatientSchema(ma.Schema):
 
 class PatientCreateSchema(ma.Schema):
     name = ma.fields.String(required=True, validate=validate.Length(1, 200))
-    email = ma.fields.Email(load_default=None, allow_none=True)
+    email = Email(load_default=None, allow_none=True)
     phone = Phone(load_default=None, allow_none=True, metadata={"description": "Mobile, any format; stored E.164"})
     timezone = TimeZone(required=True)
     language = ma.fields.String(load_default="en", validate=Language.validate)
-    physiotherapist_id = ma.fields.Integer(load_default=None, allow_none=True)
+    physiotherapist_id = Id(load_default=None, allow_none=True)
 
 
 class PatientUpdateSchema(ma.Schema):
     name = ma.fields.String(validate=validate.Length(1, 200))
-    email = ma.fields.Email(allow_none=True)
+    email = Email(allow_none=True)
     phone = Phone(allow_none=True)
     timezone = TimeZone()
     language = ma.fields.String(validate=Language.validate)
-    physiotherapist_id = ma.fields.Integer()
+    physiotherapist_id = Id()
     is_active = ma.fields.Boolean()
 
 
@@ -153,7 +154,7 @@ class PatientCreatedSchema(ma.Schema):
 
 class PatientListArgsSchema(PageArgsSchema):
     q = ma.fields.String(validate=validate.Length(1, 100), metadata={"description": "Name, e-mail or phone contains"})
-    physiotherapist_id = ma.fields.Integer()
+    physiotherapist_id = Id()
 
 
 class MeSchema(ma.Schema):

@@ -9,6 +9,7 @@ from hep.accounts.models import CLINIC_ADMIN
 from hep.api import Blueprint
 from hep.audit import service
 from hep.audit.models import AuditEvent
+from hep.fields import Id
 from hep.pagination import PageArgsSchema, page_schema, paginate
 
 blp = Blueprint("audit", __name__, url_prefix="/api/v1/audit-events", description="Audit log")
@@ -25,8 +26,8 @@ class AuditEventSchema(ma.Schema):
 
 
 class AuditArgsSchema(PageArgsSchema):
-    patient_id = ma.fields.Integer()
-    actor_id = ma.fields.Integer()
+    patient_id = Id()
+    actor_id = Id()
 
 
 @blp.route("", methods=["GET"])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import secrets
 from datetime import datetime
 
 from sqlalchemy import Select, exists, or_, select
@@ -102,9 +101,9 @@ def detail(clinic_id: int, slug: str) -> dict:
     }
 
 
-def _slugify(name: str) -> str:
-    base = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:60] or "exercise"
-    return f"{base}-{secrets.token_hex(2)}"
+def slugify(name: str) -> str:
+    """The slug a name gives: deterministic, so a retried create is a conflict, not a duplicate."""
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:80].strip("-") or "exercise"
 
 
 def _check_links(clinic_id: int, data: dict) -> None:
@@ -124,10 +123,10 @@ def _require_staff(actor: User) -> None:
 def create_clinic_exercise(actor: User, data: dict, *, now: datetime) -> Exercise:
     """Add an exercise visible only inside the caller's clinic."""
     _require_staff(actor)
-    slug = data.pop("slug", None) or _slugify(data["name"])
+    slug = data.pop("slug", None) or slugify(data["name"])
     taken = db.session.scalar(select(Exercise.id).where(Exercise.slug == slug, visible_to(actor.clinic_id)))
     if taken is not None:
-        raise Conflict(f"An exercise with slug {slug!r} already exists.",
+        raise Conflict(f"An exercise with slug {slug!r} already exists; give another name or slug.",
                        invalid_params=[{"name": "slug", "location": "json", "reason": "is already in use"}])
     _check_links(actor.clinic_id, data)
     exercise = Exercise(slug=slug, clinic_id=actor.clinic_id, created_at=now, content_hash="")

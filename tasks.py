@@ -1,0 +1,83 @@
+#!/usr/bin/env python3
+"""The two commands: `python3 tasks.py run` and `python3 tasks.py test`.
+
+Needs only Python 3.11+. Creates .venv, installs the pinned requirements (again only when they
+change), then runs the service or the test suite.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PYTHON = BIN / "python"
+
+
+def say(message: str) -> None:
+    print(f"==> {message}", file=sys.stderr, flush=True)
+
+
+def sh(*args: str | Path, env: dict | None = None) -> None:
+    subprocess.run([str(a) for a in args], cwd=ROOT, check=True, env={**os.environ, **(env or {})})
+
+
+def ensure_venv(requirements: str) -> None:
+    """Create .venv and install `requirements` unless the same files are already installed."""
+    if not PYTHON.exists():
+        say(f"creating virtual environment in {VENV}")
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    files = sorted(ROOT.glob("requirements*.txt"))
+    digest = hashlib.sha256(b"".join(f.read_bytes() for f in files) + requirements.encode()).hexdigest()
+    stamp = VENV / ".installed"
+    if stamp.exists() and stamp.read_text() == digest:
+        return
+    say(f"installing {requirements} (first run takes a minute)")
+    sh(PYTHON, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", requirements)
+    stamp.write_text(digest)
+
+
+def flask(*args: str) -> None:
+    sh(BIN / "flask", "--app", "wsgi", *args)
+
+
+def run(argv: list[str]) -> None:
+    """Set up and start HEP on its embedded default (SQLite in instance/, demo data)."""
+    ensure_venv("requirements.txt")
+    say("upgrading the database")
+    flask("db", "upgrade")
+    say("loading the exercise library")
+    flask("load-exercises")
+    say("demo clinic logins:")
+    flask("seed-demo")
+    bind = os.environ.get("HEP_BIND", "127.0.0.1:8000")
+    say(f"serving on http://{bind}  (API docs: http://{bind}/api/docs)  Ctrl-C stops")
+    os.execv(BIN / "gunicorn", [str(BIN / "gunicorn"), "--bind", bind, "--workers", "2",
+                                "--access-logfile", "-", "wsgi:app", *argv])
+
+
+def test(argv: list[str]) -> None:
+    """Lint, then run every test (PostgreSQL too when TEST_DATABASE_URL is set)."""
+    ensure_venv("requirements-dev.txt")
+    if not os.environ.get("TEST_DATABASE_URL"):
+        say("TEST_DATABASE_URL is not set: PostgreSQL runs will be skipped "
+            "(e.g. TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test)")
+    say("ruff")
+    sh(BIN / "ruff", "check", ".")
+    say("pytest")
+    os.chdir(ROOT)
+    os.execv(PYTHON, [str(PYTHON), "-m", "pytest", *argv])
+
+
+COMMANDS = {"run": run, "test": test}
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
+        sys.exit(f"usage: python3 {Path(__file__).name} {{{'|'.join(COMMANDS)}}} [extra args]")
+    COMMANDS[sys.argv[1]](sys.argv[2:])
