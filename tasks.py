@@ -58,16 +58,20 @@ def run(argv: list[str]) -> None:
     flask("seed-demo")
     bind = os.environ.get("HEP_BIND", "127.0.0.1:8000")
     say(f"serving on http://{bind}  (API docs: http://{bind}/api/docs)  Ctrl-C stops")
-    os.execv(BIN / "gunicorn", [str(BIN / "gunicorn"), "--bind", bind, "--workers", "2",
-                                "--access-logfile", "-", "wsgi:app", *argv])
+    os.execv(
+        BIN / "gunicorn",
+        [str(BIN / "gunicorn"), "--bind", bind, "--workers", "2", "--access-logfile", "-", "wsgi:app", *argv],
+    )
 
 
 def test(argv: list[str]) -> None:
     """Lint, then run every test (PostgreSQL too when TEST_DATABASE_URL is set)."""
     ensure_venv("requirements-dev.txt")
     if not os.environ.get("TEST_DATABASE_URL"):
-        say("TEST_DATABASE_URL is not set: PostgreSQL runs will be skipped "
-            "(e.g. TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test)")
+        say(
+            "TEST_DATABASE_URL is not set: PostgreSQL runs will be skipped "
+            "(e.g. TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test)"
+        )
     say("ruff")
     sh(BIN / "ruff", "check", ".")
     say("pytest")

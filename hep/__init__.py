@@ -30,12 +30,29 @@ def create_app(config: dict | None = None) -> Flask:
     db.init_app(app)
     with app.app_context():
         _configure_engine(app)
-    migrate.init_app(app, db, directory=str(settings.PROJECT_ROOT / "migrations"), render_as_batch=True,
-                     compare_type=True, render_item=render_migration_item)
+    migrate.init_app(
+        app,
+        db,
+        directory=str(settings.PROJECT_ROOT / "migrations"),
+        render_as_batch=True,
+        compare_type=True,
+        render_item=render_migration_item,
+    )
     limiter.init_app(app)
-    api.init_app(app, spec_kwargs={"components": {"securitySchemes": {
-        "bearerAuth": {"type": "http", "scheme": "bearer", "description": "Access token from /api/v1/auth/token"},
-    }}})
+    api.init_app(
+        app,
+        spec_kwargs={
+            "components": {
+                "securitySchemes": {
+                    "bearerAuth": {
+                        "type": "http",
+                        "scheme": "bearer",
+                        "description": "Access token from /api/v1/auth/token",
+                    },
+                }
+            }
+        },
+    )
     _register_blueprints(app)
     app.register_error_handler(DomainError, domain_error_response)
 
@@ -49,12 +66,16 @@ def _register_blueprints(app: Flask) -> None:
     from hep import health
     from hep.accounts import models as _accounts  # noqa: F401  (models register with metadata)
     from hep.accounts.routes import accounts_blp, auth_blp
+    from hep.adherence import models as _adherence  # noqa: F401
+    from hep.adherence.routes import blp as adherence_blp
     from hep.audit import models as _audit  # noqa: F401
     from hep.audit.routes import blp as audit_blp
     from hep.library.routes import blp as library_blp
+    from hep.programs import models as _programs  # noqa: F401
+    from hep.programs.routes import blp as programs_blp
 
     app.register_blueprint(health.bp)
-    for blueprint in (auth_blp, accounts_blp, library_blp, audit_blp):
+    for blueprint in (auth_blp, accounts_blp, library_blp, programs_blp, adherence_blp, audit_blp):
         api.register_blueprint(blueprint)
 
 

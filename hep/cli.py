@@ -19,8 +19,12 @@ def register(app: Flask) -> None:
 
 
 @click.command("load-exercises")
-@click.option("--dir", "directory", type=click.Path(file_okay=False, exists=True, path_type=Path),
-              help="Folder of exercise YAML files (default: exercises/).")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="Folder of exercise YAML files (default: exercises/).",
+)
 def load_exercises(directory: Path | None) -> None:
     """Validate exercises/*.yaml and upsert the library by slug, in one transaction."""
     from hep.library.loader import LibraryError, load_library
@@ -28,12 +32,13 @@ def load_exercises(directory: Path | None) -> None:
     directory = directory or Path(current_app.config["EXERCISES_DIR"])
     click.echo(f"Loading exercises from {directory} ...", err=True)
     try:
-        report = load_library(directory, now=utcnow())
+        exercises, templates = load_library(directory, now=utcnow())
     except LibraryError as exc:
         click.echo(f"error: {exc}\nNothing was changed.", err=True)
         sys.exit(1)
-    counts = report.as_dict()
-    click.echo(", ".join(f"{n} {k}" for k, n in counts.items()), err=True)
+    counts = {"exercises": exercises.as_dict(), "templates": templates.as_dict()}
+    for kind, numbers in counts.items():
+        click.echo(f"{kind}: " + ", ".join(f"{n} {k}" for k, n in numbers.items()), err=True)
     click.echo(json.dumps(counts))
 
 
@@ -51,8 +56,9 @@ def seed_demo() -> None:
 @click.option("--admin-name", required=True)
 @click.option("--admin-email", required=True)
 @click.option("--timezone", default="UTC", show_default=True)
-@click.password_option("--admin-password", envvar="HEP_ADMIN_PASSWORD",
-                       help="At least 10 characters (or set HEP_ADMIN_PASSWORD).")
+@click.password_option(
+    "--admin-password", envvar="HEP_ADMIN_PASSWORD", help="At least 10 characters (or set HEP_ADMIN_PASSWORD)."
+)
 def create_clinic(name: str, admin_name: str, admin_email: str, timezone: str, admin_password: str) -> None:
     """Create a clinic and its first clinic admin."""
     from hep.accounts.contact import is_timezone

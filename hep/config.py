@@ -57,6 +57,8 @@ def load(instance_path: str) -> dict:
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
         "RATE_LIMIT_PREFIX": env.get("HEP_RATELIMIT_PREFIX", "hep"),
         "RATELIMIT_HEADERS_ENABLED": True,
+        # Logging: how old an entry the app may still sync
+        "LOG_MAX_AGE_DAYS": _int("HEP_LOG_MAX_AGE_DAYS", 14),
         # Library
         "EXERCISES_DIR": env.get("HEP_EXERCISES_DIR", str(PROJECT_ROOT / "exercises")),
         "PAGE_SIZE_DEFAULT": 25,
@@ -68,8 +70,6 @@ def load(instance_path: str) -> dict:
         "OPENAPI_URL_PREFIX": "/api",
         "OPENAPI_JSON_PATH": "openapi.json",
         "OPENAPI_SWAGGER_UI_PATH": "/docs",
-        "OPENAPI_SWAGGER_UI_URL": env.get(
-            "HEP_SWAGGER_UI_URL", "https://cdn.jsdelivr.net/npm/swagger-ui-dist/"
-        ),
+        "OPENAPI_SWAGGER_UI_URL": env.get("HEP_SWAGGER_UI_URL", "https://cdn.jsdelivr.net/npm/swagger-ui-dist/"),
         "JSON_SORT_KEYS": False,
     }

@@ -2,35 +2,53 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import uuid
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
 from hep.accounts import passwords
 from hep.accounts.models import CLINIC_ADMIN, PATIENT, PHYSIOTHERAPIST, Clinic, Patient, User
+from hep.adherence import service as adherence
 from hep.extensions import db
+from hep.programs import service as programs
+from hep.programs import templates
+from hep.programs.models import ProgramTemplate, Routine
+from hep.programs.service import items_on, local_today
 
 CLINIC_NAME = "Demo IMS Clinic"
+DEMO_NAMESPACE = uuid.UUID("6f1d7c52-5b8e-4d0e-9a57-6e2f0d3c9b11")
 STAFF = [
     {"role": CLINIC_ADMIN, "name": "Alex Admin", "email": "admin@demo.hep.test", "password": "demo-admin-pass"},
-    {"role": PHYSIOTHERAPIST, "name": "Priya Physio", "email": "physio@demo.hep.test",
-     "password": "demo-physio-pass"},
+    {"role": PHYSIOTHERAPIST, "name": "Priya Physio", "email": "physio@demo.hep.test", "password": "demo-physio-pass"},
 ]
+# Stories for the risk list: keeps going well / stopped five days ago / doing it, but pain climbs.
 PATIENTS = [
     {"name": "Vera Vancouver", "email": "vera@demo.hep.test", "phone": "+16045550101",
-     "timezone": "America/Vancouver", "language": "en", "password": "demo-patient-pass"},
+     "timezone": "America/Vancouver", "language": "en", "password": "demo-patient-pass",
+     "template": "low-back-pain-early", "story": "steady"},
     {"name": "Liam London", "email": "liam@demo.hep.test", "phone": "+447400123101",
-     "timezone": "Europe/London", "language": "en", "password": "demo-patient-pass"},
+     "timezone": "Europe/London", "language": "en", "password": "demo-patient-pass",
+     "template": "neck-pain-early", "story": "stopped"},
     {"name": "Sofia Sydney", "email": "sofia@demo.hep.test", "phone": "+61491570101",
-     "timezone": "Australia/Sydney", "language": "en", "password": "demo-patient-pass"},
-]
+     "timezone": "Australia/Sydney", "language": "en", "password": "demo-patient-pass",
+     "template": "plantar-fasciitis", "story": "pain-rising"},
+]  # fmt: skip
+HISTORY_DAYS = 20
 
 
 def _user(clinic: Clinic, spec: dict, now: datetime) -> User:
     user = db.session.scalar(select(User).where(User.email == spec["email"]))
     if user is None:
-        user = User(clinic=clinic, role=spec["role"], name=spec["name"], email=spec["email"],
-                    phone=spec.get("phone"), created_at=now)
+        user = User(
+            clinic=clinic,
+            role=spec["role"],
+            name=spec["name"],
+            email=spec["email"],
+            phone=spec.get("phone"),
+            created_at=now,
+        )
         db.session.add(user)
     if not passwords.verify_password(user.password_hash, spec["password"]):
         user.password_hash = passwords.hash_password(spec["password"])
@@ -39,12 +57,63 @@ def _user(clinic: Clinic, spec: dict, now: datetime) -> User:
     return user
 
 
+def _program(patient: User, physio: User, spec: dict, now: datetime) -> None:
+    """Give a demo patient a routine from a template and a few weeks of history, once."""
+    if db.session.scalar(select(Routine.id).where(Routine.patient_id == patient.id)) or not db.session.scalar(
+        select(ProgramTemplate.id).where(ProgramTemplate.key == spec["template"])
+    ):
+        return  # already seeded, or the library (with its templates) is not loaded yet
+    today = local_today(patient.patient, now)
+    start = today - timedelta(days=HISTORY_DAYS)
+    body = templates.draft(templates.get_template(physio, spec["template"]), start)
+    routine = programs.create_routine(physio, patient.id, body, now=now)
+    zone = ZoneInfo(patient.patient.timezone)
+    entries = []
+    for back in range(HISTORY_DAYS, 0, -1):
+        day = today - timedelta(days=back)
+        if spec["story"] == "stopped" and back <= 5:
+            continue
+        if spec["story"] == "steady" and back % 7 == 3:
+            continue  # an off day now and then
+        pain = (
+            2 + (HISTORY_DAYS - back) // 3 if spec["story"] == "pain-rising" else max(2, 6 - (HISTORY_DAYS - back) // 5)
+        )
+        for _routine, item in items_on([routine], day):
+            if not item.fixed_on(day) and not item.flexible:
+                continue
+            for n in range(item.times_per_day):
+                at = datetime.combine(day, time(8 + 6 * n, 30), zone)
+                entries.append(
+                    {
+                        "data": {
+                            "id": uuid.uuid5(DEMO_NAMESPACE, f"{patient.id}/{item.id}/{day}/{n}"),
+                            "routine_item_id": item.id,
+                            "performed_at": at,
+                            "sets_done": item.sets,
+                            "reps_done": item.reps,
+                            "hold_seconds_done": item.hold_seconds,
+                            "pain_before": min(10, pain),
+                            "pain_after": min(10, max(0, pain - 1)),
+                            "difficulty": 4,
+                            "note": None,
+                        },
+                        "raw": {},
+                    }
+                )
+    adherence.sync(patient, patient.id, entries, now=now, rules=adherence.LogRules(max_age_days=HISTORY_DAYS + 1))
+
+
 def seed(*, now: datetime) -> dict:
     """Create the demo clinic if missing (safe to run again); return the logins."""
     clinic = db.session.scalar(select(Clinic).where(Clinic.name == CLINIC_NAME))
     if clinic is None:
-        clinic = Clinic(name=CLINIC_NAME, timezone="America/Vancouver", contact_phone="+16045550100",
-                        contact_email="hello@demo.hep.test", created_at=now)
+        clinic = Clinic(
+            name=CLINIC_NAME,
+            timezone="America/Vancouver",
+            contact_phone="+16045550100",
+            contact_email="hello@demo.hep.test",
+            created_at=now,
+        )
         db.session.add(clinic)
     staff = {spec["role"]: _user(clinic, spec, now) for spec in STAFF}
     db.session.flush()
@@ -52,12 +121,30 @@ def seed(*, now: datetime) -> dict:
         user = _user(clinic, {**spec, "role": PATIENT}, now)
         db.session.flush()
         if db.session.get(Patient, user.id) is None:
-            db.session.add(Patient(user_id=user.id, physiotherapist_id=staff[PHYSIOTHERAPIST].id,
-                                   timezone=spec["timezone"], language=spec["language"], activated_at=now))
+            db.session.add(
+                Patient(
+                    user_id=user.id,
+                    physiotherapist_id=staff[PHYSIOTHERAPIST].id,
+                    timezone=spec["timezone"],
+                    language=spec["language"],
+                    activated_at=now,
+                )
+            )
     db.session.commit()
+    for spec in PATIENTS:
+        user = db.session.scalar(select(User).where(User.email == spec["email"]))
+        _program(user, staff[PHYSIOTHERAPIST], spec, now)
     return {
         "clinic": CLINIC_NAME,
         "staff": [{"role": s["role"], "username": s["email"], "password": s["password"]} for s in STAFF],
-        "patients": [{"username": p["email"], "phone": p["phone"], "timezone": p["timezone"],
-                      "password": p["password"]} for p in PATIENTS],
+        "patients": [
+            {
+                "username": p["email"],
+                "phone": p["phone"],
+                "timezone": p["timezone"],
+                "password": p["password"],
+                "program": p["template"],
+            }
+            for p in PATIENTS
+        ],
     }

@@ -35,8 +35,15 @@ def exercise_data(**overrides) -> dict:
         "common_mistakes": ["Rushing."],
         "precautions": ["Stop if pain spreads down your arm."],
         "contraindications": [],
-        "default_dosage": {"sets": 2, "reps": 10, "hold_seconds": None, "rest_seconds": 30,
-                           "times_per_day": 1, "days_per_week": 7, "per_side": False},
+        "default_dosage": {
+            "sets": 2,
+            "reps": 10,
+            "hold_seconds": None,
+            "rest_seconds": 30,
+            "times_per_day": 1,
+            "days_per_week": 7,
+            "per_side": False,
+        },
         "progressions": [],
         "regressions": [],
         "media": [],
@@ -47,19 +54,31 @@ def exercise_data(**overrides) -> dict:
 
 class Factories:
     def clinic(self, **kw) -> Clinic:
-        clinic = Clinic(name=kw.pop("name", f"Clinic {next(_seq)}"), timezone=kw.pop("timezone", "UTC"),
-                        contact_phone=kw.pop("contact_phone", "+16045550100"), created_at=NOW, **kw)
+        clinic = Clinic(
+            name=kw.pop("name", f"Clinic {next(_seq)}"),
+            timezone=kw.pop("timezone", "UTC"),
+            contact_phone=kw.pop("contact_phone", "+16045550100"),
+            created_at=NOW,
+            **kw,
+        )
         db.session.add(clinic)
         db.session.commit()
         return clinic
 
-    def user(self, clinic: Clinic | None = None, role: str = PHYSIOTHERAPIST, *, password: str | None = None,
-             **kw) -> User:
+    def user(
+        self, clinic: Clinic | None = None, role: str = PHYSIOTHERAPIST, *, password: str | None = None, **kw
+    ) -> User:
         clinic = clinic or self.clinic()
         n = next(_seq)
-        user = User(clinic_id=clinic.id, role=role, name=kw.pop("name", f"User {n}"),
-                    email=kw.pop("email", f"user{n}@example.test"), created_at=NOW,
-                    password_hash=passwords.hash_password(password) if password else None, **kw)
+        user = User(
+            clinic_id=clinic.id,
+            role=role,
+            name=kw.pop("name", f"User {n}"),
+            email=kw.pop("email", f"user{n}@example.test"),
+            created_at=NOW,
+            password_hash=passwords.hash_password(password) if password else None,
+            **kw,
+        )
         db.session.add(user)
         db.session.commit()
         return user
@@ -70,20 +89,34 @@ class Factories:
     def admin(self, clinic: Clinic | None = None, **kw) -> User:
         return self.user(clinic, CLINIC_ADMIN, **kw)
 
-    def patient(self, clinic: Clinic | None = None, physio: User | None = None, *,
-                timezone: str = "America/Vancouver", language: str = "en", **kw) -> User:
+    def patient(
+        self,
+        clinic: Clinic | None = None,
+        physio: User | None = None,
+        *,
+        timezone: str = "America/Vancouver",
+        language: str = "en",
+        **kw,
+    ) -> User:
         clinic = clinic or (physio.clinic if physio else self.clinic())
         physio = physio or self.physio(clinic)
         user = self.user(clinic, PATIENT, **kw)
-        db.session.add(Patient(user_id=user.id, physiotherapist_id=physio.id, timezone=timezone,
-                               language=language, activated_at=NOW))
+        db.session.add(
+            Patient(
+                user_id=user.id, physiotherapist_id=physio.id, timezone=timezone, language=language, activated_at=NOW
+            )
+        )
         db.session.commit()
         return user
 
     def exercise(self, clinic: Clinic | None = None, **overrides) -> Exercise:
         data = exercise_data(**overrides)
-        exercise = Exercise(slug=data.pop("slug"), clinic_id=clinic.id if clinic else None, created_at=NOW,
-                            content_hash=content_hash(data))
+        exercise = Exercise(
+            slug=data.pop("slug"),
+            clinic_id=clinic.id if clinic else None,
+            created_at=NOW,
+            content_hash=content_hash(data),
+        )
         apply_content(exercise, data, now=NOW)
         db.session.add(exercise)
         db.session.commit()

@@ -116,8 +116,11 @@ def test_password_change_revokes_every_sign_in_and_new_password_works(client, ma
     make.physio(password=PASSWORD, email="pw@example.test")
     a = login(client, "pw@example.test").json
     b = login(client, "pw@example.test").json
-    response = client.post("/api/v1/auth/password", headers=bearer(a["access_token"]),
-                           json={"current_password": PASSWORD, "new_password": "a-brand-new-secret"})
+    response = client.post(
+        "/api/v1/auth/password",
+        headers=bearer(a["access_token"]),
+        json={"current_password": PASSWORD, "new_password": "a-brand-new-secret"},
+    )
     assert response.status_code == 204
     for pair in (a, b):
         assert client.get("/api/v1/me", headers=bearer(pair["access_token"])).status_code == 401
@@ -128,8 +131,11 @@ def test_password_change_revokes_every_sign_in_and_new_password_works(client, ma
 def test_password_change_needs_the_current_password(client, make):
     make.physio(password=PASSWORD, email="pw2@example.test")
     a = login(client, "pw2@example.test").json
-    response = client.post("/api/v1/auth/password", headers=bearer(a["access_token"]),
-                           json={"current_password": "guess-guess-guess", "new_password": "a-brand-new-secret"})
+    response = client.post(
+        "/api/v1/auth/password",
+        headers=bearer(a["access_token"]),
+        json={"current_password": "guess-guess-guess", "new_password": "a-brand-new-secret"},
+    )
     assert response.status_code == 422
     assert response.json["invalid_params"][0]["name"] == "current_password"
 
@@ -187,8 +193,10 @@ def test_reinvite_makes_the_old_code_stop_working(client, make):
     assert new.status_code == 201
     old = client.post("/api/v1/auth/activate", json={"code": invite["activation"]["code"], "password": "pw-pw-pw-pw"})
     assert old.status_code == 422
-    assert client.post("/api/v1/auth/activate",
-                       json={"code": new.json["code"], "password": "pw-pw-pw-pw"}).status_code == 200
+    assert (
+        client.post("/api/v1/auth/activate", json={"code": new.json["code"], "password": "pw-pw-pw-pw"}).status_code
+        == 200
+    )
 
 
 def test_activation_rejects_a_short_password(client, make):
@@ -231,8 +239,12 @@ def test_login_rate_limit_is_shared_through_redis(make, database_url):
     from hep import create_app
     from tests.conftest import app_settings
 
-    settings = app_settings(database_url, LOGIN_RATE_LIMIT="2 per minute",
-                            RATELIMIT_STORAGE_URI=_redis_url(), RATE_LIMIT_PREFIX=f"hep-test-{uuid.uuid4().hex}")
+    settings = app_settings(
+        database_url,
+        LOGIN_RATE_LIMIT="2 per minute",
+        RATELIMIT_STORAGE_URI=_redis_url(),
+        RATE_LIMIT_PREFIX=f"hep-test-{uuid.uuid4().hex}",
+    )
     apps = [create_app(settings), create_app(settings)]
     worker_a, worker_b = (a.test_client() for a in apps)
     make.physio(password=PASSWORD, email="shared@example.test")

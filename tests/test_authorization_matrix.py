@@ -35,8 +35,7 @@ def each(status: int, actors=w.AUTHENTICATED) -> dict[str, int]:
 def staff_only(ok: int, cross: int | None = None, admin_only: bool = False) -> dict[str, int]:
     """Anonymous 401, patients 403; home staff `ok`; outsider staff `cross` (default: same as ok)."""
     cross = ok if cross is None else cross
-    expect = {w.ANON: 401, **each(403, w.PATIENTS), w.PHYSIO: ok, w.ADMIN: ok,
-              w.OUT_PHYSIO: cross, w.OUT_ADMIN: cross}
+    expect = {w.ANON: 401, **each(403, w.PATIENTS), w.PHYSIO: ok, w.ADMIN: ok, w.OUT_PHYSIO: cross, w.OUT_ADMIN: cross}
     if admin_only:
         expect.update({w.PHYSIO: 403, w.OUT_PHYSIO: 403})
     return expect
@@ -56,50 +55,126 @@ def _new_exercise(world: w.World) -> dict:
 
 MATRIX = [
     # auth
-    Row("POST", "/api/v1/auth/token", {w.ANON: 200},
-        body=lambda world: {"username": world.physio.email, "password": PASSWORD}),
+    Row(
+        "POST",
+        "/api/v1/auth/token",
+        {w.ANON: 200},
+        body=lambda world: {"username": world.physio.email, "password": PASSWORD},
+    ),
     Row("POST", "/api/v1/auth/refresh", {w.ANON: 200}, body=_refresh_body),
-    Row("POST", "/api/v1/auth/activate", {w.ANON: 422},
-        body=lambda world: {"code": "AAAAA-AAAAA", "password": "long-enough-pw"}),
+    Row(
+        "POST",
+        "/api/v1/auth/activate",
+        {w.ANON: 422},
+        body=lambda world: {"code": "AAAAA-AAAAA", "password": "long-enough-pw"},
+    ),
     Row("POST", "/api/v1/auth/logout", {w.ANON: 401, **each(204)}),
-    Row("POST", "/api/v1/auth/password", {w.ANON: 401, **each(422)},
-        body=lambda world: {"current_password": "not-the-password", "new_password": "long-enough-pw"}),
+    Row(
+        "POST",
+        "/api/v1/auth/password",
+        {w.ANON: 401, **each(422)},
+        body=lambda world: {"current_password": "not-the-password", "new_password": "long-enough-pw"},
+    ),
     # me and clinic
     Row("GET", "/api/v1/me", {w.ANON: 401, **each(200)}),
     Row("GET", "/api/v1/clinic", {w.ANON: 401, **each(200)}),
     Row("PATCH", "/api/v1/clinic", staff_only(200, admin_only=True), body=lambda world: {"name": "Renamed"}),
     # staff
     Row("GET", "/api/v1/staff", staff_only(200)),
-    Row("POST", "/api/v1/staff", staff_only(201, admin_only=True),
-        body=lambda world: {"name": "New", "email": "new-staff@example.test", "role": "physiotherapist"}),
-    Row("GET", "/api/v1/staff/{staff_id}", staff_only(200, cross=404),
-        url=lambda world: f"/api/v1/staff/{world.physio.id}"),
-    Row("PATCH", "/api/v1/staff/{staff_id}", staff_only(200, cross=404, admin_only=True) | {w.OUT_PHYSIO: 403},
-        url=lambda world: f"/api/v1/staff/{world.physio.id}", body=lambda world: {"name": "Renamed"}),
+    Row(
+        "POST",
+        "/api/v1/staff",
+        staff_only(201, admin_only=True),
+        body=lambda world: {"name": "New", "email": "new-staff@example.test", "role": "physiotherapist"},
+    ),
+    Row(
+        "GET",
+        "/api/v1/staff/{staff_id}",
+        staff_only(200, cross=404),
+        url=lambda world: f"/api/v1/staff/{world.physio.id}",
+    ),
+    Row(
+        "PATCH",
+        "/api/v1/staff/{staff_id}",
+        staff_only(200, cross=404, admin_only=True) | {w.OUT_PHYSIO: 403},
+        url=lambda world: f"/api/v1/staff/{world.physio.id}",
+        body=lambda world: {"name": "Renamed"},
+    ),
     # patients
     Row("GET", "/api/v1/patients", staff_only(200)),
-    Row("POST", "/api/v1/patients", staff_only(201, cross=422),
-        body=lambda world: {"name": "New", "email": "new-patient@example.test", "timezone": "UTC",
-                            "physiotherapist_id": world.physio.id}),
-    Row("GET", "/api/v1/patients/{patient_id}",
-        {w.ANON: 401, w.SELF: 200, w.PEER: 404, w.OUT_PATIENT: 404, w.PHYSIO: 200, w.ADMIN: 200,
-         w.OUT_PHYSIO: 404, w.OUT_ADMIN: 404},
-        url=lambda world: f"/api/v1/patients/{world.patient.id}"),
-    Row("PATCH", "/api/v1/patients/{patient_id}",
-        {w.ANON: 401, w.SELF: 200, w.PEER: 404, w.OUT_PATIENT: 404, w.PHYSIO: 200, w.ADMIN: 200,
-         w.OUT_PHYSIO: 404, w.OUT_ADMIN: 404},
-        url=lambda world: f"/api/v1/patients/{world.patient.id}", body=lambda world: {"language": "fr"}),
-    Row("POST", "/api/v1/patients/{patient_id}/activation", staff_only(201, cross=404),
-        url=lambda world: f"/api/v1/patients/{world.patient.id}/activation"),
+    Row(
+        "POST",
+        "/api/v1/patients",
+        staff_only(201, cross=422),
+        body=lambda world: {
+            "name": "New",
+            "email": "new-patient@example.test",
+            "timezone": "UTC",
+            "physiotherapist_id": world.physio.id,
+        },
+    ),
+    Row(
+        "GET",
+        "/api/v1/patients/{patient_id}",
+        {
+            w.ANON: 401,
+            w.SELF: 200,
+            w.PEER: 404,
+            w.OUT_PATIENT: 404,
+            w.PHYSIO: 200,
+            w.ADMIN: 200,
+            w.OUT_PHYSIO: 404,
+            w.OUT_ADMIN: 404,
+        },
+        url=lambda world: f"/api/v1/patients/{world.patient.id}",
+    ),
+    Row(
+        "PATCH",
+        "/api/v1/patients/{patient_id}",
+        {
+            w.ANON: 401,
+            w.SELF: 200,
+            w.PEER: 404,
+            w.OUT_PATIENT: 404,
+            w.PHYSIO: 200,
+            w.ADMIN: 200,
+            w.OUT_PHYSIO: 404,
+            w.OUT_ADMIN: 404,
+        },
+        url=lambda world: f"/api/v1/patients/{world.patient.id}",
+        body=lambda world: {"language": "fr"},
+    ),
+    Row(
+        "POST",
+        "/api/v1/patients/{patient_id}/activation",
+        staff_only(201, cross=404),
+        url=lambda world: f"/api/v1/patients/{world.patient.id}/activation",
+    ),
     # library
     Row("GET", "/api/v1/exercises", {w.ANON: 401, **each(200)}),
     Row("POST", "/api/v1/exercises", staff_only(201), body=_new_exercise),
-    Row("GET", "/api/v1/exercises/{slug}",
-        {w.ANON: 401, w.SELF: 200, w.PEER: 200, w.PHYSIO: 200, w.ADMIN: 200, w.OUT_PATIENT: 404,
-         w.OUT_PHYSIO: 404, w.OUT_ADMIN: 404},
-        url=lambda world: "/api/v1/exercises/home-clinic-exercise"),
-    Row("PATCH", "/api/v1/exercises/{slug}", staff_only(200, cross=404),
-        url=lambda world: "/api/v1/exercises/home-clinic-exercise", body=lambda world: {"name": "Renamed one"}),
+    Row(
+        "GET",
+        "/api/v1/exercises/{slug}",
+        {
+            w.ANON: 401,
+            w.SELF: 200,
+            w.PEER: 200,
+            w.PHYSIO: 200,
+            w.ADMIN: 200,
+            w.OUT_PATIENT: 404,
+            w.OUT_PHYSIO: 404,
+            w.OUT_ADMIN: 404,
+        },
+        url=lambda world: "/api/v1/exercises/home-clinic-exercise",
+    ),
+    Row(
+        "PATCH",
+        "/api/v1/exercises/{slug}",
+        staff_only(200, cross=404),
+        url=lambda world: "/api/v1/exercises/home-clinic-exercise",
+        body=lambda world: {"name": "Renamed one"},
+    ),
     # audit
     Row("GET", "/api/v1/audit-events", staff_only(200, admin_only=True)),
 ]
@@ -113,8 +188,12 @@ def _cases():
 
 def test_every_documented_route_has_a_row(app):
     spec = app.test_client().get("/api/openapi.json").json
-    documented = {(method.upper(), path) for path, item in spec["paths"].items() for method in item
-                  if method in ("get", "post", "put", "patch", "delete")}
+    documented = {
+        (method.upper(), path)
+        for path, item in spec["paths"].items()
+        for method in item
+        if method in ("get", "post", "put", "patch", "delete")
+    }
     covered = {(row.method, row.path) for row in MATRIX}
     assert documented - covered == set(), "add these routes to MATRIX"
     assert covered - documented == set(), "MATRIX names routes that no longer exist"

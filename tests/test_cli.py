@@ -24,8 +24,9 @@ def test_seed_demo_prints_logins_that_work_and_is_safe_to_run_twice(app, client)
     timezones = {p["timezone"] for p in logins["patients"]}
     assert len(timezones) == 3
     for account in logins["staff"] + logins["patients"]:
-        response = client.post("/api/v1/auth/token",
-                               json={"username": account["username"], "password": account["password"]})
+        response = client.post(
+            "/api/v1/auth/token", json={"username": account["username"], "password": account["password"]}
+        )
         assert response.status_code == 200, account
 
 
@@ -34,9 +35,9 @@ def test_load_exercises_reports_counts_and_is_idempotent(app, tmp_path):
     runner = app.test_cli_runner()
     first = runner.invoke(args=["load-exercises", "--dir", str(tmp_path)])
     assert first.exit_code == 0
-    assert json.loads(first.stdout.strip().splitlines()[-1])["created"] == 1
+    assert json.loads(first.stdout.strip().splitlines()[-1])["exercises"]["created"] == 1
     again = runner.invoke(args=["load-exercises", "--dir", str(tmp_path)])
-    assert json.loads(again.stdout.strip().splitlines()[-1])["unchanged"] == 1
+    assert json.loads(again.stdout.strip().splitlines()[-1])["exercises"]["unchanged"] == 1
 
 
 def test_load_exercises_with_a_bad_file_exits_non_zero_naming_it(app, tmp_path):
@@ -49,11 +50,22 @@ def test_load_exercises_with_a_bad_file_exits_non_zero_naming_it(app, tmp_path):
 
 
 def test_create_clinic_makes_a_clinic_admin_who_can_sign_in(app, client):
-    result = app.test_cli_runner().invoke(args=[
-        "create-clinic", "--name", "North Shore IMS", "--admin-name", "Nora", "--admin-email", "nora@ns.test",
-        "--timezone", "America/Vancouver", "--admin-password", "nora-strong-pw"])
+    result = app.test_cli_runner().invoke(
+        args=[
+            "create-clinic",
+            "--name",
+            "North Shore IMS",
+            "--admin-name",
+            "Nora",
+            "--admin-email",
+            "nora@ns.test",
+            "--timezone",
+            "America/Vancouver",
+            "--admin-password",
+            "nora-strong-pw",
+        ]
+    )
     assert result.exit_code == 0, result.output
     token = client.post("/api/v1/auth/token", json={"username": "nora@ns.test", "password": "nora-strong-pw"})
     me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {token.json['access_token']}"}).json
     assert (me["role"], me["clinic"]["name"]) == ("clinic_admin", "North Shore IMS")
-

@@ -67,8 +67,7 @@ def test_healthz_is_503_when_migrations_are_behind(app, client):
     response = client.get("/healthz")
     assert response.status_code == 503
     assert "run db upgrade" in response.json["checks"]["migrations"]
-    db.session.execute(sa.text("UPDATE alembic_version SET version_num = :v"),
-                       {"v": next(iter(migration_heads()))})
+    db.session.execute(sa.text("UPDATE alembic_version SET version_num = :v"), {"v": next(iter(migration_heads()))})
     db.session.commit()
 
 
@@ -80,18 +79,25 @@ def test_healthz_is_503_when_the_database_was_never_migrated(tmp_path):
 
 
 def test_healthz_is_503_when_the_database_is_unreachable():
-    app = create_app(app_settings("postgresql+psycopg://nobody@127.0.0.1:1/none",
-                                 SQLALCHEMY_ENGINE_OPTIONS={"connect_args": {"connect_timeout": 1}}))
+    app = create_app(
+        app_settings(
+            "postgresql+psycopg://nobody@127.0.0.1:1/none",
+            SQLALCHEMY_ENGINE_OPTIONS={"connect_args": {"connect_timeout": 1}},
+        )
+    )
     response = app.test_client().get("/healthz")
     assert response.status_code == 503
     assert response.json["checks"]["database"].startswith("unreachable")
 
 
-@pytest.mark.parametrize(("raw", "expected"), [
-    ("postgres://u:p@h/db", "postgresql+psycopg://u:p@h/db"),
-    ("postgresql://u@h/db", "postgresql+psycopg://u@h/db"),
-    ("sqlite:////tmp/x.db", "sqlite:////tmp/x.db"),
-])
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("postgres://u:p@h/db", "postgresql+psycopg://u:p@h/db"),
+        ("postgresql://u@h/db", "postgresql+psycopg://u@h/db"),
+        ("sqlite:////tmp/x.db", "sqlite:////tmp/x.db"),
+    ],
+)
 def test_database_url_always_uses_psycopg3(raw, expected):
     from hep.config import database_url
 

@@ -43,7 +43,9 @@ def test_filters_combine_across_facets_and_any_of_within_one(client, make, heade
     url = "/api/v1/exercises?equipment=resistance-band"
     assert slugs(client.get(url + "&region=neck", headers=headers)) == ["neck-band"]
     assert sorted(slugs(client.get(url + "&region=neck&region=shoulder", headers=headers))) == [
-        "neck-band", "shoulder-band"]
+        "neck-band",
+        "shoulder-band",
+    ]
     assert slugs(client.get("/api/v1/exercises?min_difficulty=2&max_difficulty=3", headers=headers)) == ["neck-band"]
 
 
@@ -57,8 +59,11 @@ def test_filter_by_condition_and_category(client, make, headers):
 def test_unknown_filter_value_is_a_clear_error(client, headers):
     response = client.get("/api/v1/exercises?region=elbowz", headers=headers)
     assert response.status_code == 422
-    assert response.json["invalid_params"][0] == {"name": "region.0", "location": "query",
-                                                  "reason": response.json["invalid_params"][0]["reason"]}
+    assert response.json["invalid_params"][0] == {
+        "name": "region.0",
+        "location": "query",
+        "reason": response.json["invalid_params"][0]["reason"],
+    }
 
 
 def test_unknown_query_parameter_is_rejected(client, headers):
@@ -161,8 +166,7 @@ def test_clinic_exercise_slug_cannot_shadow_the_library(client, make, headers):
 
 
 def test_clinic_exercise_links_must_exist(client, headers):
-    response = client.post("/api/v1/exercises", headers=headers,
-                           json=exercise_data(progressions=["imaginary"]))
+    response = client.post("/api/v1/exercises", headers=headers, json=exercise_data(progressions=["imaginary"]))
     assert response.status_code == 422
     assert response.json["invalid_params"][0]["name"] == "progressions"
 

@@ -11,9 +11,21 @@ from hep.library.loader import read_library
 from hep.library.schemas import CONDITIONS
 
 LIBRARY = read_library(PROJECT_ROOT / "exercises")
-IMS_CONDITIONS = ("low-back-pain", "neck-pain", "tension-headache", "rotator-cuff-impingement", "carpal-tunnel",
-                  "lateral-elbow-tendinopathy", "achilles-tendinopathy", "patellar-tendinopathy",
-                  "plantar-fasciitis", "general-mobility", "posture", "balance", "core-stability")
+IMS_CONDITIONS = (
+    "low-back-pain",
+    "neck-pain",
+    "tension-headache",
+    "rotator-cuff-impingement",
+    "carpal-tunnel",
+    "lateral-elbow-tendinopathy",
+    "achilles-tendinopathy",
+    "patellar-tendinopathy",
+    "plantar-fasciitis",
+    "general-mobility",
+    "posture",
+    "balance",
+    "core-stability",
+)
 
 
 def longest_chain(condition: str) -> int:
@@ -46,8 +58,12 @@ def test_each_condition_has_a_progression_chain_of_three_or_more(condition):
 
 
 def test_difficulty_never_drops_along_a_progression():
-    drops = [(slug, p) for slug, data in LIBRARY.items() for p in data["progressions"]
-             if LIBRARY[p]["difficulty"] < data["difficulty"]]
+    drops = [
+        (slug, p)
+        for slug, data in LIBRARY.items()
+        for p in data["progressions"]
+        if LIBRARY[p]["difficulty"] < data["difficulty"]
+    ]
     assert drops == []
 
 

@@ -37,7 +37,7 @@ def library_rows() -> dict[str, Exercise]:
 
 
 def test_first_load_creates_every_exercise(app, folder):
-    report = load_library(folder, now=NOW)
+    report, _ = load_library(folder, now=NOW)
     assert sorted(report.created) == ["easy-one", "hard-one"]
     assert library_rows()["hard-one"].regressions == ["easy-one"]
 
@@ -45,7 +45,7 @@ def test_first_load_creates_every_exercise(app, folder):
 def test_loading_twice_changes_nothing(app, folder):
     load_library(folder, now=NOW)
     before = {slug: (e.updated_at, e.content_hash) for slug, e in library_rows().items()}
-    report = load_library(folder, now=NOW.replace(year=2027))
+    report, _ = load_library(folder, now=NOW.replace(year=2027))
     assert report.as_dict() == {"created": 0, "updated": 0, "unchanged": 2, "archived": 0, "restored": 0}
     assert {slug: (e.updated_at, e.content_hash) for slug, e in library_rows().items()} == before
 
@@ -53,9 +53,11 @@ def test_loading_twice_changes_nothing(app, folder):
 def test_edited_file_updates_in_place_keeping_the_row(app, folder):
     load_library(folder, now=NOW)
     row_id = library_rows()["easy-one"].id
-    write(folder, exercise_data(slug="easy-one", name="Easier than ever", progressions=["hard-one"],
-                                body_regions=["shoulder"]))
-    report = load_library(folder, now=NOW)
+    write(
+        folder,
+        exercise_data(slug="easy-one", name="Easier than ever", progressions=["hard-one"], body_regions=["shoulder"]),
+    )
+    report, _ = load_library(folder, now=NOW)
     assert report.updated == ["easy-one"]
     row = library_rows()["easy-one"]
     assert (row.id, row.name, row.body_regions) == (row_id, "Easier than ever", ["shoulder"])
@@ -65,11 +67,11 @@ def test_removed_file_archives_and_returning_file_restores(app, folder):
     load_library(folder, now=NOW)
     write(folder, exercise_data(slug="easy-one"))  # drop the link first, so the rest stays valid
     (folder / "hard-one.yaml").unlink()
-    report = load_library(folder, now=NOW)
+    report, _ = load_library(folder, now=NOW)
     assert report.archived == ["hard-one"]
     assert library_rows()["hard-one"].archived_at == NOW
     write(folder, exercise_data(slug="hard-one"))
-    assert load_library(folder, now=NOW).restored == ["hard-one"]
+    assert load_library(folder, now=NOW)[0].restored == ["hard-one"]
     assert library_rows()["hard-one"].archived_at is None
 
 
@@ -132,6 +134,7 @@ def test_archived_exercise_stays_readable_by_slug(app, client, make, folder):
 
 
 def test_the_shipped_library_loads_on_this_backend(app):
-    report = load_library(LIBRARY, now=NOW)
+    report, templates = load_library(LIBRARY, now=NOW)
     assert len(report.created) >= 150
+    assert len(templates.created) >= 8
     assert db.session.scalar(select(func.count()).select_from(Exercise)) == len(report.created)

@@ -20,8 +20,7 @@ def headers(make, physio):
 
 
 def invite(client, headers, **body):
-    return client.post("/api/v1/patients", headers=headers,
-                       json={"name": "Pat", "timezone": "Pacific/Chatham", **body})
+    return client.post("/api/v1/patients", headers=headers, json={"name": "Pat", "timezone": "Pacific/Chatham", **body})
 
 
 def test_phone_is_stored_as_e164(client, headers):
@@ -30,14 +29,17 @@ def test_phone_is_stored_as_e164(client, headers):
     assert response.json["patient"]["phone"] == "+16045550199"
 
 
-@pytest.mark.parametrize(("body", "field"), [
-    ({"phone": "12345"}, "phone"),
-    ({"phone": "+1 604 555 01"}, "phone"),
-    ({"email": "not-an-email"}, "email"),
-    ({"email": "a@b.test", "timezone": "Mars/Olympus_Mons"}, "timezone"),
-    ({"email": "a@b.test", "language": "english"}, "language"),
-    ({"email": "a@b.test", "name": ""}, "name"),
-])
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"phone": "12345"}, "phone"),
+        ({"phone": "+1 604 555 01"}, "phone"),
+        ({"email": "not-an-email"}, "email"),
+        ({"email": "a@b.test", "timezone": "Mars/Olympus_Mons"}, "timezone"),
+        ({"email": "a@b.test", "language": "english"}, "language"),
+        ({"email": "a@b.test", "name": ""}, "name"),
+    ],
+)
 def test_bad_contact_details_are_rejected_naming_the_field(client, headers, body, field):
     response = invite(client, headers, **body)
     assert response.status_code == 422
@@ -83,8 +85,9 @@ def test_admin_invite_names_a_physiotherapist_of_the_clinic(client, make, physio
 def test_patient_may_change_own_time_zone_and_language_only(client, make):
     patient = make.patient(timezone="Europe/London")
     headers = make.headers(patient)
-    ok = client.patch(f"/api/v1/patients/{patient.id}", headers=headers,
-                      json={"timezone": "Australia/Sydney", "language": "fr"})
+    ok = client.patch(
+        f"/api/v1/patients/{patient.id}", headers=headers, json={"timezone": "Australia/Sydney", "language": "fr"}
+    )
     assert ok.status_code == 200 and ok.json["timezone"] == "Australia/Sydney"
     denied = client.patch(f"/api/v1/patients/{patient.id}", headers=headers, json={"name": "Someone else"})
     assert denied.status_code == 403
@@ -154,8 +157,7 @@ def test_staff_management_is_for_clinic_admins(client, make, physio, headers):
 
 def test_admin_cannot_demote_themself(client, make):
     admin = make.admin()
-    response = client.patch(f"/api/v1/staff/{admin.id}", headers=make.headers(admin),
-                            json={"role": "physiotherapist"})
+    response = client.patch(f"/api/v1/staff/{admin.id}", headers=make.headers(admin), json={"role": "physiotherapist"})
     assert response.status_code == 422
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, String
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from hep.dbtypes import UTCDateTime, utcnow
@@ -26,6 +26,11 @@ class Clinic(db.Model):
     contact_email: Mapped[str | None] = mapped_column(String(254))
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Risk thresholds for the physiotherapist's at-risk list (see README, "Adherence").
+    risk_inactive_days: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
+    risk_adherence_drop: Mapped[int] = mapped_column(Integer, default=20, server_default="20")
+    risk_pain_rise: Mapped[int] = mapped_column(Integer, default=2, server_default="2")
+    risk_pain_after: Mapped[int] = mapped_column(Integer, default=7, server_default="7")
 
 
 class User(db.Model):
@@ -47,9 +52,7 @@ class User(db.Model):
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     clinic: Mapped[Clinic] = relationship(lazy="joined")
-    patient: Mapped[Patient | None] = relationship(
-        back_populates="user", foreign_keys="Patient.user_id", uselist=False
-    )
+    patient: Mapped[Patient | None] = relationship(back_populates="user", foreign_keys="Patient.user_id", uselist=False)
 
     @validates("email")
     def _lowercase_email(self, _key, value: str | None) -> str | None:
@@ -116,5 +119,3 @@ class AuthToken(db.Model):
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     family: Mapped[TokenFamily] = relationship(lazy="joined")
-
-

@@ -135,8 +135,9 @@ def update_clinic(changes):
 @accounts_blp.response(200, StaffPageSchema)
 def list_staff(args):
     """List your clinic's staff"""
-    items, cursor = paginate(service.staff_query(current_user()), [User.id], cursor=args.get("cursor"),
-                             limit=args.get("limit"))
+    items, cursor = paginate(
+        service.staff_query(current_user()), [User.id], cursor=args.get("cursor"), limit=args.get("limit")
+    )
     return {"items": items, "next_cursor": cursor}
 
 
@@ -147,8 +148,9 @@ def list_staff(args):
 @accounts_blp.alt_response(409, response="CONFLICT")
 def create_staff(body):
     """Add a staff member; they choose a password with the activation code (clinic admin)"""
-    user, activation = service.create_staff(current_user(), **body, now=utcnow(),
-                                            activation_ttl=current_app.config["ACTIVATION_CODE_TTL"])
+    user, activation = service.create_staff(
+        current_user(), **body, now=utcnow(), activation_ttl=current_app.config["ACTIVATION_CODE_TTL"]
+    )
     return {"staff": user, "activation": activation}
 
 
@@ -181,8 +183,13 @@ def list_patients(args):
     """List your clinic's patients, by name"""
     actor = current_user()
     query = service.patients_query(actor, physiotherapist_id=args.get("physiotherapist_id"), q=args.get("q"))
-    items, cursor = paginate(query, [User.name, User.id], cursor=args.get("cursor"), limit=args.get("limit"),
-                             cursor_values=lambda p: (p.user.name, p.user_id))
+    items, cursor = paginate(
+        query,
+        [User.name, User.id],
+        cursor=args.get("cursor"),
+        limit=args.get("limit"),
+        cursor_values=lambda p: (p.user.name, p.user_id),
+    )
     audit.record(actor, audit.READ, "patient_list", now=utcnow())
     db.session.commit()
     return {"items": items, "next_cursor": cursor}
@@ -224,6 +231,6 @@ def update_patient(changes, patient_id):
 @accounts_blp.response(201, ActivationSchema)
 def reinvite_patient(patient_id):
     """Issue a new activation code for a patient (the previous one stops working)"""
-    return service.reinvite_patient(current_user(), patient_id, now=utcnow(),
-                                    activation_ttl=current_app.config["ACTIVATION_CODE_TTL"])
-
+    return service.reinvite_patient(
+        current_user(), patient_id, now=utcnow(), activation_ttl=current_app.config["ACTIVATION_CODE_TTL"]
+    )

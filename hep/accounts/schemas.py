@@ -33,17 +33,16 @@ class TimeZone(ma.fields.String):
 
 
 Name = ma.fields.String(validate=validate.Length(1, 200))
-Language = ma.fields.String(
-    validate=validate.Regexp(LANGUAGE_RE, error="must be a language code such as en or fr-CA")
-)
+Language = ma.fields.String(validate=validate.Regexp(LANGUAGE_RE, error="must be a language code such as en or fr-CA"))
 
 
 # --- auth ------------------------------------------------------------------------------------
 
 
 class LoginSchema(ma.Schema):
-    username = ma.fields.String(required=True, validate=validate.Length(1, 254),
-                                metadata={"description": "E-mail address or mobile phone"})
+    username = ma.fields.String(
+        required=True, validate=validate.Length(1, 254), metadata={"description": "E-mail address or mobile phone"}
+    )
     password = ma.fields.String(required=True, validate=validate.Length(1, 1024), load_only=True)
 
 
@@ -82,6 +81,19 @@ class ClinicSchema(ma.Schema):
     contact_phone = ma.fields.String(allow_none=True, validate=validate.Length(max=32))
     contact_email = Email(allow_none=True)
     timezone = TimeZone()
+    risk_inactive_days = ma.fields.Integer(
+        validate=validate.Range(1, 60), metadata={"description": "At risk after this many days without a log"}
+    )
+    risk_adherence_drop = ma.fields.Integer(
+        validate=validate.Range(1, 100), metadata={"description": "At risk when 7-day adherence falls this many points"}
+    )
+    risk_pain_rise = ma.fields.Integer(
+        validate=validate.Range(1, 10), metadata={"description": "At risk when 7-day mean pain rises this many points"}
+    )
+    risk_pain_after = ma.fields.Integer(
+        validate=validate.Range(0, 10),
+        metadata={"description": "At risk when 7-day mean pain after exercise reaches this"},
+    )
 
 
 class ClinicUpdateSchema(ClinicSchema):

@@ -153,15 +153,34 @@ def activate(code: str, password: str, *, now: datetime, ttl: TokenSettings) -> 
 # --- clinics and staff -----------------------------------------------------------------------
 
 
-def create_clinic(name: str, admin_name: str, admin_email: str, admin_password: str, *, now: datetime,
-                  timezone: str = "UTC", contact_phone: str | None = None) -> tuple[Clinic, User]:
+def create_clinic(
+    name: str,
+    admin_name: str,
+    admin_email: str,
+    admin_password: str,
+    *,
+    now: datetime,
+    timezone: str = "UTC",
+    contact_phone: str | None = None,
+) -> tuple[Clinic, User]:
     """Create a clinic with its first clinic admin (an operator's command, not an API call)."""
     passwords.check_strength(admin_password, "admin_password")
-    clinic = Clinic(name=name, timezone=timezone, contact_phone=contact_phone,
-                    contact_email=admin_email.strip().lower(), created_at=now)
-    admin = User(clinic=clinic, role=CLINIC_ADMIN, name=admin_name, email=admin_email,
-                 password_hash=passwords.hash_password(admin_password), created_at=now,
-                 password_changed_at=now)
+    clinic = Clinic(
+        name=name,
+        timezone=timezone,
+        contact_phone=contact_phone,
+        contact_email=admin_email.strip().lower(),
+        created_at=now,
+    )
+    admin = User(
+        clinic=clinic,
+        role=CLINIC_ADMIN,
+        name=admin_name,
+        email=admin_email,
+        password_hash=passwords.hash_password(admin_password),
+        created_at=now,
+        password_changed_at=now,
+    )
     db.session.add_all([clinic, admin])
     _commit_unique()
     return clinic, admin
@@ -195,8 +214,9 @@ def get_staff(actor: User, staff_id: int) -> User:
     return user
 
 
-def create_staff(actor: User, *, name: str, email: str, role: str, now: datetime,
-                 activation_ttl: int) -> tuple[User, Activation]:
+def create_staff(
+    actor: User, *, name: str, email: str, role: str, now: datetime, activation_ttl: int
+) -> tuple[User, Activation]:
     """Add a staff member (clinic admins only); they set a password with the returned code."""
     _require_admin(actor)
     user = User(clinic_id=actor.clinic_id, role=role, name=name, email=email, created_at=now)
@@ -260,17 +280,25 @@ def _physiotherapist_for(actor: User, physiotherapist_id: int | None) -> int:
     return physio.id
 
 
-def invite_patient(actor: User, *, name: str, timezone: str, email: str | None = None,
-                   phone: str | None = None, language: str = "en", physiotherapist_id: int | None = None,
-                   now: datetime, activation_ttl: int) -> tuple[Patient, Activation]:
+def invite_patient(
+    actor: User,
+    *,
+    name: str,
+    timezone: str,
+    email: str | None = None,
+    phone: str | None = None,
+    language: str = "en",
+    physiotherapist_id: int | None = None,
+    now: datetime,
+    activation_ttl: int,
+) -> tuple[Patient, Activation]:
     """Create a patient and a one-time activation code for their app."""
     if not actor.is_staff:
         raise Forbidden("Only staff may invite patients.")
     if not email and not phone:
         raise Invalid("email", "an e-mail address or a mobile phone is required")
     physio_id = _physiotherapist_for(actor, physiotherapist_id)
-    user = User(clinic_id=actor.clinic_id, role=PATIENT, name=name, email=email,
-                phone=phone, created_at=now)
+    user = User(clinic_id=actor.clinic_id, role=PATIENT, name=name, email=email, phone=phone, created_at=now)
     patient = Patient(user=user, physiotherapist_id=physio_id, timezone=timezone, language=language)
     db.session.add_all([user, patient])
     _flush_unique()
@@ -339,8 +367,10 @@ def _commit_unique() -> None:
 def _duplicate(exc: IntegrityError) -> Conflict:
     message = str(exc.orig).lower()
     field = "phone" if "phone" in message else "email"
-    return Conflict(f"That {field} is already in use.", invalid_params=[
-        {"name": field, "location": "json", "reason": "is already in use"}])
+    return Conflict(
+        f"That {field} is already in use.",
+        invalid_params=[{"name": field, "location": "json", "reason": "is already in use"}],
+    )
 
 
 def read_patient(actor: User, patient_id: int, *, now: datetime) -> Patient:

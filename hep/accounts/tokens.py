@@ -82,9 +82,7 @@ def rotate(raw: str, *, now: datetime, access_ttl: int, refresh_ttl: int) -> Tok
         raise invalid
     # Spend the token atomically: of two concurrent uses, exactly one wins.
     spent = db.session.execute(
-        update(AuthToken)
-        .where(AuthToken.id == token.id, AuthToken.used_at.is_(None))
-        .values(used_at=now)
+        update(AuthToken).where(AuthToken.id == token.id, AuthToken.used_at.is_(None)).values(used_at=now)
     ).rowcount
     if spent != 1:
         revoke_family(token.family_id, now=now, reason="refresh-reuse")

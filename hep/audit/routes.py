@@ -36,8 +36,10 @@ class AuditArgsSchema(PageArgsSchema):
 @blp.response(200, page_schema(AuditEventSchema, "AuditEventPage"))
 def list_events(args):
     """List your clinic's audit events, newest first (clinic admin)"""
-    query = service.events_query(current_user().clinic_id, patient_id=args.get("patient_id"),
-                                 actor_id=args.get("actor_id"))
-    items, cursor = paginate(query, [AuditEvent.id], cursor=args.get("cursor"), limit=args.get("limit"),
-                             descending=True)
+    query = service.events_query(
+        current_user().clinic_id, patient_id=args.get("patient_id"), actor_id=args.get("actor_id")
+    )
+    items, cursor = paginate(
+        query, [AuditEvent.id], cursor=args.get("cursor"), limit=args.get("limit"), descending=True
+    )
     return {"items": items, "next_cursor": cursor}

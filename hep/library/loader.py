@@ -36,7 +36,7 @@ class LoadReport:
     restored: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, int]:
-        return {k: len(v) for k, v in self.__dict__.items()}
+        return {k: len(getattr(self, k)) for k in ("created", "updated", "unchanged", "archived", "restored")}
 
 
 def read_library(directory: Path) -> dict[str, dict]:
@@ -72,8 +72,11 @@ def _check_links(entries: dict[str, dict]) -> None:
                 if target not in entries:
                     raise LibraryError(f"{slug}.yaml", kind, f"links to {target!r}, which is not in the library")
                 if slug not in entries[target][reverse]:
-                    raise LibraryError(f"{slug}.yaml", kind,
-                                       f"links to {target!r}, but {target}.yaml does not list {slug!r} in {reverse}")
+                    raise LibraryError(
+                        f"{slug}.yaml",
+                        kind,
+                        f"links to {target!r}, but {target}.yaml does not list {slug!r} in {reverse}",
+                    )
 
 
 def content_hash(data: dict) -> str:
@@ -81,9 +84,16 @@ def content_hash(data: dict) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def load_library(directory: Path, *, now: datetime) -> LoadReport:
-    """Validate every file, then upsert by slug and archive what was removed, in one transaction."""
+def load_library(directory: Path, *, now: datetime) -> tuple[LoadReport, LoadReport]:
+    """Validate every exercise and template file, then upsert them and archive what was removed.
+
+    All in one transaction: a bad file changes nothing. Returns (exercises, templates) reports.
+    """
+    from hep.programs.templates import read_templates, upsert_templates
+
     entries = read_library(directory)
+    templates_dir = directory / "templates"
+    templates = read_templates(templates_dir, set(entries)) if templates_dir.is_dir() else {}
     report = LoadReport()
     existing = {e.slug: e for e in db.session.scalars(select(Exercise).where(Exercise.clinic_id.is_(None)))}
     try:
@@ -108,8 +118,9 @@ def load_library(directory: Path, *, now: datetime) -> LoadReport:
             if slug not in entries and exercise.archived_at is None:
                 exercise.archived_at = now
                 report.archived.append(slug)
+        template_report = upsert_templates(templates, now=now)
         db.session.commit()
     except Exception:
         db.session.rollback()
         raise
-    return report
+    return report, template_report

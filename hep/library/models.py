@@ -89,9 +89,7 @@ class ExerciseTag(db.Model):
     __tablename__ = "exercise_tags"
     __table_args__ = (Index("ix_exercise_tags_kind_value", "kind", "value", "exercise_id"),)
 
-    exercise_id: Mapped[int] = mapped_column(
-        ForeignKey("exercises.id", ondelete="CASCADE"), primary_key=True
-    )
+    exercise_id: Mapped[int] = mapped_column(ForeignKey("exercises.id", ondelete="CASCADE"), primary_key=True)
     kind: Mapped[str] = mapped_column(String(20), primary_key=True)
     value: Mapped[str] = mapped_column(String(60), primary_key=True)
     position: Mapped[int] = mapped_column(Integer, default=0)

@@ -8,30 +8,89 @@ from marshmallow import validate
 from hep.pagination import PageArgsSchema, page_schema
 
 SLUG_RE = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
-REGIONS = ("head-jaw", "neck", "upper-back", "lower-back", "shoulder", "elbow", "wrist-hand", "hip",
-           "knee", "ankle-foot", "core", "whole-body")
-CONDITIONS = ("low-back-pain", "neck-pain", "tension-headache", "rotator-cuff-impingement", "carpal-tunnel",
-              "lateral-elbow-tendinopathy", "achilles-tendinopathy", "patellar-tendinopathy",
-              "plantar-fasciitis", "general-mobility", "posture", "balance", "core-stability")
-CATEGORIES = ("stretch", "strengthening", "isometric", "mobility", "nerve-glide", "tendon-glide",
-              "motor-control", "balance", "breathing-relaxation", "self-massage", "endurance")
-EQUIPMENT = ("pillow", "towel", "chair", "wall", "door-frame", "table", "step", "mat", "resistance-band",
-             "dumbbell", "ball", "foam-roller", "rolled-towel", "stick")
-POSITIONS = ("lying-on-back", "lying-on-front", "side-lying", "sitting", "standing", "kneeling",
-             "hands-and-knees", "half-kneeling")
+REGIONS = (
+    "head-jaw",
+    "neck",
+    "upper-back",
+    "lower-back",
+    "shoulder",
+    "elbow",
+    "wrist-hand",
+    "hip",
+    "knee",
+    "ankle-foot",
+    "core",
+    "whole-body",
+)
+CONDITIONS = (
+    "low-back-pain",
+    "neck-pain",
+    "tension-headache",
+    "rotator-cuff-impingement",
+    "carpal-tunnel",
+    "lateral-elbow-tendinopathy",
+    "achilles-tendinopathy",
+    "patellar-tendinopathy",
+    "plantar-fasciitis",
+    "general-mobility",
+    "posture",
+    "balance",
+    "core-stability",
+)
+CATEGORIES = (
+    "stretch",
+    "strengthening",
+    "isometric",
+    "mobility",
+    "nerve-glide",
+    "tendon-glide",
+    "motor-control",
+    "balance",
+    "breathing-relaxation",
+    "self-massage",
+    "endurance",
+)
+EQUIPMENT = (
+    "pillow",
+    "towel",
+    "chair",
+    "wall",
+    "door-frame",
+    "table",
+    "step",
+    "mat",
+    "resistance-band",
+    "dumbbell",
+    "ball",
+    "foam-roller",
+    "rolled-towel",
+    "stick",
+)
+POSITIONS = (
+    "lying-on-back",
+    "lying-on-front",
+    "side-lying",
+    "sitting",
+    "standing",
+    "kneeling",
+    "hands-and-knees",
+    "half-kneeling",
+)
 
 Slug = ma.fields.String(validate=validate.Regexp(SLUG_RE, error="must be lowercase words joined by hyphens"))
 Text = ma.fields.String(validate=validate.Length(1, 400))
 
 
 def _texts(minimum: int, maximum: int, **kwargs) -> ma.fields.List:
-    return ma.fields.List(ma.fields.String(validate=validate.Length(1, 400)),
-                          validate=validate.Length(minimum, maximum), **kwargs)
+    return ma.fields.List(
+        ma.fields.String(validate=validate.Length(1, 400)), validate=validate.Length(minimum, maximum), **kwargs
+    )
 
 
 def _vocab(values: tuple[str, ...], minimum: int, **kwargs) -> ma.fields.List:
-    return ma.fields.List(ma.fields.String(validate=validate.OneOf(values)),
-                          validate=validate.Length(minimum, len(values)), **kwargs)
+    return ma.fields.List(
+        ma.fields.String(validate=validate.OneOf(values)), validate=validate.Length(minimum, len(values)), **kwargs
+    )
 
 
 class DosageSchema(ma.Schema):
@@ -137,13 +196,17 @@ class ExerciseSchema(ExerciseSummarySchema):
 
 
 class ExerciseSearchArgsSchema(PageArgsSchema):
-    q = ma.fields.String(validate=validate.Length(1, 100),
-                         metadata={"description": "Words to find in the name, summary or steps (all must match)"})
+    q = ma.fields.String(
+        validate=validate.Length(1, 100),
+        metadata={"description": "Words to find in the name, summary or steps (all must match)"},
+    )
     region = ma.fields.List(ma.fields.String(validate=validate.OneOf(REGIONS)))
     condition = ma.fields.List(ma.fields.String(validate=validate.OneOf(CONDITIONS)))
     category = ma.fields.List(ma.fields.String(validate=validate.OneOf(CATEGORIES)))
-    equipment = ma.fields.List(ma.fields.String(validate=validate.OneOf(EQUIPMENT)),
-                               metadata={"description": "Exercises that need this equipment"})
+    equipment = ma.fields.List(
+        ma.fields.String(validate=validate.OneOf(EQUIPMENT)),
+        metadata={"description": "Exercises that need this equipment"},
+    )
     min_difficulty = ma.fields.Integer(validate=validate.Range(1, 5))
     max_difficulty = ma.fields.Integer(validate=validate.Range(1, 5))
     owner = ma.fields.String(validate=validate.OneOf(("library", "clinic")))

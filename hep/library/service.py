@@ -12,8 +12,22 @@ from hep.errors import Conflict, Forbidden, Invalid, NotFound
 from hep.extensions import db
 from hep.library.models import CONDITION, EQUIPMENT, REGION, Exercise, ExerciseTag
 
-CONTENT_FIELDS = ("name", "summary", "category", "position", "difficulty", "steps", "cues", "common_mistakes",
-                  "precautions", "contraindications", "default_dosage", "progressions", "regressions", "media")
+CONTENT_FIELDS = (
+    "name",
+    "summary",
+    "category",
+    "position",
+    "difficulty",
+    "steps",
+    "cues",
+    "common_mistakes",
+    "precautions",
+    "contraindications",
+    "default_dosage",
+    "progressions",
+    "regressions",
+    "media",
+)
 TAG_FIELDS = {"body_regions": REGION, "conditions": CONDITION, "equipment": EQUIPMENT}
 
 
@@ -27,8 +41,11 @@ def apply_content(exercise: Exercise, data: dict, *, now: datetime) -> None:
         for name, kind in TAG_FIELDS.items():
             if name in data:
                 current[kind] = data[name]
-        exercise.tags = [ExerciseTag(kind=kind, value=value, position=i)
-                         for kind, values in current.items() for i, value in enumerate(values)]
+        exercise.tags = [
+            ExerciseTag(kind=kind, value=value, position=i)
+            for kind, values in current.items()
+            for i, value in enumerate(values)
+        ]
     exercise.search_text = " ".join([exercise.name, exercise.summary, *exercise.steps]).lower()
     exercise.updated_at = now
 
@@ -38,11 +55,19 @@ def visible_to(clinic_id: int):
     return or_(Exercise.clinic_id.is_(None), Exercise.clinic_id == clinic_id)
 
 
-def search_query(clinic_id: int, *, q: str | None = None, region: list[str] | None = None,
-                 condition: list[str] | None = None, category: list[str] | None = None,
-                 equipment: list[str] | None = None, min_difficulty: int | None = None,
-                 max_difficulty: int | None = None, owner: str | None = None,
-                 include_archived: bool = False) -> Select:
+def search_query(
+    clinic_id: int,
+    *,
+    q: str | None = None,
+    region: list[str] | None = None,
+    condition: list[str] | None = None,
+    category: list[str] | None = None,
+    equipment: list[str] | None = None,
+    min_difficulty: int | None = None,
+    max_difficulty: int | None = None,
+    owner: str | None = None,
+    include_archived: bool = False,
+) -> Select:
     """Select the exercises a clinic can see that match every given filter."""
     query = select(Exercise).where(visible_to(clinic_id))
     if not include_archived:
@@ -51,8 +76,11 @@ def search_query(clinic_id: int, *, q: str | None = None, region: list[str] | No
         query = query.where(Exercise.search_text.contains(term, autoescape=True))
     for kind, values in ((REGION, region), (CONDITION, condition), (EQUIPMENT, equipment)):
         if values:
-            query = query.where(exists().where(ExerciseTag.exercise_id == Exercise.id, ExerciseTag.kind == kind,
-                                               ExerciseTag.value.in_(values)))
+            query = query.where(
+                exists().where(
+                    ExerciseTag.exercise_id == Exercise.id, ExerciseTag.kind == kind, ExerciseTag.value.in_(values)
+                )
+            )
     if category:
         query = query.where(Exercise.category.in_(category))
     if min_difficulty is not None:
@@ -69,8 +97,7 @@ def search_query(clinic_id: int, *, q: str | None = None, region: list[str] | No
 def get_exercise(clinic_id: int, slug: str) -> Exercise:
     """Fetch an exercise the clinic can see by slug (its own first), or NotFound."""
     exercise = db.session.scalar(
-        select(Exercise).where(Exercise.slug == slug, visible_to(clinic_id))
-        .order_by(Exercise.clinic_id.is_(None))
+        select(Exercise).where(Exercise.slug == slug, visible_to(clinic_id)).order_by(Exercise.clinic_id.is_(None))
     )
     if exercise is None:
         raise NotFound(f"No exercise {slug!r}.")
@@ -82,8 +109,7 @@ def links(clinic_id: int, slugs: list[str]) -> list[dict]:
     if not slugs:
         return []
     rows = db.session.execute(
-        select(Exercise.slug, Exercise.name, Exercise.difficulty)
-        .where(Exercise.slug.in_(slugs), visible_to(clinic_id))
+        select(Exercise.slug, Exercise.name, Exercise.difficulty).where(Exercise.slug.in_(slugs), visible_to(clinic_id))
     ).all()
     found = {row.slug: row._asdict() for row in rows}
     return [found[s] for s in slugs if s in found]
@@ -94,8 +120,19 @@ def detail(clinic_id: int, slug: str) -> dict:
     exercise = get_exercise(clinic_id, slug)
     names = {row["slug"]: row for row in links(clinic_id, exercise.progressions + exercise.regressions)}
     return {
-        **{name: getattr(exercise, name) for name in (
-            "slug", "owner", "archived", "body_regions", "conditions", "equipment", "updated_at", *CONTENT_FIELDS)},
+        **{
+            name: getattr(exercise, name)
+            for name in (
+                "slug",
+                "owner",
+                "archived",
+                "body_regions",
+                "conditions",
+                "equipment",
+                "updated_at",
+                *CONTENT_FIELDS,
+            )
+        },
         "progressions": [names[s] for s in exercise.progressions if s in names],
         "regressions": [names[s] for s in exercise.regressions if s in names],
     }
@@ -126,8 +163,10 @@ def create_clinic_exercise(actor: User, data: dict, *, now: datetime) -> Exercis
     slug = data.pop("slug", None) or slugify(data["name"])
     taken = db.session.scalar(select(Exercise.id).where(Exercise.slug == slug, visible_to(actor.clinic_id)))
     if taken is not None:
-        raise Conflict(f"An exercise with slug {slug!r} already exists; give another name or slug.",
-                       invalid_params=[{"name": "slug", "location": "json", "reason": "is already in use"}])
+        raise Conflict(
+            f"An exercise with slug {slug!r} already exists; give another name or slug.",
+            invalid_params=[{"name": "slug", "location": "json", "reason": "is already in use"}],
+        )
     _check_links(actor.clinic_id, data)
     exercise = Exercise(slug=slug, clinic_id=actor.clinic_id, created_at=now, content_hash="")
     apply_content(exercise, data, now=now)

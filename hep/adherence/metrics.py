@@ -1,0 +1,215 @@
+"""Adherence and pain metrics, with the definitions in the README ("Adherence: definitions").
+
+Logs are aggregated in the database (one GROUP BY per question); what was due comes from the
+prescriptions, which are small. Nothing here loads individual log rows.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from sqlalchemy import func, select
+
+from hep.adherence.models import AdherenceLog
+from hep.extensions import db
+from hep.programs.models import Routine
+from hep.programs.service import items_on
+
+Key = tuple[int, str]  # (exercise id, side): how a log is matched to what was due
+
+
+@dataclass(frozen=True)
+class Expected:
+    key: Key
+    times: int  # times per day
+    flexible_days: int | None  # N for "any N days a week"; None when due on fixed days
+
+
+@dataclass
+class DayLogs:
+    credit: dict[Key, float]
+    entries: int = 0
+    pain_before: tuple[float, int] = (0.0, 0)
+    pain_after: tuple[float, int] = (0.0, 0)
+
+
+def days_between(start: date, end: date) -> list[date]:
+    return [start + timedelta(days=i) for i in range((end - start).days + 1)]
+
+
+def expected_on(routines: list[Routine], day: date) -> list[Expected]:
+    """What a patient's routines ask of them on a day."""
+    found = []
+    for _routine, item in items_on(routines, day):
+        key = (item.exercise_id, item.side)
+        if item.flexible:
+            found.append(Expected(key, item.times_per_day, item.days_per_week))
+        elif item.fixed_on(day):
+            found.append(Expected(key, item.times_per_day, None))
+    return found
+
+
+def day_logs(patient_ids: list[int], start: date, end: date) -> dict[tuple[int, date], DayLogs]:
+    """Per patient and local day: credit per (exercise, side), entry count and pain sums, in one query."""
+    rows = db.session.execute(
+        select(
+            AdherenceLog.patient_id,
+            AdherenceLog.local_date,
+            AdherenceLog.exercise_id,
+            AdherenceLog.side,
+            func.sum(AdherenceLog.credit),
+            func.count(),
+            func.coalesce(func.sum(AdherenceLog.pain_before), 0),
+            func.count(AdherenceLog.pain_before),
+            func.coalesce(func.sum(AdherenceLog.pain_after), 0),
+            func.count(AdherenceLog.pain_after),
+        )
+        .where(
+            AdherenceLog.patient_id.in_(patient_ids),
+            AdherenceLog.deleted_at.is_(None),
+            AdherenceLog.local_date.between(start, end),
+        )
+        .group_by(AdherenceLog.patient_id, AdherenceLog.local_date, AdherenceLog.exercise_id, AdherenceLog.side)
+    ).all()
+    result: dict[tuple[int, date], DayLogs] = {}
+    for pid, day, exercise_id, side, credit, count, pb_sum, pb_n, pa_sum, pa_n in rows:
+        logs = result.setdefault((pid, day), DayLogs(credit={}))
+        logs.credit[(exercise_id, side)] = float(credit)
+        logs.entries += count
+        logs.pain_before = (logs.pain_before[0] + float(pb_sum), logs.pain_before[1] + pb_n)
+        logs.pain_after = (logs.pain_after[0] + float(pa_sum), logs.pain_after[1] + pa_n)
+    return result
+
+
+def last_activity(patient_ids: list[int]) -> dict[int, date]:
+    """The latest local day each patient logged anything."""
+    rows = db.session.execute(
+        select(AdherenceLog.patient_id, func.max(AdherenceLog.local_date))
+        .where(AdherenceLog.patient_id.in_(patient_ids), AdherenceLog.deleted_at.is_(None))
+        .group_by(AdherenceLog.patient_id)
+    ).all()
+    return dict(rows)
+
+
+@dataclass
+class Tally:
+    due: float = 0.0
+    done: float = 0.0
+    pain_before: tuple[float, int] = (0.0, 0)
+    pain_after: tuple[float, int] = (0.0, 0)
+    entries: int = 0
+
+    @property
+    def adherence(self) -> float | None:
+        return round(self.done / self.due, 3) if self.due > 0 else None
+
+    @staticmethod
+    def _mean(pair: tuple[float, int]) -> float | None:
+        return round(pair[0] / pair[1], 2) if pair[1] else None
+
+    @property
+    def mean_pain_before(self) -> float | None:
+        return self._mean(self.pain_before)
+
+    @property
+    def mean_pain_after(self) -> float | None:
+        return self._mean(self.pain_after)
+
+
+def tally(days: list[date], expected: dict[date, list[Expected]], logs: dict[date, DayLogs]) -> Tally:
+    """Due and done occurrences over some days, by the README's definitions."""
+    result = Tally()
+    flexible: dict[Key, list[float]] = defaultdict(lambda: [0.0, 0.0])
+    for day in days:
+        day_log = logs.get(day)
+        credit = day_log.credit if day_log else {}
+        for want in expected.get(day, []):
+            done = min(credit.get(want.key, 0.0), want.times)
+            if want.flexible_days:
+                slot = flexible[want.key]
+                slot[0] += want.times * want.flexible_days / 7
+                slot[1] += done
+            else:
+                result.due += want.times
+                result.done += done
+        if day_log:
+            result.entries += day_log.entries
+            result.pain_before = tuple(a + b for a, b in zip(result.pain_before, day_log.pain_before, strict=True))
+            result.pain_after = tuple(a + b for a, b in zip(result.pain_after, day_log.pain_after, strict=True))
+    for due, done in flexible.values():
+        result.due += due
+        result.done += min(done, due)
+    return result
+
+
+def streak(today: date, expected: dict[date, list[Expected]], logs: dict[date, DayLogs], horizon: int) -> int:
+    """Days in a row, back from today, with everything due done. Rest days neither break nor count;
+    today counts once complete and does not break the streak while still under way."""
+    count = 0
+    for back in range(horizon):
+        day = today - timedelta(days=back)
+        result = tally([day], expected, logs)
+        if result.due == 0:
+            continue
+        if result.done >= result.due - 1e-9:
+            count += 1
+        elif back > 0:
+            break
+    return count
+
+
+def week_start(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+def patient_view(patient_id: int, routines: list[Routine], *, today: date, days: int) -> dict:
+    """Daily and weekly adherence, streak, pain, last activity for one patient."""
+    horizon = max(days, 120)
+    start = today - timedelta(days=horizon - 1)
+    span = days_between(start, today)
+    expected = {day: expected_on(routines, day) for day in span}
+    logs = {day: v for (pid, day), v in day_logs([patient_id], start, today).items()}
+    shown = span[-days:]
+    daily = []
+    for day in shown:
+        t = tally([day], expected, logs)
+        daily.append(
+            {
+                "date": day,
+                "due": round(t.due, 3),
+                "done": round(t.done, 3),
+                "adherence": t.adherence,
+                "pain_before": t.mean_pain_before,
+                "pain_after": t.mean_pain_after,
+                "entries": t.entries,
+            }
+        )
+    weeks = []
+    first = week_start(shown[0])
+    while first <= today:
+        week_days = [d for d in days_between(first, first + timedelta(days=6)) if d <= today]
+        t = tally(week_days, expected, logs)
+        weeks.append(
+            {
+                "week_start": first,
+                "due": round(t.due, 3),
+                "done": round(t.done, 3),
+                "adherence": t.adherence,
+                "pain_before": t.mean_pain_before,
+                "pain_after": t.mean_pain_after,
+            }
+        )
+        first += timedelta(days=7)
+    this_week = week_start(today)
+    last_week = this_week - timedelta(days=7)
+    return {
+        "today": today,
+        "streak": streak(today, expected, logs, horizon),
+        "last_activity": last_activity([patient_id]).get(patient_id),
+        "adherence_this_week": tally(days_between(this_week, today), expected, logs).adherence,
+        "adherence_last_week": tally(days_between(last_week, this_week - timedelta(days=1)), expected, logs).adherence,
+        "days": daily,
+        "weeks": weeks,
+    }

@@ -1,0 +1,63 @@
+"""Adherence logs: what a patient did, next to what was prescribed; and idempotency keys."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+from sqlalchemy import JSON, Date, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, Uuid
+from sqlalchemy.orm import Mapped, mapped_column
+
+from hep.dbtypes import UTCDateTime, utcnow
+from hep.extensions import db
+
+
+class AdherenceLog(db.Model):
+    """One performance of a routine item, keyed by the UUID the app generated for it."""
+
+    __tablename__ = "adherence_logs"
+    __table_args__ = (
+        Index("ix_adherence_logs_patient_day", "patient_id", "local_date"),
+        Index("ix_adherence_logs_patient_performed", "patient_id", "performed_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.user_id"))
+    routine_id: Mapped[int] = mapped_column(ForeignKey("routines.id"))
+    routine_item_id: Mapped[int] = mapped_column(ForeignKey("routine_items.id"))
+    exercise_id: Mapped[int] = mapped_column(ForeignKey("exercises.id"))
+    side: Mapped[str] = mapped_column(String(5))
+    prescribed: Mapped[dict] = mapped_column(JSON)
+    performed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    utc_offset_minutes: Mapped[int] = mapped_column(Integer)
+    # The calendar day the patient did it on, by the clock they did it by.
+    local_date: Mapped[date] = mapped_column(Date)
+    sets_done: Mapped[int] = mapped_column(Integer)
+    reps_done: Mapped[int | None] = mapped_column(Integer)
+    hold_seconds_done: Mapped[int | None] = mapped_column(Integer)
+    pain_before: Mapped[int | None] = mapped_column(Integer)
+    pain_after: Mapped[int | None] = mapped_column(Integer)
+    difficulty: Mapped[int | None] = mapped_column(Integer)
+    note: Mapped[str | None] = mapped_column(Text)
+    # Share of one prescribed occurrence this entry completes: min(1, sets_done / sets prescribed).
+    credit: Mapped[float] = mapped_column(Float)
+    source: Mapped[str] = mapped_column(String(10), default="app")
+    content_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class IdempotencyRecord(db.Model):
+    """The stored answer to a write sent with an Idempotency-Key, replayed on retry."""
+
+    __tablename__ = "idempotency_records"
+    __table_args__ = (UniqueConstraint("user_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    key: Mapped[str] = mapped_column(String(200))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[int] = mapped_column(Integer)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

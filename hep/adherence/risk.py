@@ -1,0 +1,93 @@
+"""The physiotherapist's at-risk list: who is falling behind or getting worse, and why."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from hep.accounts.models import PHYSIOTHERAPIST, Clinic, Patient, User
+from hep.adherence.metrics import day_logs, days_between, expected_on, last_activity, tally
+from hep.errors import Forbidden, Invalid
+from hep.extensions import db
+from hep.programs.service import local_today, routines_for
+
+
+def _physio_id(actor: User, physiotherapist_id: int | None) -> int:
+    if not actor.is_staff:
+        raise Forbidden("Only staff see the risk list.")
+    if physiotherapist_id is None:
+        if actor.role != PHYSIOTHERAPIST:
+            raise Invalid("physiotherapist_id", "is required for clinic admins", location="query")
+        return actor.id
+    physio = db.session.get(User, physiotherapist_id)
+    if physio is None or physio.clinic_id != actor.clinic_id or physio.role != PHYSIOTHERAPIST:
+        raise Invalid("physiotherapist_id", "is not a physiotherapist of your clinic", location="query")
+    return physio.id
+
+
+def risk_list(actor: User, physiotherapist_id: int | None, *, now: datetime) -> list[dict]:
+    """Every active patient of a physiotherapist, the most at risk first, with the reasons."""
+    physio_id = _physio_id(actor, physiotherapist_id)
+    clinic = db.session.get(Clinic, actor.clinic_id)
+    patients = list(
+        db.session.scalars(
+            select(Patient).join(Patient.user).where(Patient.physiotherapist_id == physio_id, User.is_active.is_(True))
+        )
+    )
+    if not patients:
+        return []
+    ids = [p.user_id for p in patients]
+    todays = {p.user_id: local_today(p, now) for p in patients}
+    earliest = min(todays.values()) - timedelta(days=14)
+    logs = day_logs(ids, earliest, max(todays.values()))
+    routines = routines_for(ids)
+    last = last_activity(ids)
+    rows = [_row(p, routines[p.user_id], todays[p.user_id], logs, last.get(p.user_id), clinic) for p in patients]
+    rows.sort(
+        key=lambda r: (-len(r["reasons"]), r["adherence_7d"] if r["adherence_7d"] is not None else 2.0, r["name"])
+    )
+    return rows
+
+
+def _row(patient: Patient, routines, today, all_logs, last, clinic: Clinic) -> dict:
+    # Whole days only: today is still under way and would read as a drop every morning.
+    recent = days_between(today - timedelta(days=7), today - timedelta(days=1))
+    before = days_between(today - timedelta(days=14), today - timedelta(days=8))
+    expected = {day: expected_on(routines, day) for day in before + recent}
+    logs = {day: v for (pid, day), v in all_logs.items() if pid == patient.user_id}
+    now_t, prev_t = tally(recent, expected, logs), tally(before, expected, logs)
+    active = any(expected[day] for day in recent)
+    first_day = min((r.versions[0].start_date for r in routines), default=today)
+    since = last or max(first_day - timedelta(days=1), today - timedelta(days=365))
+    days_inactive = (today - since).days if active else None
+    reasons = []
+    if days_inactive is not None and days_inactive >= clinic.risk_inactive_days:
+        reasons.append({"code": "inactive", "detail": f"no exercise logged for {days_inactive} days"})
+    if now_t.adherence is not None and prev_t.adherence is not None:
+        drop = round((prev_t.adherence - now_t.adherence) * 100)
+        if drop >= clinic.risk_adherence_drop:
+            reasons.append(
+                {
+                    "code": "adherence_drop",
+                    "detail": f"adherence fell {drop} points to {round(now_t.adherence * 100)}% over the last 7 days",
+                }
+            )
+    pb_now, pb_prev = now_t.mean_pain_before, prev_t.mean_pain_before
+    if pb_now is not None and pb_prev is not None and pb_now - pb_prev >= clinic.risk_pain_rise:
+        reasons.append({"code": "pain_rising", "detail": f"pain rose from {pb_prev} to {pb_now} (mean, 0-10)"})
+    pa_now = now_t.mean_pain_after
+    if pa_now is not None and pa_now >= clinic.risk_pain_after:
+        reasons.append({"code": "pain_after_high", "detail": f"pain after exercise averages {pa_now}/10"})
+    return {
+        "patient_id": patient.user_id,
+        "name": patient.user.name,
+        "reasons": reasons,
+        "adherence_7d": now_t.adherence,
+        "adherence_prev_7d": prev_t.adherence,
+        "pain_before_7d": pb_now,
+        "pain_before_prev_7d": pb_prev,
+        "pain_after_7d": pa_now,
+        "last_activity": last,
+        "days_inactive": days_inactive,
+    }

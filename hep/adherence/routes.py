@@ -1,0 +1,216 @@
+"""HTTP API for logging exercises, progress and adherence, the risk list, and CSV export."""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+
+from flask import Response, current_app, stream_with_context
+
+from hep.accounts.auth import current_user, login_required
+from hep.accounts.models import PATIENT, STAFF_ROLES
+from hep.accounts.service import get_patient
+from hep.adherence import metrics, risk, service
+from hep.adherence.models import AdherenceLog
+from hep.adherence.schemas import (
+    AdherenceSchema,
+    BatchResultSchema,
+    BatchSchema,
+    LogCorrectionSchema,
+    LogEntrySchema,
+    LogListArgsSchema,
+    LogPageSchema,
+    LogSchema,
+    RangeArgsSchema,
+    RiskArgsSchema,
+    RiskListSchema,
+)
+from hep.api import Blueprint
+from hep.audit import service as audit
+from hep.dbtypes import utcnow
+from hep.extensions import db
+from hep.idempotency import IdempotencyHeaderSchema, idempotent
+from hep.pagination import paginate
+from hep.programs.service import local_today, routines_for
+
+blp = Blueprint("adherence", __name__, url_prefix="/api/v1", description="Logging, progress and adherence")
+
+
+def _rules() -> service.LogRules:
+    return service.LogRules(max_age_days=current_app.config["LOG_MAX_AGE_DAYS"])
+
+
+@blp.route("/patients/<id:patient_id>/logs/batch", methods=["POST"])
+@login_required(PATIENT)
+@blp.arguments(BatchSchema)
+@blp.response(200, BatchResultSchema)
+def sync_batch(body, patient_id):
+    """Sync logged exercises from the app; each entry is answered on its own, resends create nothing"""
+    results = service.sync(current_user(), patient_id, body["entries"], now=utcnow(), rules=_rules())
+    counts = {
+        status: sum(1 for r in results if r["status"] == status)
+        for status in (service.CREATED, service.DUPLICATE, service.CONFLICT, service.REJECTED)
+    }
+    return {"results": results, "counts": counts}
+
+
+@blp.route("/patients/<id:patient_id>/logs", methods=["POST"])
+@login_required(PATIENT)
+@idempotent
+@blp.arguments(IdempotencyHeaderSchema, location="headers", as_kwargs=True)
+@blp.arguments(LogEntrySchema)
+@blp.response(201, LogSchema)
+@blp.alt_response(200, schema=LogSchema, description="Already had this entry", success=True)
+@blp.alt_response(409, response="CONFLICT")
+def create_log(entry, patient_id, **_headers):
+    """Log one exercise (201 created, 200 when already had it)"""
+    log, created = service.log_one(current_user(), patient_id, entry, now=utcnow(), rules=_rules())
+    return log, 201 if created else 200
+
+
+@blp.route("/patients/<id:patient_id>/logs", methods=["GET"])
+@login_required()
+@blp.arguments(LogListArgsSchema, location="query")
+@blp.response(200, LogPageSchema)
+def list_logs(args, patient_id):
+    """List a patient's log entries, newest first"""
+    actor = current_user()
+    query = service.logs_query(actor, patient_id, date_from=args.get("date_from"), date_to=args.get("date_to"))
+    items, cursor = paginate(
+        query,
+        [AdherenceLog.performed_at, AdherenceLog.id],
+        cursor=args.get("cursor"),
+        limit=args.get("limit"),
+        descending=True,
+        cursor_values=lambda log: (log.performed_at, str(log.id)),
+    )
+    audit.record(actor, audit.READ, "logs", now=utcnow(), patient_id=patient_id)
+    db.session.commit()
+    return {"items": items, "next_cursor": cursor}
+
+
+@blp.route("/patients/<id:patient_id>/logs/<uuid:log_id>", methods=["PATCH"])
+@login_required(PATIENT)
+@idempotent
+@blp.arguments(IdempotencyHeaderSchema, location="headers", as_kwargs=True)
+@blp.arguments(LogCorrectionSchema)
+@blp.response(200, LogSchema)
+def correct_log(changes, patient_id, log_id: uuid.UUID, **_headers):
+    """Correct one of your entries"""
+    return service.correct(current_user(), patient_id, log_id, changes, now=utcnow(), rules=_rules())
+
+
+@blp.route("/patients/<id:patient_id>/logs/<uuid:log_id>", methods=["DELETE"])
+@login_required(PATIENT)
+@idempotent
+@blp.arguments(IdempotencyHeaderSchema, location="headers", as_kwargs=True)
+@blp.response(204)
+def delete_log(patient_id, log_id: uuid.UUID, **_headers):
+    """Delete one of your entries (deleting again is harmless)"""
+    service.delete(current_user(), patient_id, log_id, now=utcnow())
+
+
+CSV_COLUMNS = [
+    "id",
+    "performed_at",
+    "utc_offset_minutes",
+    "local_date",
+    "exercise",
+    "side",
+    "prescribed_sets",
+    "prescribed_reps",
+    "prescribed_hold_seconds",
+    "prescribed_times_per_day",
+    "sets_done",
+    "reps_done",
+    "hold_seconds_done",
+    "pain_before",
+    "pain_after",
+    "difficulty",
+    "credit",
+    "note",
+]
+
+
+def _csv_row(log: AdherenceLog) -> list:
+    p = log.prescribed
+    return [
+        log.id,
+        log.performed_at.isoformat(),
+        log.utc_offset_minutes,
+        log.local_date.isoformat(),
+        p["exercise"],
+        log.side,
+        p["sets"],
+        p["reps"],
+        p["hold_seconds"],
+        p["times_per_day"],
+        log.sets_done,
+        log.reps_done,
+        log.hold_seconds_done,
+        log.pain_before,
+        log.pain_after,
+        log.difficulty,
+        log.credit,
+        log.note or "",
+    ]
+
+
+@blp.route("/patients/<id:patient_id>/logs.csv", methods=["GET"])
+@login_required(*STAFF_ROLES)
+@blp.response(200, content_type="text/csv", description="Every entry, oldest first, one row each")
+def export_logs(patient_id):
+    """Export a patient's log entries as CSV"""
+    actor = current_user()
+    query = service.logs_query(actor, patient_id).order_by(AdherenceLog.performed_at, AdherenceLog.id)
+    audit.record(actor, audit.READ, "logs_export", now=utcnow(), patient_id=patient_id)
+    db.session.commit()
+
+    def rows():
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(CSV_COLUMNS)
+        for log in db.session.scalars(query.execution_options(yield_per=500)):
+            writer.writerow(_csv_row(log))
+            if buffer.tell() > 64_000:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue()
+
+    return Response(
+        stream_with_context(rows()),
+        content_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="patient-{patient_id}-logs.csv"'},
+    )
+
+
+@blp.route("/patients/<id:patient_id>/adherence", methods=["GET"])
+@login_required()
+@blp.arguments(RangeArgsSchema, location="query")
+@blp.response(200, AdherenceSchema)
+def adherence(args, patient_id):
+    """Daily and weekly adherence, streak, pain trends and last activity"""
+    actor = current_user()
+    patient = get_patient(actor, patient_id)
+    now = utcnow()
+    view = metrics.patient_view(
+        patient_id, routines_for([patient_id])[patient_id], today=local_today(patient, now), days=args["days"]
+    )
+    audit.record(actor, audit.READ, "adherence", now=now, patient_id=patient_id)
+    db.session.commit()
+    return view
+
+
+@blp.route("/risk", methods=["GET"])
+@login_required(*STAFF_ROLES)
+@blp.arguments(RiskArgsSchema, location="query")
+@blp.response(200, RiskListSchema)
+def risk_list(args):
+    """A physiotherapist's patients, the most at risk first, with the reasons"""
+    actor = current_user()
+    rows = risk.risk_list(actor, args.get("physiotherapist_id"), now=utcnow())
+    audit.record(actor, audit.READ, "risk_list", now=utcnow())
+    db.session.commit()
+    return {"items": rows}

@@ -1,0 +1,179 @@
+"""Schemas for adherence logs, batch sync, progress, analytics and the risk list."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from marshmallow import validate
+
+from hep.fields import Id
+from hep.pagination import PageArgsSchema, page_schema
+
+Score = ma.fields.Integer(load_default=None, allow_none=True, validate=validate.Range(0, 10))
+
+
+def _score(description: str) -> ma.fields.Integer:
+    return ma.fields.Integer(
+        load_default=None, allow_none=True, validate=validate.Range(0, 10), metadata={"description": description}
+    )
+
+
+class LogEntrySchema(ma.Schema):
+    """One thing the patient did. `id` is a UUID the app generates once and reuses on every retry."""
+
+    id = ma.fields.UUID(required=True)
+    routine_item_id = Id(required=True)
+    performed_at = ma.fields.AwareDateTime(
+        required=True, metadata={"description": "When, with the device's UTC offset, e.g. 2026-11-23T07:30:00+13:00"}
+    )
+    sets_done = ma.fields.Integer(required=True, validate=validate.Range(0, 20))
+    reps_done = ma.fields.Integer(load_default=None, allow_none=True, validate=validate.Range(0, 200))
+    hold_seconds_done = ma.fields.Integer(load_default=None, allow_none=True, validate=validate.Range(0, 600))
+    pain_before = _score("0-10 numeric rating scale")
+    pain_after = _score("0-10 numeric rating scale")
+    difficulty = _score("0 (effortless) to 10 (could not be harder)")
+    note = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=1000))
+
+
+class LogCorrectionSchema(ma.Schema):
+    performed_at = ma.fields.AwareDateTime()
+    sets_done = ma.fields.Integer(validate=validate.Range(0, 20))
+    reps_done = ma.fields.Integer(allow_none=True, validate=validate.Range(0, 200))
+    hold_seconds_done = ma.fields.Integer(allow_none=True, validate=validate.Range(0, 600))
+    pain_before = ma.fields.Integer(allow_none=True, validate=validate.Range(0, 10))
+    pain_after = ma.fields.Integer(allow_none=True, validate=validate.Range(0, 10))
+    difficulty = ma.fields.Integer(allow_none=True, validate=validate.Range(0, 10))
+    note = ma.fields.String(allow_none=True, validate=validate.Length(max=1000))
+
+
+class EachEntry(ma.fields.Nested):
+    """A list of log entries validated one by one: a bad entry is reported, the rest still count."""
+
+    def __init__(self, **kwargs):
+        super().__init__(LogEntrySchema, many=True, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, list):
+            raise ma.ValidationError("must be a list of log entries")
+        schema = LogEntrySchema()
+        results = []
+        for raw in value:
+            try:
+                results.append({"data": schema.load(raw), "raw": raw})
+            except ma.ValidationError as exc:
+                results.append({"errors": exc.normalized_messages(), "raw": raw})
+        return results
+
+
+class BatchSchema(ma.Schema):
+    entries = EachEntry(
+        required=True,
+        validate=validate.Length(1, 500),
+        metadata={"description": "1 to 500 entries; each is answered on its own"},
+    )
+
+
+class EntryResultSchema(ma.Schema):
+    index = ma.fields.Integer(required=True)
+    id = ma.fields.String(allow_none=True, required=True)
+    status = ma.fields.String(
+        required=True,
+        metadata={"description": "created | duplicate (already had it) | conflict (same id, other content) | rejected"},
+    )
+    invalid_params = ma.fields.List(ma.fields.Dict(), metadata={"description": "why, when rejected or conflict"})
+
+
+class BatchResultSchema(ma.Schema):
+    results = ma.fields.List(ma.fields.Nested(EntryResultSchema), required=True)
+    counts = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer(), required=True)
+
+
+class LogSchema(ma.Schema):
+    id = ma.fields.UUID(required=True)
+    routine_id = ma.fields.Integer(required=True)
+    routine_item_id = ma.fields.Integer(required=True)
+    prescribed = ma.fields.Dict(required=True, metadata={"description": "The item's dosage when this was done"})
+    performed_at = ma.fields.AwareDateTime(required=True)
+    utc_offset_minutes = ma.fields.Integer(required=True)
+    local_date = ma.fields.Date(required=True)
+    sets_done = ma.fields.Integer(required=True)
+    reps_done = ma.fields.Integer(allow_none=True, required=True)
+    hold_seconds_done = ma.fields.Integer(allow_none=True, required=True)
+    pain_before = ma.fields.Integer(allow_none=True, required=True)
+    pain_after = ma.fields.Integer(allow_none=True, required=True)
+    difficulty = ma.fields.Integer(allow_none=True, required=True)
+    note = ma.fields.String(allow_none=True, required=True)
+    credit = ma.fields.Float(required=True, metadata={"description": "Share of one prescribed occurrence, 0-1"})
+    source = ma.fields.String(required=True)
+    created_at = ma.fields.AwareDateTime(required=True)
+    updated_at = ma.fields.AwareDateTime(required=True)
+
+
+class LogListArgsSchema(PageArgsSchema):
+    date_from = ma.fields.Date(data_key="from")
+    date_to = ma.fields.Date(data_key="to")
+
+
+LogPageSchema = page_schema(LogSchema, "LogPage")
+
+
+class RangeArgsSchema(ma.Schema):
+    days = ma.fields.Integer(
+        load_default=28, validate=validate.Range(1, 366), metadata={"description": "How many days back from today"}
+    )
+
+
+class DaySchema(ma.Schema):
+    date = ma.fields.Date(required=True)
+    due = ma.fields.Float(required=True)
+    done = ma.fields.Float(required=True)
+    adherence = ma.fields.Float(allow_none=True, required=True)
+    pain_before = ma.fields.Float(allow_none=True, required=True)
+    pain_after = ma.fields.Float(allow_none=True, required=True)
+    entries = ma.fields.Integer(required=True)
+
+
+class WeekSchema(ma.Schema):
+    week_start = ma.fields.Date(required=True)
+    due = ma.fields.Float(required=True)
+    done = ma.fields.Float(required=True)
+    adherence = ma.fields.Float(allow_none=True, required=True)
+    pain_before = ma.fields.Float(allow_none=True, required=True)
+    pain_after = ma.fields.Float(allow_none=True, required=True)
+
+
+class AdherenceSchema(ma.Schema):
+    today = ma.fields.Date(required=True)
+    streak = ma.fields.Integer(required=True)
+    last_activity = ma.fields.Date(allow_none=True, required=True)
+    adherence_this_week = ma.fields.Float(allow_none=True, required=True)
+    adherence_last_week = ma.fields.Float(allow_none=True, required=True)
+    days = ma.fields.List(ma.fields.Nested(DaySchema), required=True)
+    weeks = ma.fields.List(ma.fields.Nested(WeekSchema), required=True)
+
+
+class ReasonSchema(ma.Schema):
+    code = ma.fields.String(
+        required=True, metadata={"description": "inactive | adherence_drop | pain_rising | pain_after_high"}
+    )
+    detail = ma.fields.String(required=True)
+
+
+class RiskRowSchema(ma.Schema):
+    patient_id = ma.fields.Integer(required=True)
+    name = ma.fields.String(required=True)
+    reasons = ma.fields.List(ma.fields.Nested(ReasonSchema), required=True)
+    adherence_7d = ma.fields.Float(allow_none=True, required=True)
+    adherence_prev_7d = ma.fields.Float(allow_none=True, required=True)
+    pain_before_7d = ma.fields.Float(allow_none=True, required=True)
+    pain_before_prev_7d = ma.fields.Float(allow_none=True, required=True)
+    pain_after_7d = ma.fields.Float(allow_none=True, required=True)
+    last_activity = ma.fields.Date(allow_none=True, required=True)
+    days_inactive = ma.fields.Integer(allow_none=True, required=True)
+
+
+class RiskListSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(RiskRowSchema), required=True)
+
+
+class RiskArgsSchema(ma.Schema):
+    physiotherapist_id = Id(metadata={"description": "Default: you (physiotherapists) / required for admins"})

@@ -1,0 +1,168 @@
+"""Routines (a patient's home exercise program), their immutable versions, phases and items."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from hep.dbtypes import UTCDateTime, utcnow
+from hep.extensions import db
+from hep.library.models import Exercise
+
+SIDES = ("left", "right", "both")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class Routine(db.Model):
+    """A patient's program. Its content lives in versions; editing adds a version."""
+
+    __tablename__ = "routines"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.user_id"), index=True)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    versions: Mapped[list[RoutineVersion]] = relationship(
+        back_populates="routine", order_by="RoutineVersion.number", lazy="selectin", cascade="all"
+    )
+
+    @property
+    def current(self) -> RoutineVersion:
+        return self.versions[-1]
+
+
+class RoutineVersion(db.Model):
+    """One immutable edition of a routine. It governs days from `effective_from` on."""
+
+    __tablename__ = "routine_versions"
+    __table_args__ = (UniqueConstraint("routine_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    routine_id: Mapped[int] = mapped_column(ForeignKey("routines.id"))
+    number: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(200))
+    start_date: Mapped[date] = mapped_column(Date)
+    end_date: Mapped[date | None] = mapped_column(Date)
+    effective_from: Mapped[date] = mapped_column(Date)
+    notes: Mapped[str | None] = mapped_column(Text)
+    template_key: Mapped[str | None] = mapped_column(String(80))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    routine: Mapped[Routine] = relationship(back_populates="versions")
+    phases: Mapped[list[RoutinePhase]] = relationship(
+        order_by="RoutinePhase.position", lazy="selectin", cascade="all, delete-orphan"
+    )
+
+    def phase_on(self, day: date) -> RoutinePhase | None:
+        """The phase in effect on a day (the last one that has started), if the routine runs then."""
+        if day < self.start_date or (self.end_date is not None and day > self.end_date):
+            return None
+        started = [p for p in self.phases if p.start_date <= day]
+        return started[-1] if started else None
+
+
+class RoutinePhase(db.Model):
+    __tablename__ = "routine_phases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("routine_versions.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(120))
+    start_date: Mapped[date] = mapped_column(Date)
+
+    items: Mapped[list[RoutineItem]] = relationship(
+        order_by="RoutineItem.position", lazy="selectin", cascade="all, delete-orphan"
+    )
+
+
+class RoutineItem(db.Model):
+    """One prescribed exercise with its dosage."""
+
+    __tablename__ = "routine_items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phase_id: Mapped[int] = mapped_column(ForeignKey("routine_phases.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    exercise_id: Mapped[int] = mapped_column(ForeignKey("exercises.id"))
+    sets: Mapped[int] = mapped_column(Integer)
+    reps: Mapped[int | None] = mapped_column(Integer)
+    hold_seconds: Mapped[int | None] = mapped_column(Integer)
+    rest_seconds: Mapped[int] = mapped_column(Integer)
+    side: Mapped[str] = mapped_column(String(5))
+    load: Mapped[str | None] = mapped_column(String(80))
+    times_per_day: Mapped[int] = mapped_column(Integer)
+    days_per_week: Mapped[int | None] = mapped_column(Integer)
+    weekdays: Mapped[list | None] = mapped_column(JSON)  # ["mon", "thu"], or None with days_per_week
+    notes: Mapped[str | None] = mapped_column(Text)
+
+    exercise: Mapped[Exercise] = relationship(lazy="joined")
+
+    @property
+    def slug(self) -> str:
+        return self.exercise.slug
+
+    @property
+    def flexible(self) -> bool:
+        """Done on any N days of the week, rather than on named or all days."""
+        return self.weekdays is None and (self.days_per_week or 7) < 7
+
+    def fixed_on(self, day: date) -> bool:
+        """Due on this particular day (named weekdays, or every day)."""
+        if self.weekdays is not None:
+            return WEEKDAYS[day.weekday()] in self.weekdays
+        return (self.days_per_week or 7) == 7
+
+    def prescription(self) -> dict:
+        """What was prescribed, as stored next to each log done against this item."""
+        return {
+            "exercise": self.exercise.slug,
+            "name": self.exercise.name,
+            "sets": self.sets,
+            "reps": self.reps,
+            "hold_seconds": self.hold_seconds,
+            "rest_seconds": self.rest_seconds,
+            "side": self.side,
+            "load": self.load,
+            "times_per_day": self.times_per_day,
+            "days_per_week": self.days_per_week,
+            "weekdays": self.weekdays,
+            "notes": self.notes,
+        }
+
+
+class ProgramTemplate(db.Model):
+    """A ready-made program for a condition; clinic_id None for the shipped ones."""
+
+    __tablename__ = "program_templates"
+    __table_args__ = (
+        UniqueConstraint("clinic_id", "key"),
+        Index(
+            "uq_program_templates_library_key",
+            "key",
+            unique=True,
+            sqlite_where=db.text("clinic_id IS NULL"),
+            postgresql_where=db.text("clinic_id IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(80))
+    clinic_id: Mapped[int | None] = mapped_column(ForeignKey("clinics.id"))
+    name: Mapped[str] = mapped_column(String(120))
+    condition: Mapped[str] = mapped_column(String(60))
+    summary: Mapped[str] = mapped_column(Text)
+    duration_weeks: Mapped[int] = mapped_column(Integer)
+    phases: Mapped[list] = mapped_column(JSON)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    @property
+    def owner(self) -> str:
+        return "library" if self.clinic_id is None else "clinic"

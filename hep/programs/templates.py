@@ -1,0 +1,157 @@
+"""Protocol templates: the shipped ones (exercises/templates/) and each clinic's own."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import marshmallow as ma
+import yaml
+from sqlalchemy import or_, select
+
+from hep.accounts.models import User
+from hep.errors import Conflict, Forbidden, Invalid, NotFound, flatten_messages
+from hep.extensions import db
+from hep.library.loader import LibraryError, LoadReport, content_hash
+from hep.library.models import Exercise
+from hep.programs.models import ProgramTemplate
+from hep.programs.schemas import TemplateInSchema
+
+CONTENT = ("name", "condition", "summary", "duration_weeks", "phases")
+
+
+def _slugs(data: dict) -> set[str]:
+    return {item["exercise"] for phase in data["phases"] for item in phase["items"]}
+
+
+def read_templates(directory: Path, library_slugs: set[str]) -> dict[str, dict]:
+    """Parse and validate every template file, or raise LibraryError naming file, field and problem."""
+    schema, entries = TemplateInSchema(), {}
+    for path in sorted(directory.glob("*.yaml")):
+        try:
+            data = schema.load(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+        except yaml.YAMLError as exc:
+            raise LibraryError(path.name, "(file)", f"is not valid YAML: {exc}") from exc
+        except ma.ValidationError as exc:
+            first = flatten_messages(exc.normalized_messages(), "file")[0]
+            raise LibraryError(path.name, first["name"], first["reason"]) from exc
+        if data["key"] != path.stem:
+            raise LibraryError(path.name, "key", "must equal the file name")
+        unknown = sorted(_slugs(data) - library_slugs)
+        if unknown:
+            raise LibraryError(path.name, "phases", f"names exercises not in the library: {', '.join(unknown)}")
+        entries[data["key"]] = _jsonable(data)
+    return entries
+
+
+def _jsonable(data: dict) -> dict:
+    return yaml.safe_load(yaml.safe_dump(data))
+
+
+def upsert_templates(entries: dict[str, dict], *, now: datetime) -> LoadReport:
+    """Upsert validated shipped templates by key; archive the ones whose file is gone. Caller commits."""
+    report = LoadReport()
+    existing = {
+        t.key: t for t in db.session.scalars(select(ProgramTemplate).where(ProgramTemplate.clinic_id.is_(None)))
+    }
+    for key, data in entries.items():
+        digest = content_hash(data)
+        row = existing.get(key)
+        if row is None:
+            row = ProgramTemplate(key=key, clinic_id=None, created_at=now)
+            db.session.add(row)
+            report.created.append(key)
+        elif row.archived_at is not None:
+            row.archived_at = None
+            report.restored.append(key)
+        elif row.content_hash == digest:
+            report.unchanged.append(key)
+            continue
+        else:
+            report.updated.append(key)
+        for name in CONTENT:
+            setattr(row, name, data[name])
+        row.content_hash = digest
+    for key, row in existing.items():
+        if key not in entries and row.archived_at is None:
+            row.archived_at = now
+            report.archived.append(key)
+    return report
+
+
+def _visible(clinic_id: int):
+    return or_(ProgramTemplate.clinic_id.is_(None), ProgramTemplate.clinic_id == clinic_id)
+
+
+def list_templates(actor: User, condition: str | None = None) -> list[ProgramTemplate]:
+    """Templates the caller's clinic can use, by name."""
+    query = select(ProgramTemplate).where(_visible(actor.clinic_id), ProgramTemplate.archived_at.is_(None))
+    if condition:
+        query = query.where(ProgramTemplate.condition == condition)
+    return list(db.session.scalars(query.order_by(ProgramTemplate.name, ProgramTemplate.id)))
+
+
+def get_template(actor: User, key: str) -> ProgramTemplate:
+    """A template visible to the caller's clinic (its own first), or NotFound."""
+    row = db.session.scalar(
+        select(ProgramTemplate)
+        .where(ProgramTemplate.key == key, _visible(actor.clinic_id))
+        .order_by(ProgramTemplate.clinic_id.is_(None))
+    )
+    if row is None:
+        raise NotFound(f"No template {key!r}.")
+    return row
+
+
+def create_template(actor: User, data: dict, *, now: datetime) -> ProgramTemplate:
+    """Save a clinic's own template. Its key must be new to the clinic (so a retry is a 409)."""
+    if not actor.is_staff:
+        raise Forbidden("Only staff may create templates.")
+    if db.session.scalar(
+        select(ProgramTemplate.id).where(ProgramTemplate.key == data["key"], _visible(actor.clinic_id))
+    ):
+        raise Conflict(
+            f"A template with key {data['key']!r} already exists.",
+            invalid_params=[{"name": "key", "location": "json", "reason": "is already in use"}],
+        )
+    visible = set(
+        db.session.scalars(
+            select(Exercise.slug).where(
+                Exercise.slug.in_(_slugs(data)),
+                or_(Exercise.clinic_id.is_(None), Exercise.clinic_id == actor.clinic_id),
+            )
+        )
+    )
+    unknown = sorted(_slugs(data) - visible)
+    if unknown:
+        raise Invalid("phases", f"names unknown exercises: {', '.join(unknown)}")
+    data = _jsonable(data)
+    row = ProgramTemplate(
+        key=data["key"],
+        clinic_id=actor.clinic_id,
+        created_at=now,
+        content_hash=content_hash(data),
+        **{k: data[k] for k in CONTENT},
+    )
+    db.session.add(row)
+    db.session.commit()
+    return row
+
+
+def draft(template: ProgramTemplate, start_date: date) -> dict:
+    """A routine body (as POST /patients/{id}/routines takes) laid out from a template's weeks."""
+    return {
+        "title": template.name,
+        "start_date": start_date,
+        "end_date": start_date + timedelta(weeks=template.duration_weeks, days=-1),
+        "notes": None,
+        "template": template.key,
+        "phases": [
+            {
+                "name": phase["name"],
+                "start_date": start_date + timedelta(weeks=phase["start_week"] - 1),
+                "items": phase["items"],
+            }
+            for phase in template.phases
+        ],
+    }
