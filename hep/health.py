@@ -46,6 +46,12 @@ def check() -> tuple[bool, dict]:
     return True, details
 
 
+@bp.get("/livez")
+def livez():
+    """Liveness: the process answers. Touches nothing else (also the benchmarks' baseline)."""
+    return jsonify(status="ok")
+
+
 @bp.get("/healthz")
 def healthz():
     healthy, details = check()

@@ -112,3 +112,8 @@ def test_sqlite_runs_with_wal_foreign_keys_and_busy_timeout(tmp_path):
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 5000
     with app.app_context():
         db.engine.dispose()
+
+
+def test_livez_answers_without_touching_the_database():
+    app = create_app(app_settings("postgresql+psycopg://nobody@127.0.0.1:1/none"))
+    assert app.test_client().get("/livez").json == {"status": "ok"}
