@@ -17,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 from hep import create_app
-from hep.extensions import db
+from hep.extensions import db, limiter
 
 PG_URL = os.environ.get("TEST_DATABASE_URL")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -97,32 +97,62 @@ def backend(request) -> str:
     return request.param
 
 
+@pytest.fixture(scope="session")
+def sqlite_app(tmp_path_factory, sqlite_template):
+    """One app for every SQLite test; its database file is restored from the template before each."""
+    path = tmp_path_factory.mktemp("sqlite") / "hep.db"
+    shutil.copy(sqlite_template, path)
+    app = create_app(app_settings(f"sqlite:///{path}"))
+    app.extensions["test_database"] = (path, sqlite_template)
+    return app
+
+
+@pytest.fixture(scope="session")
+def postgresql_app(pg_database):
+    """One app for every PostgreSQL test; its tables are truncated after each."""
+    return create_app(app_settings(pg_database))
+
+
 @pytest.fixture
-def database_url(backend, request, tmp_path) -> str:
-    if backend == "sqlite":
-        path = tmp_path / "hep.db"
-        shutil.copy(request.getfixturevalue("sqlite_template"), path)
-        return f"sqlite:///{path}"
-    return request.getfixturevalue("pg_database")
+def database_url(app) -> str:
+    return app.config["SQLALCHEMY_DATABASE_URI"]
 
 
 @pytest.fixture
 def app_config() -> dict:
-    """Override in a test module to change settings."""
+    """Override (or parametrize) in a test to change settings for that test only."""
     return {}
 
 
-@pytest.fixture
-def app(database_url, backend, app_config):
-    app = create_app(app_settings(database_url, **app_config))
+def _restore_sqlite(app) -> None:
+    path, template = app.extensions["test_database"]
     with app.app_context():
-        yield app
-        db.session.remove()
-        if backend == "postgresql":
-            tables = [t.name for t in db.metadata.sorted_tables]
-            with db.engine.begin() as conn:
-                conn.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
         db.engine.dispose()
+    for suffix in ("-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    shutil.copy(template, path)
+
+
+@pytest.fixture
+def app(backend, request, app_config):
+    """A clean, migrated database behind a shared app, with this test's settings."""
+    app = request.getfixturevalue(f"{backend}_app")
+    if backend == "sqlite":
+        _restore_sqlite(app)
+    saved = dict(app.config)
+    app.config.update(app_config)
+    limiter.reset()
+    try:
+        with app.app_context():
+            yield app
+            db.session.remove()
+            if backend == "postgresql":
+                tables = [t.name for t in db.metadata.sorted_tables]
+                with db.engine.begin() as conn:
+                    conn.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+    finally:
+        app.config.clear()
+        app.config.update(saved)
 
 
 @pytest.fixture

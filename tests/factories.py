@@ -52,7 +52,61 @@ def exercise_data(**overrides) -> dict:
     return data
 
 
-class Factories:
+def item(exercise: str, **dosage) -> dict:
+    """A routine item as the API takes it."""
+    return {"exercise": exercise, "sets": 3, "reps": 10, **dosage}
+
+
+def routine_body(start, *, items=None, phases=None, end=None, title="Home program") -> dict:
+    """A routine body as the API takes it (JSON-ready: dates as ISO strings)."""
+    phases = phases or [{"name": "Phase 1", "start_date": start, "items": items}]
+    return {
+        "title": title,
+        "start_date": start.isoformat(),
+        "end_date": end.isoformat() if end else None,
+        "phases": [{**p, "start_date": p["start_date"].isoformat()} for p in phases],
+    }
+
+
+class ProgramFactories:
+    """Routines and logs, made through the services the API uses."""
+
+    def routine(self, patient: User, body: dict, *, now: datetime | None = None):
+        from hep.programs import service
+        from hep.programs.schemas import RoutineInSchema
+
+        physio = db.session.get(User, patient.patient.physiotherapist_id)
+        return service.create_routine(physio, patient.id, RoutineInSchema().load(body), now=now or NOW)
+
+    def log(self, patient: User, routine_item_id: int, performed_at: datetime, *, now: datetime | None = None, **done):
+        """Store one entry as the app would; returns the sync answer."""
+        import uuid
+
+        from hep.adherence import service
+
+        entry = {
+            "id": done.pop("id", uuid.uuid4()),
+            "routine_item_id": routine_item_id,
+            "performed_at": performed_at,
+            "sets_done": done.pop("sets_done", 3),
+            "reps_done": None,
+            "hold_seconds_done": None,
+            "pain_before": None,
+            "pain_after": None,
+            "difficulty": None,
+            "note": None,
+            **done,
+        }
+        return service.sync(
+            patient,
+            patient.id,
+            [{"data": entry, "raw": {}}],
+            now=now or performed_at,
+            rules=service.LogRules(max_age_days=3650),
+        )[0]
+
+
+class Factories(ProgramFactories):
     def clinic(self, **kw) -> Clinic:
         clinic = Clinic(
             name=kw.pop("name", f"Clinic {next(_seq)}"),
@@ -109,13 +163,14 @@ class Factories:
         db.session.commit()
         return user
 
-    def exercise(self, clinic: Clinic | None = None, **overrides) -> Exercise:
+    def exercise(self, clinic: Clinic | None = None, archived_at: datetime | None = None, **overrides) -> Exercise:
         data = exercise_data(**overrides)
         exercise = Exercise(
             slug=data.pop("slug"),
             clinic_id=clinic.id if clinic else None,
             created_at=NOW,
             content_hash=content_hash(data),
+            archived_at=archived_at,
         )
         apply_content(exercise, data, now=NOW)
         db.session.add(exercise)

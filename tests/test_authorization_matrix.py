@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 
 from hep.accounts import tokens
+from hep.accounts.passwords import hash_password
 from hep.dbtypes import utcnow
 from hep.extensions import db
 from tests import authz_world as w
@@ -47,10 +49,77 @@ def _refresh_body(world: w.World) -> dict:
     return {"refresh_token": pair.refresh_token}
 
 
+def _with_password(user) -> dict:
+    user.password_hash = hash_password(PASSWORD)
+    db.session.commit()
+    return {"username": user.email, "password": PASSWORD}
+
+
 def _new_exercise(world: w.World) -> dict:
     body = exercise_data()
     del body["slug"]
     return body
+
+
+SELF_OR_STAFF = {
+    w.ANON: 401,
+    w.SELF: 200,
+    w.PEER: 404,
+    w.OUT_PATIENT: 404,
+    w.PHYSIO: 200,
+    w.ADMIN: 200,
+    w.OUT_PHYSIO: 404,
+    w.OUT_ADMIN: 404,
+}
+
+
+def patient_self(ok: int) -> dict[str, int]:
+    """Only the patient themself; other patients see 404, staff 403 (they never log for a patient)."""
+    return {w.ANON: 401, w.SELF: ok, w.PEER: 404, w.OUT_PATIENT: 404, **each(403, w.STAFF)}
+
+
+def _p(world: w.World) -> str:
+    return f"/api/v1/patients/{world.patient.id}"
+
+
+def _r(world: w.World) -> str:
+    return f"/api/v1/routines/{world.extra['routine'].id}"
+
+
+def _log(world: w.World) -> str:
+    return f"{_p(world)}/logs/{world.extra['log_id']}"
+
+
+def _routine(world: w.World, sets: int = 3) -> dict:
+    from datetime import date
+
+    from tests.factories import item, routine_body
+
+    return routine_body(date(2026, 12, 1), items=[item("library-exercise", sets=sets)])
+
+
+def _template() -> dict:
+    from tests.factories import item
+
+    return {
+        "key": "new-template",
+        "name": "New template",
+        "condition": "neck-pain",
+        "summary": "Something new.",
+        "duration_weeks": 2,
+        "phases": [{"name": "All", "start_week": 1, "items": [item("library-exercise")]}],
+    }
+
+
+def _entry(world: w.World) -> dict:
+    import uuid
+
+    return {
+        "id": str(uuid.uuid4()),
+        "routine_item_id": world.extra["item_id"],
+        "performed_at": (utcnow() - timedelta(minutes=5)).isoformat(),
+        "sets_done": 3,
+    }
 
 
 MATRIX = [
@@ -59,7 +128,7 @@ MATRIX = [
         "POST",
         "/api/v1/auth/token",
         {w.ANON: 200},
-        body=lambda world: {"username": world.physio.email, "password": PASSWORD},
+        body=lambda world: _with_password(world.physio),
     ),
     Row("POST", "/api/v1/auth/refresh", {w.ANON: 200}, body=_refresh_body),
     Row(
@@ -175,6 +244,80 @@ MATRIX = [
         url=lambda world: "/api/v1/exercises/home-clinic-exercise",
         body=lambda world: {"name": "Renamed one"},
     ),
+    # routines
+    Row("GET", "/api/v1/patients/{patient_id}/routines", SELF_OR_STAFF, url=lambda world: f"{_p(world)}/routines"),
+    Row(
+        "POST",
+        "/api/v1/patients/{patient_id}/routines",
+        staff_only(201, cross=404),
+        url=lambda world: f"{_p(world)}/routines",
+        body=lambda world: _routine(world),
+    ),
+    Row("GET", "/api/v1/routines/{routine_id}", SELF_OR_STAFF, url=_r),
+    Row(
+        "PUT",
+        "/api/v1/routines/{routine_id}",
+        staff_only(201, cross=404),
+        url=_r,
+        body=lambda world: _routine(world, sets=5),
+    ),
+    Row("DELETE", "/api/v1/routines/{routine_id}", staff_only(204, cross=404), url=_r),
+    Row("GET", "/api/v1/routines/{routine_id}/versions", SELF_OR_STAFF, url=lambda world: f"{_r(world)}/versions"),
+    Row(
+        "GET",
+        "/api/v1/routines/{routine_id}/versions/{number}",
+        SELF_OR_STAFF,
+        url=lambda world: f"{_r(world)}/versions/1",
+    ),
+    # templates
+    Row("GET", "/api/v1/templates", staff_only(200)),
+    Row("POST", "/api/v1/templates", staff_only(201), body=lambda world: _template()),
+    Row(
+        "GET",
+        "/api/v1/templates/{key}",
+        staff_only(200, cross=404),
+        url=lambda world: "/api/v1/templates/home-template",
+    ),
+    Row(
+        "GET",
+        "/api/v1/templates/{key}/draft",
+        staff_only(200, cross=404),
+        url=lambda world: "/api/v1/templates/home-template/draft?start_date=2026-12-01",
+    ),
+    # the patient's day and logs
+    Row("GET", "/api/v1/patients/{patient_id}/today", SELF_OR_STAFF, url=lambda world: f"{_p(world)}/today"),
+    Row("GET", "/api/v1/patients/{patient_id}/routine", SELF_OR_STAFF, url=lambda world: f"{_p(world)}/routine"),
+    Row(
+        "POST",
+        "/api/v1/patients/{patient_id}/logs/batch",
+        patient_self(200),
+        url=lambda world: f"{_p(world)}/logs/batch",
+        body=lambda world: {"entries": [_entry(world)]},
+    ),
+    Row(
+        "POST",
+        "/api/v1/patients/{patient_id}/logs",
+        patient_self(201),
+        url=lambda world: f"{_p(world)}/logs",
+        body=_entry,
+    ),
+    Row("GET", "/api/v1/patients/{patient_id}/logs", SELF_OR_STAFF, url=lambda world: f"{_p(world)}/logs"),
+    Row(
+        "PATCH",
+        "/api/v1/patients/{patient_id}/logs/{log_id}",
+        patient_self(200),
+        url=_log,
+        body=lambda world: {"pain_after": 2},
+    ),
+    Row("DELETE", "/api/v1/patients/{patient_id}/logs/{log_id}", patient_self(204), url=_log),
+    Row(
+        "GET",
+        "/api/v1/patients/{patient_id}/logs.csv",
+        staff_only(200, cross=404),
+        url=lambda world: f"{_p(world)}/logs.csv",
+    ),
+    Row("GET", "/api/v1/patients/{patient_id}/adherence", SELF_OR_STAFF, url=lambda world: f"{_p(world)}/adherence"),
+    Row("GET", "/api/v1/risk", staff_only(200) | {w.ADMIN: 422, w.OUT_ADMIN: 422}),
     # audit
     Row("GET", "/api/v1/audit-events", staff_only(200, admin_only=True)),
 ]

@@ -44,13 +44,15 @@ def test_validation_error_lists_every_offending_field(client):
     assert all(p["location"] == "json" for p in response.json["invalid_params"])
 
 
-def test_unexpected_exception_is_a_500_problem_without_internals(app, client):
+def test_unexpected_exception_is_a_500_problem_without_internals(tmp_path):
+    app = create_app(app_settings(f"sqlite:///{tmp_path / 'boom.db'}"))
+
     @app.get("/boom")
     def boom():
         raise RuntimeError("secret internals")
 
     app.config["PROPAGATE_EXCEPTIONS"] = False
-    response = client.get("/boom")
+    response = app.test_client().get("/boom")
     assert_problem(response, 500)
     assert "secret" not in response.get_data(as_text=True)
 

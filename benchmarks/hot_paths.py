@@ -1,0 +1,873 @@
+"""Benchmark of the two hot endpoints: a patient's plan for today, and the app's batch log sync.
+
+Builds its own data in a fresh database, serves the real app under gunicorn and drives it with
+keep-alive HTTP connections from threads. See benchmarks/README.md for what is measured and why.
+
+    .venv/bin/python benchmarks/hot_paths.py [--patients N] [--seconds S] [--connections C]
+        [--runs R] [--database-url postgresql://...] [--out benchmarks/RESULTS.md] [--label NAME]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import itertools
+import json
+import os
+import platform
+import random
+import secrets
+import shlex
+import signal
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from datetime import time as clock
+from importlib import metadata
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script: make `hep` importable
+
+import sqlalchemy as sa
+from flask_migrate import upgrade
+
+from hep import create_app
+from hep.accounts import tokens
+from hep.accounts.models import PATIENT, PHYSIOTHERAPIST, Clinic, Patient, User
+from hep.adherence import service as adherence
+from hep.config import database_url
+from hep.extensions import db
+from hep.library.loader import load_library
+from hep.programs import service as programs
+from hep.programs import templates
+from hep.programs.models import ProgramTemplate, Routine
+from hep.programs.service import items_on, local_today
+
+ROOT = Path(__file__).resolve().parent.parent
+HISTORY_DAYS = 21  # routines started three weeks ago: every shipped template (6+ weeks) is still running
+BATCH_SIZE = 50
+BUSY = 15  # % of all cores busy with other work before the runs that makes us warn
+TIMEZONES = ("America/Vancouver", "Europe/London", "Australia/Sydney", "America/Toronto", "Asia/Kolkata", "UTC")
+PACKAGES = ("Flask", "Werkzeug", "SQLAlchemy", "flask-smorest", "marshmallow", "gunicorn", "psycopg")
+BASELINE, PLAN, SYNC, RESEND = "baseline", "plan", "sync", "resend"
+TITLES = {
+    BASELINE: "baseline: GET /livez",
+    PLAN: "today's plan: GET /patients/{id}/today",
+    SYNC: f"batch sync: POST /patients/{{id}}/logs/batch, {BATCH_SIZE} new entries",
+    RESEND: "resend: the same batches again (all duplicate)",
+}
+HEADER = """\
+# Benchmark results: the hot paths
+
+Written by `benchmarks/hot_paths.py` (how it works: `benchmarks/README.md`). Each `##` section is
+one invocation, labelled by database unless `--label` says otherwise; running the same label
+again replaces its section, so this file always holds the latest figure per label.
+
+How to read it:
+
+- Every figure is the **median of the runs, with the spread (min-max) in brackets**. When the
+  spread is wider than about 10 % of the median the machine was noisy: rerun before concluding.
+- `requests/s` and `entries/s` are the throughput of the whole service (gunicorn, 2 sync
+  workers) under that many concurrent connections; `p50`/`p99` are the latency each request saw
+  from the client, **including the time it queued** behind other connections (16 connections
+  over 2 workers: most of the latency is waiting, so compare latencies only at equal settings).
+- The **ratios** travel between machines better than the absolute figures: `today's plan ÷
+  baseline` is the share of the framework's trivial-request rate the plan endpoint reaches
+  (1.0 would mean the plan costs nothing beyond routing); `resend ÷ first` says how much faster
+  a batch the server already has is answered than a new one. Ratios are taken run by run.
+- `load gen CPU` is the benchmark's own CPU use (100 % = one core) and `machine CPU` the whole
+  machine's (100 % = every core busy). The load generator shares the cores with gunicorn and
+  the database: when the machine is near 100 %, the figures are a lower bound for the service
+  on dedicated hardware, and the baseline in particular is limited by the Python client.
+- A section that reports errors is not a valid measurement, whatever its figures say.
+"""
+
+
+def say(message: str) -> None:
+    """Print a progress line to stderr."""
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+# --- the data -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BenchPatient:
+    id: int
+    token: str
+    timezone: str
+    item_ids: tuple[int, ...]  # items in effect today: what the app would log against
+
+
+@dataclass
+class Dataset:
+    patients: list[BenchPatient]
+    routine_items: int
+    history_logs: int
+    seconds: float
+
+
+class Progress:
+    """Report progress through a long loop, at most every two seconds."""
+
+    def __init__(self, what: str, total: int):
+        self.what, self.total, self.started, self.last = what, total, time.monotonic(), time.monotonic()
+
+    def step(self, done: int) -> None:
+        """Print a line when two seconds have passed since the last one."""
+        now = time.monotonic()
+        if now - self.last >= 2:
+            self.last = now
+            say(f"{self.what}: {done}/{self.total} ({now - self.started:.0f} s)")
+
+
+def _staff(now: datetime) -> User:
+    """A clinic and its physiotherapist (no password: nobody signs in through the API here)."""
+    clinic = Clinic(name="Benchmark clinic", timezone="UTC", contact_phone="+16045550100", created_at=now)
+    physio = User(
+        clinic=clinic, role=PHYSIOTHERAPIST, name="Bench Physio", email="physio@bench.hep.test", created_at=now
+    )
+    db.session.add_all([clinic, physio])
+    db.session.commit()
+    return physio
+
+
+def _patients(physio: User, count: int, now: datetime) -> list[User]:
+    """`count` activated patients of the physiotherapist, spread over a few time zones, in one commit."""
+    users = [
+        User(
+            clinic_id=physio.clinic_id,
+            role=PATIENT,
+            name=f"Bench Patient {n}",
+            email=f"patient{n}@bench.hep.test",
+            created_at=now,
+        )
+        for n in range(count)
+    ]
+    db.session.add_all(users)
+    db.session.flush()
+    db.session.add_all(
+        Patient(user_id=u.id, physiotherapist_id=physio.id, timezone=TIMEZONES[n % len(TIMEZONES)], activated_at=now)
+        for n, u in enumerate(users)
+    )
+    db.session.commit()
+    return users
+
+
+def _routines(physio: User, users: list[User], now: datetime) -> dict[int, list[Routine]]:
+    """Give every patient a routine from a shipped template, started HISTORY_DAYS ago (as hep/demo.py does)."""
+    keys = list(db.session.scalars(sa.select(ProgramTemplate.key).order_by(ProgramTemplate.key)))
+    shipped = {key: templates.get_template(physio, key) for key in keys}
+    progress = Progress("routines", len(users))
+    for n, user in enumerate(users):
+        start = local_today(user.patient, now) - timedelta(days=HISTORY_DAYS)
+        body = templates.draft(shipped[keys[n % len(keys)]], start)
+        programs.create_routine(physio, user.id, body, now=now)
+        progress.step(n + 1)
+    return programs.routines_for([u.id for u in users])
+
+
+def _history_entries(user: User, routines: list[Routine], now: datetime, rng: random.Random) -> list[dict]:
+    """A patient's past HISTORY_DAYS of logs and today's so far, skipping about one day in five."""
+    zone = ZoneInfo(user.patient.timezone)
+    today = local_today(user.patient, now)
+    entries = []
+    for back in range(HISTORY_DAYS, -1, -1):
+        day = today - timedelta(days=back)
+        if back and rng.random() < 0.2:
+            continue
+        for _routine, item in items_on(routines, day):
+            if not item.fixed_on(day) and not item.flexible:
+                continue
+            for n in range(item.times_per_day):
+                at = datetime.combine(day, clock(8 + 6 * n, 30), zone)
+                if at > now:
+                    break
+                pain = rng.randint(1, 6)
+                entries.append(_history_entry(item, at, pain))
+    return entries
+
+
+def _history_entry(item, at: datetime, pain: int) -> dict:
+    """One past log entry, in the shape the sync service takes."""
+    data = {
+        "id": uuid.uuid4(),
+        "routine_item_id": item.id,
+        "performed_at": at,
+        "sets_done": item.sets,
+        "reps_done": item.reps,
+        "hold_seconds_done": item.hold_seconds,
+        "pain_before": pain,
+        "pain_after": max(0, pain - 1),
+        "difficulty": 4,
+        "note": None,
+    }
+    return {"data": data, "raw": {}}
+
+
+def _history(users: list[User], routines: dict[int, list[Routine]], now: datetime) -> int:
+    """Store every patient's history through the sync service, one batch (one commit) per patient."""
+    rules = adherence.LogRules(max_age_days=HISTORY_DAYS + 2)
+    progress, stored = Progress("history", len(users)), 0
+    for n, user in enumerate(users):
+        entries = _history_entries(user, routines[user.id], now, random.Random(user.id))
+        answers = adherence.sync(user, user.id, entries, now=now, rules=rules)
+        bad = [a for a in answers if a["status"] != adherence.CREATED]
+        if bad:
+            raise RuntimeError(f"history for patient {user.id} not stored: {bad[0]}")
+        stored += len(answers)
+        progress.step(n + 1)
+    return stored
+
+
+def _tokens(users: list[User], now: datetime, ttl: int) -> dict[int, str]:
+    """An access token per patient, issued directly (no password hashing), in one commit."""
+    issued = {u.id: tokens.issue(u, now=now, access_ttl=ttl, refresh_ttl=ttl).access_token for u in users}
+    db.session.commit()
+    return issued
+
+
+def build_dataset(url: str, count: int, token_ttl: int) -> Dataset:
+    """Migrate a fresh database and fill it: library, clinic, patients with routines, history, tokens."""
+    started, now = time.monotonic(), datetime.now(UTC)
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "RATELIMIT_STORAGE_URI": "memory://"})
+    with app.app_context():
+        say("migrating")
+        upgrade()
+        say("loading the exercise library")
+        load_library(ROOT / "exercises", now=now)
+        physio = _staff(now)
+        users = _patients(physio, count, now)
+        say(f"{count} patients; prescribing routines")
+        routines = _routines(physio, users, now)
+        say("storing log history")
+        logs = _history(users, routines, now)
+        issued = _tokens(users, now, token_ttl)
+        patients = []
+        for user in users:
+            today_items = items_on(routines[user.id], local_today(user.patient, now))
+            ids = tuple(item.id for _routine, item in today_items)
+            patients.append(BenchPatient(user.id, issued[user.id], user.patient.timezone, ids))
+        db.session.remove()
+        db.engine.dispose()
+    items = sum(len(p.item_ids) for p in patients)
+    return Dataset(patients, routine_items=items, history_logs=logs, seconds=time.monotonic() - started)
+
+
+# --- the database ---------------------------------------------------------------------------
+
+
+@dataclass
+class Database:
+    url: str  # SQLAlchemy URL of the benchmark's own database
+    description: str
+
+
+@contextmanager
+def bench_database(server_url: str | None, workdir: Path) -> Iterator[Database]:
+    """A fresh database: a SQLite file in `workdir`, or hep_bench_<pid> on a PostgreSQL server, dropped after."""
+    if server_url is None:
+        yield Database(f"sqlite:///{workdir / 'bench.db'}", f"SQLite {sqlite3.sqlite_version} (file, WAL)")
+        return
+    admin_url = sa.make_url(database_url(server_url, ""))
+    if admin_url.get_backend_name() != "postgresql":
+        raise SystemExit("--database-url must be a postgresql:// URL (SQLite is the default)")
+    name = f"hep_bench_{os.getpid()}"
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        version = conn.execute(sa.text("SHOW server_version")).scalar_one()
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    say(f"created database {name} on {admin_url.host}:{admin_url.port or 5432}")
+    try:
+        yield Database(
+            admin_url.set(database=name).render_as_string(hide_password=False),
+            f"PostgreSQL {version.split()[0]} ({admin_url.host}, same machine)"
+            if admin_url.host in ("127.0.0.1", "localhost", None)
+            else f"PostgreSQL {version.split()[0]} ({admin_url.host})",
+        )
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+        say(f"dropped database {name}")
+
+
+# --- the server -----------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _gunicorn() -> str:
+    """The gunicorn next to this Python (the project's .venv)."""
+    return str(Path(sys.executable).parent / "gunicorn")
+
+
+@contextmanager
+def gunicorn(url: str, workdir: Path, workers: int = 2) -> Iterator[tuple[str, int]]:
+    """Serve wsgi:app under gunicorn on a free port; yield its address once /livez answers; stop it after."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    env.update(DATABASE_URL=url, SECRET_KEY=os.environ["SECRET_KEY"])
+    log_path = workdir / "gunicorn.log"
+    command = [_gunicorn(), "-w", str(workers), "--bind", f"127.0.0.1:{port}", "wsgi:app"]
+    with log_path.open("wb") as log:
+        # Own session: a Ctrl-C reaches only us, and we stop gunicorn gracefully in `finally`.
+        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True)
+    try:
+        _wait_live(proc, port, log_path)
+        say(f"gunicorn ({workers} workers) serving on 127.0.0.1:{port}")
+        yield "127.0.0.1", port
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        say("gunicorn stopped")
+
+
+def _wait_live(proc: subprocess.Popen, port: int, log_path: Path, timeout: float = 30) -> None:
+    """Poll /livez until it answers 200; fail with gunicorn's log if it dies or never does."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            break
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        try:
+            conn.request("GET", "/livez")
+            if conn.getresponse().status == 200:
+                return
+        except OSError:
+            pass
+        finally:
+            conn.close()
+        time.sleep(0.2)
+    tail = log_path.read_text(errors="replace")[-3000:]
+    raise RuntimeError(f"gunicorn did not come up on port {port}; its log ends:\n{tail}")
+
+
+# --- the load generator ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    headers: dict
+    body: bytes | None = None
+    entries: int = 0  # log entries carried (batch scenarios)
+    expect: str | None = None  # the status every entry of the batch must be answered with
+
+
+@dataclass
+class Tally:
+    """What one connection saw during one run."""
+
+    latencies: list[float] = field(default_factory=list)
+    entries: int = 0
+    errors: Counter = field(default_factory=Counter)
+    example: str | None = None
+    sent: list[Request] = field(default_factory=list)  # batches answered as expected, for the resend
+
+
+@dataclass
+class RunResult:
+    scenario: str
+    elapsed: float
+    latencies: list[float]
+    entries: int
+    errors: Counter
+    example: str | None
+    sent: list[Request]
+    client_cpu: float  # % of one core
+    machine_cpu: float | None  # % of all cores
+
+    @property
+    def rps(self) -> float:
+        return len(self.latencies) / self.elapsed
+
+    @property
+    def eps(self) -> float:
+        return self.entries / self.elapsed
+
+    def percentile_ms(self, q: float) -> float:
+        ordered = sorted(self.latencies)
+        return 1000 * ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+def _auth(patient: BenchPatient) -> dict:
+    """Headers of a request made by the patient's app."""
+    return {"Authorization": f"Bearer {patient.token}", "Accept": "application/json"}
+
+
+def _problem(request: Request, status: int, body: bytes) -> str | None:
+    """Why a response is wrong, or None when it is what the scenario expects."""
+    if status != 200:
+        return f"HTTP {status}"
+    if request.expect is None:
+        return None
+    try:
+        counts = json.loads(body)["counts"]
+    except (ValueError, KeyError, TypeError):
+        return "unreadable batch answer"
+    if counts.get(request.expect) != request.entries:
+        return f"batch not all {request.expect}"
+    return None
+
+
+def _drive(address: tuple[str, int], source: Iterator[Request], deadline: float, tally: Tally) -> None:
+    """Send requests from `source` on one keep-alive connection until the deadline."""
+    conn = http.client.HTTPConnection(*address, timeout=30)
+    try:
+        while time.perf_counter() < deadline:
+            request = next(source)
+            started = time.perf_counter()
+            try:
+                conn.request(request.method, request.path, body=request.body, headers=request.headers)
+                response = conn.getresponse()
+                body = response.read()
+            except (OSError, http.client.HTTPException) as exc:
+                tally.errors[type(exc).__name__] += 1
+                tally.example = tally.example or f"{request.method} {request.path}: {exc!r}"
+                conn.close()
+                continue
+            tally.latencies.append(time.perf_counter() - started)
+            problem = _problem(request, response.status, body)
+            if problem:
+                tally.errors[problem] += 1
+                tally.example = tally.example or f"{request.method} {request.path}: {response.status} {body[:300]!r}"
+            elif request.entries:
+                tally.entries += request.entries
+                tally.sent.append(request)
+    finally:
+        conn.close()
+
+
+def _machine_busy() -> tuple[int, int] | None:
+    """(busy, total) jiffies of all cores from /proc/stat, or None off Linux."""
+    try:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return sum(fields) - idle, sum(fields)
+
+
+def background_load(seconds: float = 2) -> float | None:
+    """How busy the machine is (% of all cores) while the benchmark does nothing: other work skews results."""
+    before = _machine_busy()
+    time.sleep(seconds)
+    after = _machine_busy()
+    if not before or not after or after[1] <= before[1]:
+        return None
+    return 100 * (after[0] - before[0]) / (after[1] - before[1])
+
+
+def run_scenario(
+    address: tuple[str, int], scenario: str, sources: list[Iterator[Request]], seconds: float
+) -> RunResult:
+    """Drive one connection per source for `seconds`; gather latencies, entries and errors."""
+    tallies = [Tally() for _ in sources]
+    deadline = time.perf_counter() + seconds
+    threads = [
+        threading.Thread(target=_drive, args=(address, source, deadline, tally), daemon=True)
+        for source, tally in zip(sources, tallies, strict=True)
+    ]
+    cpu0, busy0, started = time.process_time(), _machine_busy(), time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed, cpu1, busy1 = time.perf_counter() - started, time.process_time(), _machine_busy()
+    machine = None
+    if busy0 and busy1 and busy1[1] > busy0[1]:
+        machine = 100 * (busy1[0] - busy0[0]) / (busy1[1] - busy0[1])
+    errors: Counter = Counter()
+    for tally in tallies:
+        errors.update(tally.errors)
+    return RunResult(
+        scenario=scenario,
+        elapsed=elapsed,
+        latencies=[x for t in tallies for x in t.latencies],
+        entries=sum(t.entries for t in tallies),
+        errors=errors,
+        example=next((t.example for t in tallies if t.example), None),
+        sent=[r for t in tallies for r in t.sent],
+        client_cpu=100 * (cpu1 - cpu0) / elapsed,
+        machine_cpu=machine,
+    )
+
+
+def _share(patients: list[BenchPatient], connection: int, connections: int) -> list[BenchPatient]:
+    """The patients one connection speaks for: every C-th, so patients are spread across connections."""
+    return patients[connection::connections] or [patients[connection % len(patients)]]
+
+
+def baseline_source(_connection: int) -> Iterator[Request]:
+    """GET /livez forever."""
+    return itertools.repeat(Request("GET", "/livez", {}))
+
+
+def plan_source(patients: list[BenchPatient]) -> Iterator[Request]:
+    """Each patient's GET /today in turn, as that patient."""
+    return itertools.cycle([Request("GET", f"/api/v1/patients/{p.id}/today", _auth(p)) for p in patients])
+
+
+def _entry(patient: BenchPatient, moment: datetime, rng: random.Random) -> dict:
+    """One new log entry as the app sends it."""
+    return {
+        "id": str(uuid.uuid4()),
+        "routine_item_id": rng.choice(patient.item_ids),
+        "performed_at": moment.isoformat(),
+        "sets_done": rng.randint(1, 3),
+        "reps_done": 10,
+        "hold_seconds_done": None,
+        "pain_before": rng.randint(0, 6),
+        "pain_after": rng.randint(0, 5),
+        "difficulty": rng.randint(2, 6),
+        "note": None,
+    }
+
+
+def sync_source(patients: list[BenchPatient], seed: int) -> Iterator[Request]:
+    """Each patient in turn sends a batch of BATCH_SIZE new entries, done over the last half hour."""
+    rng = random.Random(seed)
+    for patient in itertools.cycle(patients):
+        now = datetime.now(ZoneInfo(patient.timezone)).replace(microsecond=0)
+        entries = [_entry(patient, now - timedelta(seconds=30 * (i + 1)), rng) for i in range(BATCH_SIZE)]
+        body = json.dumps({"entries": entries}).encode()
+        headers = {**_auth(patient), "Content-Type": "application/json"}
+        yield Request("POST", f"/api/v1/patients/{patient.id}/logs/batch", headers, body, BATCH_SIZE, adherence.CREATED)
+
+
+def resend_source(batches: list[Request]) -> Iterator[Request]:
+    """The given batches again, round and round: every entry should be answered duplicate."""
+    return itertools.cycle([replace(b, expect=adherence.DUPLICATE) for b in batches])
+
+
+# --- the benchmark --------------------------------------------------------------------------
+
+
+@dataclass
+class Settings:
+    patients: int
+    seconds: float
+    connections: int
+    runs: int
+
+
+def warm_up(address: tuple[str, int], patients: list[BenchPatient]) -> list[int]:
+    """Ask each patient's plan once (opens the workers' database connections); return the plan sizes."""
+    conn = http.client.HTTPConnection(*address, timeout=30)
+    sizes = []
+    try:
+        for patient in patients:
+            conn.request("GET", f"/api/v1/patients/{patient.id}/today", headers=_auth(patient))
+            response = conn.getresponse()
+            body = response.read()
+            if response.status != 200:
+                raise RuntimeError(f"warm-up: patient {patient.id}'s plan answered {response.status}: {body[:300]!r}")
+            sizes.append(len(json.loads(body)["items"]))
+    finally:
+        conn.close()
+    return sizes
+
+
+def _report_run(result: RunResult, number: int, runs: int) -> None:
+    """One progress line per run, loud when it had errors."""
+    entries = f", {result.eps:.0f} entries/s" if result.entries else ""
+    errors = sum(result.errors.values())
+    say(
+        f"{result.scenario} run {number}/{runs}: {result.rps:.1f} req/s{entries},"
+        f" p50 {result.percentile_ms(0.5):.1f} ms, p99 {result.percentile_ms(0.99):.1f} ms, {errors} errors"
+    )
+    if errors:
+        say(f"!!! ERRORS in {result.scenario} run {number}: {dict(result.errors)}; e.g. {result.example}")
+
+
+def benchmark(address: tuple[str, int], patients: list[BenchPatient], settings: Settings) -> dict[str, list[RunResult]]:
+    """Run every scenario `runs` times; each resend run replays the batches of the sync run before it."""
+    c, s = settings.connections, settings.seconds
+    results: dict[str, list[RunResult]] = {BASELINE: [], PLAN: [], SYNC: [], RESEND: []}
+
+    def record(result: RunResult) -> RunResult:
+        results[result.scenario].append(result)
+        _report_run(result, len(results[result.scenario]), settings.runs)
+        return result
+
+    for _ in range(settings.runs):
+        record(run_scenario(address, BASELINE, [baseline_source(k) for k in range(c)], s))
+    for _ in range(settings.runs):
+        record(run_scenario(address, PLAN, [plan_source(_share(patients, k, c)) for k in range(c)], s))
+    for run in range(settings.runs):
+        sources = [sync_source(_share(patients, k, c), seed=run * c + k) for k in range(c)]
+        first = record(run_scenario(address, SYNC, sources, s))
+        batches = first.sent or [next(sync_source(patients, seed=run))]
+        record(run_scenario(address, RESEND, [resend_source(batches[k::c] or batches) for k in range(c)], s))
+    return results
+
+
+# --- the report -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Spread:
+    median: float
+    low: float
+    high: float
+
+    @classmethod
+    def of(cls, values: list[float]) -> Spread:
+        return cls(statistics.median(values), min(values), max(values))
+
+    def show(self, digits: int = 1) -> str:
+        """'median (min-max)', or just the figure for a single run."""
+        one = f"{self.median:.{digits}f}"
+        return one if self.low == self.high else f"{one} ({self.low:.{digits}f}-{self.high:.{digits}f})"
+
+
+def _digits(values: list[float]) -> int:
+    """Decimals worth showing: none for big rates, more for small figures."""
+    top = max(values, default=0)
+    return 0 if top >= 100 else 1 if top >= 10 else 2
+
+
+def _show(values: list[float], digits: int | None = None) -> str:
+    """Median (min-max) of the runs' values, or '-' when there are none."""
+    if not values:
+        return "-"
+    return Spread.of(values).show(_digits(values) if digits is None else digits)
+
+
+def _ratios(results: dict[str, list[RunResult]]) -> dict[str, list[float]]:
+    """Run-by-run ratios: plan ÷ baseline requests/s, resend ÷ first entries/s."""
+    plan = [p.rps / b.rps for p, b in zip(results[PLAN], results[BASELINE], strict=True) if b.rps]
+    resend = [r.eps / f.eps for r, f in zip(results[RESEND], results[SYNC], strict=True) if f.eps]
+    return {"plan": plan, "resend": resend}
+
+
+def scenario_table(results: dict[str, list[RunResult]]) -> list[str]:
+    """The per-scenario table in Markdown."""
+    lines = [
+        "| scenario | requests/s | entries/s | p50 ms | p99 ms | load gen CPU % | machine CPU % | errors |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for scenario, runs in results.items():
+        entries = _show([r.eps for r in runs]) if scenario in (SYNC, RESEND) else "-"
+        machine = [r.machine_cpu for r in runs if r.machine_cpu is not None]
+        errors = sum(sum(r.errors.values()) for r in runs)
+        flagged = f"**{errors}**" if errors else "0"
+        lines.append(
+            f"| {TITLES[scenario]} | {_show([r.rps for r in runs])} | {entries} "
+            f"| {_show([r.percentile_ms(0.5) for r in runs])} | {_show([r.percentile_ms(0.99) for r in runs])} "
+            f"| {_show([r.client_cpu for r in runs], 0)} | {_show(machine, 0)} | {flagged} |"
+        )
+    return lines
+
+
+def ratio_table(results: dict[str, list[RunResult]]) -> list[str]:
+    """The ratio table in Markdown."""
+    ratios = _ratios(results)
+    return [
+        "| ratio | median (min-max) |",
+        "|---|---|",
+        f"| today's plan ÷ baseline (requests/s) | {_show(ratios['plan']) if ratios['plan'] else '-'} |",
+        f"| batch sync (entries/s) | {_show([r.eps for r in results[SYNC]])} |",
+        f"| resend ÷ first (entries/s) | {_show(ratios['resend']) if ratios['resend'] else '-'} |",
+    ]
+
+
+def _cpu_model() -> str:
+    """The CPU model name from /proc/cpuinfo."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def _memory() -> str:
+    """Total memory from /proc/meminfo."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return f"{int(line.split()[1]) / 1024**2:.1f} GiB"
+    except (OSError, ValueError):
+        pass
+    return "unknown memory"
+
+
+def _versions() -> str:
+    """Python and the key packages' versions."""
+    found = []
+    for name in PACKAGES:
+        try:
+            found.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            continue
+    return f"Python {platform.python_version()}; " + ", ".join(found)
+
+
+def command_line(argv: list[str]) -> str:
+    """The command as run, relative to the project, with any database password hidden."""
+    shown = []
+    for arg in argv:
+        if "://" in arg:
+            arg = sa.make_url(arg).render_as_string(hide_password=True)
+        elif arg.startswith("--database-url="):
+            arg = "--database-url=" + sa.make_url(arg.split("=", 1)[1]).render_as_string(hide_password=True)
+        shown.append(arg)
+    python = Path(sys.executable)
+    python_shown = os.path.relpath(python, ROOT) if python.is_relative_to(ROOT) else str(python)
+    return shlex.join([python_shown, "benchmarks/hot_paths.py", *shown])
+
+
+@dataclass
+class Report:
+    label: str
+    settings: Settings
+    database: Database
+    data: Dataset
+    plan_sizes: list[int]
+    background: float | None  # % of all cores busy before the runs
+    results: dict[str, list[RunResult]]
+    argv: list[str]
+
+    @property
+    def errors(self) -> int:
+        return sum(sum(r.errors.values()) for runs in self.results.values() for r in runs)
+
+
+def section(report: Report) -> str:
+    """One labelled section of RESULTS.md."""
+    settings, data, results, errors = report.settings, report.data, report.results, report.errors
+    sizes = report.plan_sizes
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    lines = [f"## {report.label}", ""]
+    if errors:
+        lines += [f"> **!!! THIS RUN HAD {errors} ERRORS: the figures below are not valid.**", ""]
+        lines += [
+            f"> {r.scenario}: {dict(r.errors)}; e.g. `{r.example}`" for rs in results.values() for r in rs if r.errors
+        ] + [""]
+    lines += [
+        f"- date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
+        f"- machine: {cores} cores ({_cpu_model()}), {_memory()} RAM, {platform.system()} {platform.release()};"
+        " **the load generator runs on the same cores** as gunicorn and the database",
+        f"- software: {_versions()}",
+        f"- other load on the machine just before the runs: {_busy(report.background)}",
+        f"- database: {report.database.description}",
+        f"- command: `{command_line(report.argv)}`",
+        f"- load: {settings.connections} connections, {settings.seconds:g} s per run, {settings.runs} run(s) per"
+        " scenario; gunicorn -w 2 (sync workers, which close the connection after each response)",
+        f"- data: {len(data.patients)} patients, one routine each from the shipped templates"
+        f" ({data.routine_items / len(data.patients):.1f} items in effect today on average),"
+        f" {data.history_logs} log entries of history ({HISTORY_DAYS} days); today's plan has"
+        f" {statistics.mean(sizes):.1f} items on average ({min(sizes)}-{max(sizes)});"
+        f" built in {data.seconds:.1f} s",
+        "",
+        *scenario_table(results),
+        "",
+        *ratio_table(results),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _busy(percent: float | None) -> str:
+    """The background load, flagged when it is enough to skew the figures."""
+    if percent is None:
+        return "unknown"
+    return f"{percent:.0f} % of all cores" + (" (**busy: figures are skewed**)" if percent > BUSY else "")
+
+
+def write_results(path: Path, label: str, text: str) -> None:
+    """Put the section into the results file: replace the one with the same label, else append; keep the header."""
+    header, sections = HEADER, {}
+    if path.exists():
+        current: str | None = None
+        chunks: dict[str | None, list[str]] = {None: []}
+        for line in path.read_text().splitlines(keepends=True):
+            if line.startswith("## "):
+                current = line[3:].strip()
+                chunks[current] = []
+            chunks[current].append(line)
+        header = "".join(chunks.pop(None)).rstrip("\n") + "\n"
+        sections = {k: "".join(v).rstrip("\n") + "\n" for k, v in chunks.items()}
+    sections[label] = text.rstrip("\n") + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(header + "\n" + "\n".join(sections.values()))
+
+
+# --- main -----------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    """The command line."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--patients", type=int, default=100, help="patients to create (default 100)")
+    parser.add_argument("--seconds", type=float, default=10, help="length of each run (default 10)")
+    parser.add_argument("--connections", type=int, default=16, help="concurrent connections (default 16)")
+    parser.add_argument("--runs", type=int, default=3, help="runs per scenario (default 3)")
+    parser.add_argument("--database-url", help="PostgreSQL server to create a throw-away database on")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "RESULTS.md", help="results file")
+    parser.add_argument("--label", help="section title in the results file (default: the database)")
+    args = parser.parse_args(argv)
+    if min(args.patients, args.connections, args.runs) < 1 or args.seconds <= 0:
+        parser.error("--patients, --connections, --runs and --seconds must be positive")
+    return args
+
+
+def main(argv: list[str]) -> int:
+    """Build the data, serve, measure, report; return 1 when any request failed."""
+    args = parse_args(argv)
+    settings = Settings(args.patients, args.seconds, args.connections, args.runs)
+    # One key for the setup app and gunicorn; never the instance/secret_key file of a real install.
+    os.environ["SECRET_KEY"] = secrets.token_urlsafe(32)
+    token_ttl = max(3600, int(settings.runs * 4 * (settings.seconds + 30)) + 600)
+    with (
+        tempfile.TemporaryDirectory(prefix="hep-bench-") as tmp,
+        bench_database(args.database_url, Path(tmp)) as database,
+    ):
+        say(f"database: {database.description}")
+        data = build_dataset(database.url, settings.patients, token_ttl)
+        say(f"data built in {data.seconds:.1f} s: {data.history_logs} log entries of history")
+        with gunicorn(database.url, Path(tmp)) as address:
+            plan_sizes = warm_up(address, data.patients)
+            background = background_load()
+            if background is not None and background > BUSY:
+                say(f"!!! the machine is already {background:.0f} % busy with other work: figures will be skewed")
+            results = benchmark(address, data.patients, settings)
+    label = args.label or database.description.split()[0]
+    report = Report(label, settings, database, data, plan_sizes, background, results, argv)
+    text = section(report)
+    print(text)
+    write_results(args.out, label, text)
+    say(f"wrote section {label!r} to {args.out}")
+    if report.errors:
+        say(f"!!! {report.errors} REQUESTS FAILED: the figures are not a valid measurement (see {args.out})")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

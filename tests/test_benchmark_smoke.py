@@ -1,0 +1,26 @@
+"""The hot-path benchmark still runs end to end (at a tiny size; no timing is asserted)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.slow
+def test_hot_paths_benchmark_runs_and_writes_its_ratios(tmp_path):
+    out = tmp_path / "RESULTS.md"
+    tiny = ["--patients", "3", "--seconds", "1", "--connections", "2", "--runs", "1", "--out", str(out)]
+    command = [sys.executable, str(ROOT / "benchmarks" / "hot_paths.py"), *tiny]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    text = out.read_text()
+    assert text.startswith("# Benchmark results")
+    assert "## SQLite" in text
+    for line in ("| today's plan ÷ baseline (requests/s) |", "| batch sync (entries/s) |", "| resend ÷ first"):
+        assert line in text
+    assert "ERRORS" not in text
