@@ -154,6 +154,13 @@ def test_weekly_adherence_this_and_last_week(make, setup):
     assert result["adherence_this_week"] == 0.25
 
 
+def test_adherence_per_routine_counts_from_its_start(make, setup):
+    patient = setup(item("daily"), start=MONDAY)
+    make.log(patient, items_of(patient)["daily"], at(patient, MONDAY))
+    [routine] = view(patient, MONDAY + timedelta(days=3))["routines"]
+    assert (routine["since"], routine["due"], routine["done"], routine["adherence"]) == (MONDAY, 4.0, 1.0, 0.25)
+
+
 def test_streak_skips_rest_days_and_waits_for_today(make, setup):
     patient = setup(item("mon-fri", weekdays=["mon", "tue", "wed", "thu", "fri"]))
     weekday = items_of(patient)["mon-fri"]

@@ -204,6 +204,23 @@ def patient_view(patient_id: int, routines: list[Routine], *, today: date, days:
         first += timedelta(days=7)
     this_week = week_start(today)
     last_week = this_week - timedelta(days=7)
+    per_routine = []
+    for routine in routines:
+        first = max(routine.versions[0].start_date, start)
+        last = min(today, max((v.end_date or today) for v in routine.versions))
+        span_days = days_between(first, last) if first <= last else []
+        own = {day: expected_on([routine], day) for day in span_days}
+        result = tally(span_days, own, logs)
+        per_routine.append(
+            {
+                "routine_id": routine.id,
+                "title": routine.current.title,
+                "since": first,
+                "due": round(result.due, 3),
+                "done": round(result.done, 3),
+                "adherence": result.adherence,
+            }
+        )
     return {
         "today": today,
         "streak": streak(today, expected, logs, horizon),
@@ -212,4 +229,5 @@ def patient_view(patient_id: int, routines: list[Routine], *, today: date, days:
         "adherence_last_week": tally(days_between(last_week, this_week - timedelta(days=1)), expected, logs).adherence,
         "days": daily,
         "weeks": weeks,
+        "routines": per_routine,
     }

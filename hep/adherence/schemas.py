@@ -141,6 +141,15 @@ class WeekSchema(ma.Schema):
     pain_after = ma.fields.Float(allow_none=True, required=True)
 
 
+class RoutineAdherenceSchema(ma.Schema):
+    routine_id = ma.fields.Integer(required=True)
+    title = ma.fields.String(required=True)
+    since = ma.fields.Date(required=True, metadata={"description": "Counted from (at most 120 days back)"})
+    due = ma.fields.Float(required=True)
+    done = ma.fields.Float(required=True)
+    adherence = ma.fields.Float(allow_none=True, required=True)
+
+
 class AdherenceSchema(ma.Schema):
     today = ma.fields.Date(required=True)
     streak = ma.fields.Integer(required=True)
@@ -149,6 +158,7 @@ class AdherenceSchema(ma.Schema):
     adherence_last_week = ma.fields.Float(allow_none=True, required=True)
     days = ma.fields.List(ma.fields.Nested(DaySchema), required=True)
     weeks = ma.fields.List(ma.fields.Nested(WeekSchema), required=True)
+    routines = ma.fields.List(ma.fields.Nested(RoutineAdherenceSchema), required=True)
 
 
 class ReasonSchema(ma.Schema):
