@@ -63,6 +63,11 @@ def _program(make: Factories, world: World) -> None:
     )
     world.extra["routine"] = routine
     world.extra["item_id"] = routine.current.phases[0].items[0].id
+    from hep.sessions import service as sessions
+
+    world.extra["session"] = sessions.schedule(
+        world.physio, world.patient.id, {"starts_at": now + timedelta(days=3), "duration_minutes": 30}, now=now
+    )
     world.extra["log_id"] = make.log(world.patient, world.extra["item_id"], now - timedelta(hours=1))["id"]
     templates.create_template(
         world.physio,

@@ -104,13 +104,18 @@ def sqlite_app(tmp_path_factory, sqlite_template):
     shutil.copy(sqlite_template, path)
     app = create_app(app_settings(f"sqlite:///{path}"))
     app.extensions["test_database"] = (path, sqlite_template)
-    return app
+    yield app
+    with app.app_context():
+        db.engine.dispose()
 
 
 @pytest.fixture(scope="session")
 def postgresql_app(pg_database):
     """One app for every PostgreSQL test; its tables are truncated after each."""
-    return create_app(app_settings(pg_database))
+    app = create_app(app_settings(pg_database))
+    yield app
+    with app.app_context():
+        db.engine.dispose()
 
 
 @pytest.fixture

@@ -86,6 +86,10 @@ def _r(world: w.World) -> str:
     return f"/api/v1/routines/{world.extra['routine'].id}"
 
 
+def _s(world: w.World) -> str:
+    return f"/api/v1/sessions/{world.extra['session'].id}"
+
+
 def _log(world: w.World) -> str:
     return f"{_p(world)}/logs/{world.extra['log_id']}"
 
@@ -318,6 +322,30 @@ MATRIX = [
     ),
     Row("GET", "/api/v1/patients/{patient_id}/adherence", SELF_OR_STAFF, url=lambda world: f"{_p(world)}/adherence"),
     Row("GET", "/api/v1/risk", staff_only(200) | {w.ADMIN: 422, w.OUT_ADMIN: 422}),
+    # needling sessions
+    Row(
+        "POST",
+        "/api/v1/patients/{patient_id}/sessions",
+        staff_only(201, cross=404),
+        url=lambda world: f"{_p(world)}/sessions",
+        body=lambda world: {"starts_at": (utcnow() + timedelta(days=5)).isoformat()},
+    ),
+    Row("GET", "/api/v1/patients/{patient_id}/sessions", SELF_OR_STAFF, url=lambda world: f"{_p(world)}/sessions"),
+    Row("GET", "/api/v1/sessions", staff_only(200)),
+    Row("GET", "/api/v1/sessions/{session_id}", SELF_OR_STAFF, url=_s),
+    Row(
+        "PATCH",
+        "/api/v1/sessions/{session_id}",
+        staff_only(200, cross=404),
+        url=_s,
+        body=lambda world: {"status": "cancelled"},
+    ),
+    Row(
+        "POST",
+        "/api/v1/patients/{patient_id}/calendar-feed",
+        {**SELF_OR_STAFF, w.SELF: 201, w.PHYSIO: 201, w.ADMIN: 201},
+        url=lambda world: f"{_p(world)}/calendar-feed",
+    ),
     # audit
     Row("GET", "/api/v1/audit-events", staff_only(200, admin_only=True)),
 ]

@@ -8,6 +8,7 @@ from hep.accounts.models import User
 from hep.accounts.service import get_patient
 from hep.adherence.metrics import day_logs, week_start
 from hep.programs.service import items_on, local_today, routines_for, version_on
+from hep.sessions.service import next_session
 
 
 def today_plan(actor: User, patient_id: int, *, now: datetime) -> dict:
@@ -53,7 +54,7 @@ def today_plan(actor: User, patient_id: int, *, now: datetime) -> dict:
                 "days_done_this_week": days_done,
             }
         )
-    return {"date": today, "timezone": patient.timezone, "items": items, "next_session": None}
+    return {"date": today, "timezone": patient.timezone, "items": items, "next_session": next_session(patient_id, now)}
 
 
 def current_routines(actor: User, patient_id: int, *, now: datetime) -> dict:

@@ -153,11 +153,22 @@ class PlanItemSchema(ma.Schema):
     days_done_this_week = ma.fields.Integer(required=True)
 
 
+class NextSessionSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    starts_at = ma.fields.AwareDateTime(required=True)
+    duration_minutes = ma.fields.Integer(required=True)
+
+
 class PlanSchema(ma.Schema):
     date = ma.fields.Date(required=True, metadata={"description": "Today in the patient's time zone"})
     timezone = ma.fields.String(required=True)
     items = ma.fields.List(ma.fields.Nested(PlanItemSchema), required=True)
-    next_session = ma.fields.Dict(allow_none=True, required=True)
+    next_session = ma.fields.Nested(
+        NextSessionSchema,
+        allow_none=True,
+        required=True,
+        metadata={"description": "The next scheduled needling session, if any"},
+    )
 
 
 class InstructionsSchema(ExerciseSummarySchema):

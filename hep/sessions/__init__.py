@@ -1,0 +1,1 @@
+"""Needling (IMS) appointments and the patient's calendar feed."""
