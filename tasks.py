@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import subprocess
 import sys
+import time
 import venv
 from pathlib import Path
 
@@ -48,7 +50,7 @@ def flask(*args: str) -> None:
 
 
 def run(argv: list[str]) -> None:
-    """Set up and start HEP on its embedded default (SQLite in instance/, demo data)."""
+    """Set up and start HEP on its embedded default (SQLite in instance/, demo data, console texts)."""
     ensure_venv("requirements.txt")
     say("upgrading the database")
     flask("db", "upgrade")
@@ -58,10 +60,25 @@ def run(argv: list[str]) -> None:
     flask("seed-demo")
     bind = os.environ.get("HEP_BIND", "127.0.0.1:8000")
     say(f"serving on http://{bind}  (API docs: http://{bind}/api/docs)  Ctrl-C stops")
-    os.execv(
-        BIN / "gunicorn",
-        [str(BIN / "gunicorn"), "--bind", bind, "--workers", "2", "--access-logfile", "-", "wsgi:app", *argv],
-    )
+    say("the reminder scheduler runs alongside; texts go to the console and instance/sms-outbox.jsonl")
+    processes = [
+        subprocess.Popen([str(BIN / "flask"), "--app", "wsgi", "scheduler"], cwd=ROOT),
+        subprocess.Popen(
+            [str(BIN / "gunicorn"), "--bind", bind, "--workers", "2", "--access-logfile", "-", "wsgi:app", *argv],
+            cwd=ROOT,
+        ),
+    ]
+    try:
+        while all(p.poll() is None for p in processes):
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in processes:
+            process.wait(timeout=30)
 
 
 def test(argv: list[str]) -> None:

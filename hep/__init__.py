@@ -73,13 +73,27 @@ def _register_blueprints(app: Flask) -> None:
     from hep.library.routes import blp as library_blp
     from hep.programs import models as _programs  # noqa: F401
     from hep.programs.routes import blp as programs_blp
+    from hep.reminders import messages as _messages  # noqa: F401
+    from hep.reminders import models as _reminders  # noqa: F401
+    from hep.reminders import webhooks
+    from hep.reminders.routes import blp as reminders_blp
     from hep.sessions import models as _sessions  # noqa: F401
     from hep.sessions.routes import blp as sessions_blp
     from hep.sessions.routes import feed_bp
 
     app.register_blueprint(health.bp)
     app.register_blueprint(feed_bp)
-    for blueprint in (auth_blp, accounts_blp, library_blp, programs_blp, adherence_blp, sessions_blp, audit_blp):
+    app.register_blueprint(webhooks.bp)
+    for blueprint in (
+        auth_blp,
+        accounts_blp,
+        library_blp,
+        programs_blp,
+        adherence_blp,
+        sessions_blp,
+        reminders_blp,
+        audit_blp,
+    ):
         api.register_blueprint(blueprint)
 
 

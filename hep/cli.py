@@ -14,7 +14,7 @@ from hep.dbtypes import utcnow
 
 def register(app: Flask) -> None:
     """Attach HEP's commands to the app's CLI."""
-    for command in (load_exercises, seed_demo, create_clinic):
+    for command in (load_exercises, seed_demo, create_clinic, scheduler):
         app.cli.add_command(command)
 
 
@@ -72,3 +72,15 @@ def create_clinic(name: str, admin_name: str, admin_email: str, timezone: str, a
     except DomainError as exc:
         raise click.ClickException(exc.detail) from exc
     click.echo(json.dumps({"clinic_id": clinic.id, "admin_id": admin.id, "admin_email": admin.email}))
+
+
+@click.command("scheduler")
+@click.option("--once", is_flag=True, help="Run each job once and exit.")
+def scheduler(once: bool) -> None:
+    """Run the reminder scheduler (plan, dispatch, reconcile, housekeeping)."""
+    import logging
+
+    from hep.scheduler import run
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    run(current_app._get_current_object(), once=once)

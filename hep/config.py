@@ -59,6 +59,18 @@ def load(instance_path: str) -> dict:
         "RATELIMIT_HEADERS_ENABLED": True,
         # Logging: how old an entry the app may still sync
         "LOG_MAX_AGE_DAYS": _int("HEP_LOG_MAX_AGE_DAYS", 14),
+        # Text reminders (Twilio). The console backend prints and keeps messages in instance/.
+        "SMS_BACKEND": env.get("SMS_BACKEND", "console"),
+        "SMS_OUTBOX_PATH": env.get("SMS_OUTBOX_PATH", str(Path(instance_path) / "sms-outbox.jsonl")),
+        "TWILIO_ACCOUNT_SID": env.get("TWILIO_ACCOUNT_SID"),
+        "TWILIO_AUTH_TOKEN": env.get("TWILIO_AUTH_TOKEN"),
+        "TWILIO_FROM_NUMBER": env.get("TWILIO_FROM_NUMBER"),
+        "TWILIO_MESSAGING_SERVICE_SID": env.get("TWILIO_MESSAGING_SERVICE_SID"),
+        "TWILIO_BASE_URL": env.get("TWILIO_BASE_URL"),  # tests only: a local fake
+        "SMS_STATUS_CALLBACK_URL": env.get("HEP_SMS_STATUS_CALLBACK_URL"),
+        "SMS_MAX_PER_SECOND": float(env.get("HEP_SMS_MAX_PER_SECOND", 10)),
+        "REMINDER_BATCH": _int("HEP_REMINDER_BATCH", 50),
+        "REMINDER_LEASE_SECONDS": _int("HEP_REMINDER_LEASE_SECONDS", 120),
         # Library
         "EXERCISES_DIR": env.get("HEP_EXERCISES_DIR", str(PROJECT_ROOT / "exercises")),
         "PAGE_SIZE_DEFAULT": 25,

@@ -16,6 +16,7 @@ from hep.programs import service as programs
 from hep.programs import templates
 from hep.programs.models import ProgramTemplate, Routine
 from hep.programs.service import items_on, local_today
+from hep.reminders import consent
 
 CLINIC_NAME = "Demo IMS Clinic"
 DEMO_NAMESPACE = uuid.UUID("6f1d7c52-5b8e-4d0e-9a57-6e2f0d3c9b11")
@@ -134,6 +135,7 @@ def seed(*, now: datetime) -> dict:
     for spec in PATIENTS:
         user = db.session.scalar(select(User).where(User.email == spec["email"]))
         _program(user, staff[PHYSIOTHERAPIST], spec, now)
+        consent.grant(staff[PHYSIOTHERAPIST], user.id, "verbal", now=now)  # once: granting again changes nothing
     return {
         "clinic": CLINIC_NAME,
         "staff": [{"role": s["role"], "username": s["email"], "password": s["password"]} for s in STAFF],

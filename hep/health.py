@@ -7,7 +7,7 @@ from functools import lru_cache
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from flask import Blueprint, jsonify
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from hep.config import PROJECT_ROOT
@@ -43,7 +43,17 @@ def check() -> tuple[bool, dict]:
     if applied != heads:
         details["migrations"] = f"database at {sorted(applied)}, code expects {sorted(heads)}: run db upgrade"
         return False, details
+    details["scheduler"] = _scheduler()
     return True, details
+
+
+def _scheduler() -> dict:
+    """The newest scheduler heartbeat; reported, not judged: the API works without the scheduler."""
+    from hep.reminders.models import Heartbeat
+
+    last = db.session.scalar(select(func.max(Heartbeat.beat_at)))
+    processes = db.session.scalar(select(func.count()).select_from(Heartbeat))
+    return {"last_heartbeat": last.isoformat() if last else None, "processes_seen": processes}
 
 
 @bp.get("/livez")

@@ -68,6 +68,10 @@ def _program(make: Factories, world: World) -> None:
     world.extra["session"] = sessions.schedule(
         world.physio, world.patient.id, {"starts_at": now + timedelta(days=3), "duration_minutes": 30}, now=now
     )
+    from hep.reminders import consent
+
+    world.patient.phone = "+447400100001"
+    consent.grant(world.physio, world.patient.id, "verbal", now=now)
     world.extra["log_id"] = make.log(world.patient, world.extra["item_id"], now - timedelta(hours=1))["id"]
     templates.create_template(
         world.physio,

@@ -346,6 +346,37 @@ MATRIX = [
         {**SELF_OR_STAFF, w.SELF: 201, w.PHYSIO: 201, w.ADMIN: 201},
         url=lambda world: f"{_p(world)}/calendar-feed",
     ),
+    # text reminders
+    Row("GET", "/api/v1/patients/{patient_id}/sms", SELF_OR_STAFF, url=lambda world: f"{_p(world)}/sms"),
+    Row(
+        "POST",
+        "/api/v1/patients/{patient_id}/sms/consent",
+        {**SELF_OR_STAFF, w.SELF: 201, w.PHYSIO: 201, w.ADMIN: 201},
+        url=lambda world: f"{_p(world)}/sms/consent",
+        body=lambda world: {"method": "verbal"},
+    ),
+    Row(
+        "DELETE",
+        "/api/v1/patients/{patient_id}/sms/consent",
+        {**SELF_OR_STAFF, w.SELF: 204, w.PHYSIO: 204, w.ADMIN: 204},
+        url=lambda world: f"{_p(world)}/sms/consent",
+    ),
+    Row(
+        "PUT",
+        "/api/v1/patients/{patient_id}/sms/times",
+        SELF_OR_STAFF,
+        url=lambda world: f"{_p(world)}/sms/times",
+        body=lambda world: {"exercise_times": ["07:30"]},
+    ),
+    Row("GET", "/api/v1/patients/{patient_id}/reminders", SELF_OR_STAFF, url=lambda world: f"{_p(world)}/reminders"),
+    Row("GET", "/api/v1/reminders/summary", staff_only(200)),
+    Row("GET", "/api/v1/clinic/reminder-settings", staff_only(200)),
+    Row(
+        "PATCH",
+        "/api/v1/clinic/reminder-settings",
+        staff_only(200, admin_only=True),
+        body=lambda world: {"max_per_week": 4},
+    ),
     # audit
     Row("GET", "/api/v1/audit-events", staff_only(200, admin_only=True)),
 ]

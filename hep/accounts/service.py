@@ -345,6 +345,10 @@ def update_patient(actor: User, patient_id: int, changes: dict, *, now: datetime
         tokens.revoke_user(user.id, now=now, reason="deactivated")
     audit.record(actor, audit.UPDATE, "patient", now=now, patient_id=patient_id, resource_id=patient_id)
     _commit_unique()
+    if {"timezone", "phone", "is_active"} & set(changes):
+        from hep.reminders.service import patient_changed  # reminders depend on accounts, not the reverse
+
+        patient_changed(patient_id, now)
     return patient
 
 

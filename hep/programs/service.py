@@ -110,6 +110,7 @@ def create_routine(actor: User, patient_id: int, data: dict, *, now: datetime) -
     db.session.flush()
     audit.record(actor, audit.CREATE, "routine", now=now, patient_id=patient_id, resource_id=routine.id)
     db.session.commit()
+    _replan(patient_id, now)
     return routine
 
 
@@ -151,6 +152,7 @@ def revise_routine(actor: User, routine_id: int, data: dict, *, now: datetime) -
     audit.record(actor, audit.UPDATE, "routine", now=now, patient_id=routine.patient_id, resource_id=routine.id)
     db.session.commit()
     db.session.refresh(routine)
+    _replan(routine.patient_id, now)
     return routine, True
 
 
@@ -162,6 +164,7 @@ def archive_routine(actor: User, routine_id: int, *, now: datetime) -> None:
         routine.archived_at = now
         audit.record(actor, audit.DELETE, "routine", now=now, patient_id=routine.patient_id, resource_id=routine_id)
         db.session.commit()
+        _replan(routine.patient_id, now)
 
 
 def list_routines(actor: User, patient_id: int, *, now: datetime) -> list[Routine]:
@@ -211,3 +214,9 @@ def items_on(routines: list[Routine], day: date) -> list[tuple[Routine, RoutineI
         if phase is not None:
             found.extend((routine, item) for item in phase.items)
     return found
+
+
+def _replan(patient_id: int, now: datetime) -> None:
+    from hep.reminders.service import patient_changed  # reminders depend on this area, not the reverse
+
+    patient_changed(patient_id, now)

@@ -52,6 +52,7 @@ def schedule(actor: User, patient_id: int, data: dict, *, now: datetime) -> Need
     db.session.flush()
     audit.record(actor, audit.CREATE, "session", now=now, patient_id=patient_id, resource_id=session.id)
     db.session.commit()
+    _replan(patient_id, now)
     return session
 
 
@@ -91,6 +92,7 @@ def change(actor: User, session_id: int, changes: dict, *, now: datetime) -> Nee
         session.sequence += 1
         audit.record(actor, audit.UPDATE, "session", now=now, patient_id=session.patient_id, resource_id=session_id)
         db.session.commit()
+        _replan(session.patient_id, now)
     return session
 
 
@@ -158,3 +160,9 @@ def feed_sessions(token: str, *, now: datetime) -> tuple[Patient, list[NeedlingS
         .order_by(NeedlingSession.starts_at)
     ).all()
     return patient, list(sessions)
+
+
+def _replan(patient_id: int, now: datetime) -> None:
+    from hep.reminders.service import patient_changed  # reminders depend on this area, not the reverse
+
+    patient_changed(patient_id, now)

@@ -1,0 +1,1 @@
+"""Reminders: SMS between needling sessions."""

@@ -1,0 +1,138 @@
+"""What Twilio tells us: delivery status callbacks, and texts patients send back."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select, update
+
+from hep.accounts.models import Patient
+from hep.adherence import service as adherence
+from hep.extensions import db
+from hep.programs.service import items_on, routines_for
+from hep.reminders import consent, messages
+from hep.reminders.models import PROGRESS, InboundMessage, PainReport, Reminder, SmsContact
+
+STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"}
+START_WORDS = {"START", "YES", "UNSTOP"}
+PROVIDER_STATUS = {
+    "accepted": "sent",
+    "queued": "sent",
+    "sending": "sent",
+    "sent": "sent",
+    "delivered": "delivered",
+    "undelivered": "undelivered",
+    "failed": "failed",
+}
+UNUSABLE_CODES = {21211, 21614, 30005, 30006}
+SMS_DONE_NAMESPACE = uuid.UUID("1b4c1e0e-2f0c-4a53-8d8e-3f4f2f6b7a10")
+
+
+def record_status(sid: str, provider_status: str, error_code: int | None, *, now: datetime) -> None:
+    """Move a sent reminder's status forward only: duplicate and late callbacks change nothing."""
+    new = PROVIDER_STATUS.get(provider_status.lower())
+    reminder = db.session.scalar(select(Reminder).where(Reminder.provider_sid == sid))
+    if new is None or reminder is None:
+        return
+    current = PROGRESS.get(reminder.status, -1)
+    if PROGRESS[new] > current:
+        db.session.execute(
+            update(Reminder)
+            .where(Reminder.id == reminder.id, Reminder.status == reminder.status)
+            .values(status=new, provider_status=provider_status, error_code=error_code, updated_at=now)
+        )
+    if error_code == 21610 or error_code in UNUSABLE_CODES:
+        consent.lose(
+            reminder.patient_id,
+            reminder.to_phone,
+            opted_out=error_code == 21610,
+            now=now,
+            detail=f"delivery error {error_code}",
+        )
+    db.session.commit()
+
+
+def handle_text(sid: str, from_phone: str, body: str, *, now: datetime) -> str | None:
+    """Act on a patient's reply and return our answer (None: say nothing). A re-delivery repeats the answer."""
+    seen = db.session.scalar(select(InboundMessage).where(InboundMessage.provider_sid == sid))
+    if seen is not None:
+        return seen.reply
+    contact = db.session.scalar(select(SmsContact).where(SmsContact.phone == from_phone))
+    patient = db.session.get(Patient, contact.patient_id) if contact else None
+    action, reply = _act(patient, body.strip(), now) if patient else ("unknown-sender", None)
+    db.session.add(
+        InboundMessage(
+            provider_sid=sid,
+            from_phone=from_phone,
+            patient_id=patient and patient.user_id,
+            body=body[:1600],
+            action=action,
+            reply=reply,
+            received_at=now,
+        )
+    )
+    db.session.commit()
+    return reply
+
+
+def _act(patient: Patient, text: str, now: datetime) -> tuple[str, str | None]:
+    word = text.upper()
+    clinic = patient.user.clinic
+
+    def say(kind: str) -> str:
+        return messages.render(
+            messages.template(clinic.id, kind, patient.language), clinic=clinic.name, contact=clinic.contact_phone or ""
+        )
+
+    if word in STOP_WORDS:
+        consent.lose(patient.user_id, None, opted_out=True, now=now, detail=f"replied {word}", method="sms-keyword")
+        return "opt-out", say("opted_out")
+    if word in START_WORDS:
+        consent.opt_in(patient.user_id, now=now)
+        return "opt-in", say("opted_in")
+    if word == "HELP":
+        return "help", say("help")
+    if word == "DONE":
+        _log_today_done(patient, now)
+        return "done", say("done")
+    if text.isdigit() and 0 <= int(text) <= 10:
+        today = now.astimezone(ZoneInfo(patient.timezone)).date()
+        db.session.add(PainReport(patient_id=patient.user_id, local_date=today, score=int(text), received_at=now))
+        return "score", say("score")
+    return "unknown", say("unknown")
+
+
+def _log_today_done(patient: Patient, now: datetime) -> None:
+    """One entry per item due today, as prescribed; the same DONE twice logs nothing twice."""
+    zone = ZoneInfo(patient.timezone)
+    today = now.astimezone(zone).date()
+    local_now = now.astimezone(zone)
+    entries = []
+    for _routine, item in items_on(routines_for([patient.user_id])[patient.user_id], today):
+        if not (item.flexible or item.fixed_on(today)):
+            continue
+        for n in range(item.times_per_day):
+            entries.append(
+                {
+                    "data": {
+                        "id": uuid.uuid5(SMS_DONE_NAMESPACE, f"{patient.user_id}/{item.id}/{today}/{n}"),
+                        "routine_item_id": item.id,
+                        "performed_at": local_now.replace(microsecond=0),
+                        "sets_done": item.sets,
+                        "reps_done": item.reps,
+                        "hold_seconds_done": item.hold_seconds,
+                        "pain_before": None,
+                        "pain_after": None,
+                        "difficulty": None,
+                        "note": "logged by text (DONE)",
+                    },
+                    "raw": {},
+                }
+            )
+    if entries:
+        # A second DONE the same day reuses these ids, so it stores nothing again.
+        adherence.sync(
+            patient.user, patient.user_id, entries, now=now, rules=adherence.LogRules(max_age_days=1), source="sms"
+        )

@@ -1,0 +1,141 @@
+"""SMS reminders: who may be texted (consent), clinic rules, the reminder rows the engine works through."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from hep.dbtypes import UTCDateTime, utcnow
+from hep.extensions import db
+
+# Reminder kinds
+EXERCISE, PRE_SESSION, POST_NEEDLING, CONSENT_CONFIRMATION = "exercise", "pre_session", "post_needling", "consent"
+# Reminder states: planned -> claimed -> sending -> sent -> delivered | undelivered | failed;
+# also skipped (with a reason), withdrawn (no longer wanted) and missed (window closed first).
+PLANNED, CLAIMED, SENDING, SENT = "planned", "claimed", "sending", "sent"
+DELIVERED, UNDELIVERED, FAILED = "delivered", "undelivered", "failed"
+SKIPPED, WITHDRAWN, MISSED = "skipped", "withdrawn", "missed"
+OPEN = (PLANNED, CLAIMED, SENDING)
+# Provider statuses only move forward; a late or repeated callback never moves one back.
+PROGRESS = {SENDING: 0, SENT: 1, DELIVERED: 2, UNDELIVERED: 2, FAILED: 2}
+
+# Contact states
+NO_CONSENT, ACTIVE, OPTED_OUT, UNUSABLE = "no_consent", "active", "opted_out", "unusable"
+
+
+class ReminderSettings(db.Model):
+    """A clinic's reminder rules; a clinic without a row uses these defaults."""
+
+    __tablename__ = "reminder_settings"
+
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"), primary_key=True)
+    window_start: Mapped[str] = mapped_column(String(5), default="08:00")
+    window_end: Mapped[str] = mapped_column(String(5), default="21:00")
+    exercise_times: Mapped[list] = mapped_column(JSON, default=lambda: ["18:00"])
+    max_per_day: Mapped[int] = mapped_column(Integer, default=1)
+    max_per_week: Mapped[int] = mapped_column(Integer, default=3)
+    pre_session_hours: Mapped[int] = mapped_column(Integer, default=24)
+    needling_day: Mapped[str] = mapped_column(String(10), default="skip")  # skip | gentle
+
+
+class SmsContact(db.Model):
+    """Whether a patient may be texted, at which number, and why not when not."""
+
+    __tablename__ = "sms_contacts"
+
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.user_id"), primary_key=True)
+    phone: Mapped[str] = mapped_column(String(20), index=True)
+    status: Mapped[str] = mapped_column(String(12), default=NO_CONSENT)
+    exercise_times: Mapped[list | None] = mapped_column(JSON)  # the patient's own local times; None: clinic's
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ConsentEvent(db.Model):
+    """Append-only record of consent given, withdrawn or lost: when, how and by whom."""
+
+    __tablename__ = "consent_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.user_id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    event: Mapped[str] = mapped_column(String(20))  # granted | opted_out | opted_in | unusable
+    method: Mapped[str] = mapped_column(String(20))  # verbal | written | app | sms-keyword | provider-error
+    phone: Mapped[str] = mapped_column(String(20))
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    detail: Mapped[str | None] = mapped_column(Text)
+
+
+class Reminder(db.Model):
+    """One text to send, planned ahead: unique per patient, kind and local slot."""
+
+    __tablename__ = "reminders"
+    __table_args__ = (
+        UniqueConstraint("patient_id", "kind", "slot"),
+        Index("ix_reminders_due", "status", "next_attempt_at"),
+        Index("ix_reminders_clinic_created", "clinic_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.user_id"))
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"))
+    kind: Mapped[str] = mapped_column(String(20))
+    slot: Mapped[str] = mapped_column(String(40))  # e.g. "2026-11-23T18:00" (local) or "session-12"
+    local_date: Mapped[date] = mapped_column(Date)
+    session_id: Mapped[int | None] = mapped_column(ForeignKey("needling_sessions.id"))
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    window_end_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(12), default=PLANNED)
+    reason: Mapped[str | None] = mapped_column(String(120))  # why skipped, withdrawn, missed or failed
+    to_phone: Mapped[str | None] = mapped_column(String(20))
+    body: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(80))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    sending_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    provider_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    provider_status: Mapped[str | None] = mapped_column(String(20))
+    error_code: Mapped[int | None] = mapped_column(Integer)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class InboundMessage(db.Model):
+    """A text a patient sent us; the provider's id makes a re-delivered webhook harmless."""
+
+    __tablename__ = "inbound_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider_sid: Mapped[str] = mapped_column(String(64), unique=True)
+    from_phone: Mapped[str] = mapped_column(String(20))
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.user_id"))
+    body: Mapped[str] = mapped_column(Text)
+    action: Mapped[str] = mapped_column(String(20))
+    reply: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class PainReport(db.Model):
+    """Today's pain (0-10) as texted by the patient."""
+
+    __tablename__ = "pain_reports"
+    __table_args__ = (Index("ix_pain_reports_patient_day", "patient_id", "local_date"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.user_id"))
+    local_date: Mapped[date] = mapped_column(Date)
+    score: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(10), default="sms")
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Heartbeat(db.Model):
+    """The last time each scheduler process ran its dispatch tick."""
+
+    __tablename__ = "scheduler_heartbeats"
+
+    owner: Mapped[str] = mapped_column(String(80), primary_key=True)
+    beat_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -1,0 +1,270 @@
+"""Planning: turn routines, sessions and preferences into reminder rows for the next day or so.
+
+Rows are unique per (patient, kind, slot), so planning twice creates nothing twice. Patients
+are streamed in batches: memory stays flat however many there are.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from hep.accounts.models import Patient, User
+from hep.extensions import db
+from hep.programs.service import items_on, routines_for
+from hep.reminders.models import (
+    ACTIVE,
+    EXERCISE,
+    MISSED,
+    PLANNED,
+    POST_NEEDLING,
+    PRE_SESSION,
+    SKIPPED,
+    WITHDRAWN,
+    Reminder,
+    ReminderSettings,
+    SmsContact,
+)
+from hep.sessions.models import SCHEDULED, NeedlingSession
+
+HORIZON = timedelta(hours=36)
+NOT_COUNTED = (SKIPPED, WITHDRAWN, MISSED)  # states that do not use up a cap
+
+
+@dataclass(frozen=True)
+class Wanted:
+    kind: str
+    slot: str
+    local_date: date
+    due_at: datetime
+    window_end_at: datetime
+    session_id: int | None = None
+
+
+def settings_for(clinic_id: int) -> ReminderSettings:
+    """The clinic's reminder rules (defaults when it never set any)."""
+    row = db.session.get(ReminderSettings, clinic_id)
+    if row is None:
+        row = ReminderSettings(
+            clinic_id=clinic_id,
+            window_start="08:00",
+            window_end="21:00",
+            exercise_times=["18:00"],
+            max_per_day=1,
+            max_per_week=3,
+            pre_session_hours=24,
+            needling_day="skip",
+        )
+    return row
+
+
+def local_moment(day: date, hhmm: str, zone: ZoneInfo) -> datetime:
+    """A local wall-clock time as UTC. A time skipped by a DST jump moves forward past the gap;
+    a repeated one means its first occurrence."""
+    naive = datetime.combine(day, time.fromisoformat(hhmm))
+    aware = naive.replace(tzinfo=zone, fold=0)
+    if aware.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != naive:  # in a gap
+        aware = (aware.astimezone(UTC) + timedelta(hours=1)).astimezone(zone)
+    return aware.astimezone(UTC)
+
+
+def wanted_for(
+    patient: Patient, contact: SmsContact, settings: ReminderSettings, routines, sessions, existing, now: datetime
+) -> list[Wanted]:
+    """The reminders a patient should have from now to the horizon, by the clinic's rules."""
+    zone = ZoneInfo(patient.timezone)
+    today = now.astimezone(zone).date()
+    last_day = (now + HORIZON).astimezone(zone).date()
+    needling_days = {s.starts_at.astimezone(zone).date() for s in sessions}
+    counted = {r.slot for r in existing if r.kind == EXERCISE and r.status not in NOT_COUNTED}
+    used_per_week = Counter(_week(r.local_date) for r in existing if r.slot in counted and r.kind == EXERCISE)
+    wanted: list[Wanted] = []
+    day = today
+    while day <= last_day:
+        window_end = local_moment(day, settings.window_end, zone)
+        window_start = local_moment(day, settings.window_start, zone)
+        times = [
+            t
+            for t in (contact.exercise_times or settings.exercise_times)
+            if window_start <= local_moment(day, t, zone) <= window_end
+        ][: settings.max_per_day]
+        due_items = [i for _r, i in items_on(routines, day) if i.flexible or i.fixed_on(day)]
+        if due_items and times:
+            if day in needling_days:
+                if settings.needling_day == "gentle":
+                    wanted.append(
+                        Wanted(POST_NEEDLING, day.isoformat(), day, local_moment(day, times[0], zone), window_end)
+                    )
+            else:
+                for hhmm in times:
+                    slot = f"{day.isoformat()}T{hhmm}"
+                    if slot in counted:  # already planned or sent: keep it, it has used its share
+                        wanted.append(Wanted(EXERCISE, slot, day, local_moment(day, hhmm, zone), window_end))
+                    elif used_per_week[_week(day)] < settings.max_per_week:
+                        used_per_week[_week(day)] += 1
+                        wanted.append(Wanted(EXERCISE, slot, day, local_moment(day, hhmm, zone), window_end))
+        day += timedelta(days=1)
+    for session in sessions:
+        wanted.extend(_pre_session(session, settings, zone, now))
+    return [w for w in wanted if w.window_end_at > now]
+
+
+def _pre_session(session: NeedlingSession, settings: ReminderSettings, zone: ZoneInfo, now: datetime) -> list[Wanted]:
+    due = session.starts_at - timedelta(hours=settings.pre_session_hours)
+    day = due.astimezone(zone).date()
+    start, end = local_moment(day, settings.window_start, zone), local_moment(day, settings.window_end, zone)
+    due = min(max(due, start), end)  # into that day's allowed window
+    window_end = min(end, session.starts_at)
+    if due >= session.starts_at or window_end <= now:
+        return []
+    slot = f"session-{session.id}-{session.starts_at.strftime('%Y%m%dT%H%M')}"
+    return [Wanted(PRE_SESSION, slot, day, max(due, min(now, window_end)), window_end, session.id)]
+
+
+def _week(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+def _contacts(patient_ids: list[int] | None, batch: int) -> Iterator[list[tuple[Patient, SmsContact]]]:
+    query = (
+        select(Patient, SmsContact)
+        .join(SmsContact, SmsContact.patient_id == Patient.user_id)
+        .join(User, User.id == Patient.user_id)
+        .where(SmsContact.status == ACTIVE, User.is_active.is_(True))
+        .order_by(Patient.user_id)
+    )
+    if patient_ids is not None:
+        query = query.where(Patient.user_id.in_(patient_ids))
+    last = 0
+    while True:
+        rows = db.session.execute(query.where(Patient.user_id > last).limit(batch)).all()
+        if not rows:
+            return
+        yield [(r.Patient, r.SmsContact) for r in rows]
+        last = rows[-1].Patient.user_id
+        # No expunge needed: the session's identity map holds rows weakly, and each batch commits.
+
+
+def plan(now: datetime, *, patient_ids: list[int] | None = None, batch: int = 500) -> int:
+    """Insert the reminder rows that are wanted and missing; return how many were added."""
+    added = 0
+    settings_cache: dict[int, ReminderSettings] = {}
+    for rows in _contacts(patient_ids, batch):
+        ids = [p.user_id for p, _ in rows]
+        routines = routines_for(ids)
+        sessions = _sessions(ids, now)
+        existing = _existing(ids, now)
+        values = []
+        for patient, contact in rows:
+            clinic_id = patient.user.clinic_id
+            settings = settings_cache.setdefault(clinic_id, settings_for(clinic_id))
+            for w in wanted_for(
+                patient,
+                contact,
+                settings,
+                routines[patient.user_id],
+                sessions.get(patient.user_id, []),
+                existing.get(patient.user_id, []),
+                now,
+            ):
+                values.append(
+                    {
+                        "patient_id": patient.user_id,
+                        "clinic_id": clinic_id,
+                        "kind": w.kind,
+                        "slot": w.slot,
+                        "local_date": w.local_date,
+                        "session_id": w.session_id,
+                        "due_at": w.due_at,
+                        "window_end_at": w.window_end_at,
+                        "next_attempt_at": w.due_at,
+                        "status": PLANNED,
+                        "attempts": 0,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                )
+        added += _insert_missing(values)
+        db.session.commit()
+    return added
+
+
+def _sessions(ids: list[int], now: datetime) -> dict[int, list[NeedlingSession]]:
+    found: dict[int, list[NeedlingSession]] = {}
+    for s in db.session.scalars(
+        select(NeedlingSession).where(
+            NeedlingSession.patient_id.in_(ids),
+            NeedlingSession.status == SCHEDULED,
+            NeedlingSession.starts_at >= now,
+            NeedlingSession.starts_at <= now + HORIZON + timedelta(days=3),
+        )
+    ):
+        found.setdefault(s.patient_id, []).append(s)
+    return found
+
+
+def _existing(ids: list[int], now: datetime) -> dict[int, list[Reminder]]:
+    found: dict[int, list[Reminder]] = {}
+    since = (now - timedelta(days=8)).date()
+    for r in db.session.scalars(select(Reminder).where(Reminder.patient_id.in_(ids), Reminder.local_date >= since)):
+        found.setdefault(r.patient_id, []).append(r)
+    return found
+
+
+def _insert_missing(values: list[dict]) -> int:
+    """Insert wanted rows; an existing row is left alone unless it was withdrawn, which is revived."""
+    if not values:
+        return 0
+    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(Reminder).values(values)
+    statement = statement.on_conflict_do_update(
+        index_elements=["patient_id", "kind", "slot"],
+        set_={
+            name: statement.excluded[name]
+            for name in ("status", "due_at", "next_attempt_at", "window_end_at", "local_date", "updated_at")
+        }
+        | {"reason": None},
+        where=Reminder.status == WITHDRAWN,
+    )
+    return len(db.session.execute(statement.returning(Reminder.id)).all())
+
+
+def replan(patient_id: int, now: datetime) -> None:
+    """After a change (routine, session, time zone, times, consent): withdraw planned reminders
+    that are no longer wanted, then plan what is."""
+    contact = db.session.get(SmsContact, patient_id)
+    patient = db.session.get(Patient, patient_id)
+    wanted: set[tuple[str, str]] = set()
+    if contact is not None and contact.status == ACTIVE and patient.user.is_active:
+        settings = settings_for(patient.user.clinic_id)
+        wanted = {
+            (w.kind, w.slot)
+            for w in wanted_for(
+                patient,
+                contact,
+                settings,
+                routines_for([patient_id])[patient_id],
+                _sessions([patient_id], now).get(patient_id, []),
+                _existing([patient_id], now).get(patient_id, []),
+                now,
+            )
+        }
+    for reminder in db.session.scalars(
+        select(Reminder).where(
+            Reminder.patient_id == patient_id, Reminder.status == PLANNED, Reminder.kind != "consent"
+        )
+    ):
+        if (reminder.kind, reminder.slot) not in wanted:
+            db.session.execute(
+                update(Reminder)
+                .where(Reminder.id == reminder.id, Reminder.status == PLANNED)
+                .values(status=WITHDRAWN, reason="no longer wanted after a change", updated_at=now)
+            )
+    db.session.commit()
+    plan(now, patient_ids=[patient_id])

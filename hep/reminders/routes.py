@@ -1,0 +1,159 @@
+"""HTTP API for text consent, reminder times, reminder history and the clinic's reminder rules."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from marshmallow import validate
+
+from hep.accounts.auth import current_user, login_required
+from hep.accounts.models import CLINIC_ADMIN, PATIENT, STAFF_ROLES
+from hep.api import Blueprint
+from hep.dbtypes import utcnow
+from hep.pagination import PageArgsSchema, page_schema, paginate
+from hep.reminders import consent, service
+from hep.reminders.models import Reminder
+
+blp = Blueprint("reminders", __name__, url_prefix="/api/v1", description="Text reminders")
+HHMM = validate.Regexp(r"^([01]\d|2[0-3]):[0-5]\d$", error="must be a 24-hour time like 18:30")
+
+
+class ConsentEventSchema(ma.Schema):
+    at = ma.fields.AwareDateTime(required=True)
+    event = ma.fields.String(required=True)
+    method = ma.fields.String(required=True)
+    phone = ma.fields.String(required=True)
+    recorded_by_id = ma.fields.Integer(allow_none=True, required=True)
+    detail = ma.fields.String(allow_none=True, required=True)
+
+
+class SmsStatusSchema(ma.Schema):
+    status = ma.fields.String(required=True, metadata={"description": "no_consent | active | opted_out | unusable"})
+    phone = ma.fields.String(allow_none=True, required=True)
+    exercise_times = ma.fields.List(ma.fields.String(), allow_none=True, required=True)
+    events = ma.fields.List(ma.fields.Nested(ConsentEventSchema), required=True)
+
+
+class ConsentSchema(ma.Schema):
+    method = ma.fields.String(
+        required=True,
+        validate=validate.OneOf(consent.METHODS),
+        metadata={"description": "How consent was given: verbal, written, or in the app"},
+    )
+
+
+class TimesSchema(ma.Schema):
+    exercise_times = ma.fields.List(
+        ma.fields.String(validate=HHMM),
+        allow_none=True,
+        required=True,
+        validate=validate.Length(1, 3),
+        metadata={"description": "Local times; null for the clinic's default"},
+    )
+
+
+class ReminderSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    kind = ma.fields.String(required=True)
+    local_date = ma.fields.Date(required=True)
+    due_at = ma.fields.AwareDateTime(required=True)
+    status = ma.fields.String(required=True)
+    reason = ma.fields.String(allow_none=True, required=True)
+    attempts = ma.fields.Integer(required=True)
+    sent_at = ma.fields.AwareDateTime(allow_none=True, required=True)
+    error_code = ma.fields.Integer(allow_none=True, required=True)
+
+
+class SummarySchema(ma.Schema):
+    since = ma.fields.AwareDateTime(required=True)
+    counts = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer(), required=True)
+
+
+class SettingsSchema(ma.Schema):
+    window_start = ma.fields.String(validate=HHMM)
+    window_end = ma.fields.String(validate=HHMM)
+    exercise_times = ma.fields.List(ma.fields.String(validate=HHMM), validate=validate.Length(1, 3))
+    max_per_day = ma.fields.Integer(validate=validate.Range(0, 3))
+    max_per_week = ma.fields.Integer(validate=validate.Range(0, 21))
+    pre_session_hours = ma.fields.Integer(validate=validate.Range(1, 72))
+    needling_day = ma.fields.String(validate=validate.OneOf(("skip", "gentle")))
+
+
+@blp.route("/patients/<id:patient_id>/sms", methods=["GET"])
+@login_required()
+@blp.response(200, SmsStatusSchema)
+def sms_status(patient_id):
+    """Whether the patient gets texts, and the consent history"""
+    return service.sms_status(current_user(), patient_id)
+
+
+@blp.route("/patients/<id:patient_id>/sms/consent", methods=["POST"])
+@login_required()
+@blp.arguments(ConsentSchema)
+@blp.response(201, SmsStatusSchema)
+def grant_consent(body, patient_id):
+    """Record consent to reminder texts (one confirmation text follows)"""
+    actor = current_user()
+    if actor.role == PATIENT and body["method"] != "app":
+        body["method"] = "app"
+    now = utcnow()
+    consent.grant(actor, patient_id, body["method"], now=now)
+    service.patient_changed(patient_id, now)
+    return service.sms_status(actor, patient_id)
+
+
+@blp.route("/patients/<id:patient_id>/sms/consent", methods=["DELETE"])
+@login_required()
+@blp.response(204)
+def revoke_consent(patient_id):
+    """Withdraw consent: no more texts"""
+    consent.revoke(current_user(), patient_id, now=utcnow())
+
+
+@blp.route("/patients/<id:patient_id>/sms/times", methods=["PUT"])
+@login_required()
+@blp.arguments(TimesSchema)
+@blp.response(200, SmsStatusSchema)
+def set_times(body, patient_id):
+    """Choose the local times for exercise reminders"""
+    return service.set_times(current_user(), patient_id, body["exercise_times"], now=utcnow())
+
+
+@blp.route("/patients/<id:patient_id>/reminders", methods=["GET"])
+@login_required()
+@blp.arguments(PageArgsSchema, location="query")
+@blp.response(200, page_schema(ReminderSchema, "ReminderPage"))
+def reminder_history(args, patient_id):
+    """A patient's reminders: sent, delivered, failed, skipped (with the reason)"""
+    items, cursor = paginate(
+        service.history(current_user(), patient_id),
+        [Reminder.id],
+        cursor=args.get("cursor"),
+        limit=args.get("limit"),
+        descending=True,
+    )
+    return {"items": items, "next_cursor": cursor}
+
+
+@blp.route("/reminders/summary", methods=["GET"])
+@login_required(*STAFF_ROLES)
+@blp.response(200, SummarySchema)
+def summary():
+    """Your clinic's reminders by status over the last 30 days"""
+    return service.summary(current_user(), now=utcnow())
+
+
+@blp.route("/clinic/reminder-settings", methods=["GET"])
+@login_required(*STAFF_ROLES)
+@blp.response(200, SettingsSchema)
+def get_settings():
+    """Your clinic's reminder rules"""
+    return service.get_settings(current_user())
+
+
+@blp.route("/clinic/reminder-settings", methods=["PATCH"])
+@login_required(CLINIC_ADMIN)
+@blp.arguments(SettingsSchema)
+@blp.response(200, SettingsSchema)
+def update_settings(changes):
+    """Change your clinic's reminder rules (clinic admin)"""
+    return service.update_settings(current_user(), changes, now=utcnow())

@@ -1,0 +1,85 @@
+"""Reminder settings, preferences and history for the API, and the change hook other areas call."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import Select, func, select
+
+from hep.accounts.models import CLINIC_ADMIN, User
+from hep.accounts.service import get_patient
+from hep.errors import Forbidden, Invalid
+from hep.extensions import db
+from hep.reminders import planner
+from hep.reminders.models import ConsentEvent, Reminder, ReminderSettings, SmsContact
+
+
+def patient_changed(patient_id: int, now: datetime) -> None:
+    """Re-plan a patient's reminders after a change to their routine, sessions, time zone or texts."""
+    if db.session.get(SmsContact, patient_id) is not None:
+        planner.replan(patient_id, now)
+
+
+def sms_status(actor: User, patient_id: int) -> dict:
+    """A patient's text status and their consent history."""
+    get_patient(actor, patient_id)
+    contact = db.session.get(SmsContact, patient_id)
+    events = db.session.scalars(
+        select(ConsentEvent).where(ConsentEvent.patient_id == patient_id).order_by(ConsentEvent.id)
+    ).all()
+    return {
+        "status": contact.status if contact else "no_consent",
+        "phone": contact.phone if contact else None,
+        "exercise_times": contact.exercise_times if contact else None,
+        "events": events,
+    }
+
+
+def set_times(actor: User, patient_id: int, times: list[str] | None, *, now: datetime) -> dict:
+    """Set the patient's own reminder times (local HH:MM), or None for the clinic's."""
+    get_patient(actor, patient_id)
+    contact = db.session.get(SmsContact, patient_id)
+    if contact is None:
+        raise Invalid("exercise_times", "record consent to texts first")
+    contact.exercise_times = sorted(set(times)) if times else None
+    contact.updated_at = now
+    db.session.commit()
+    patient_changed(patient_id, now)
+    return sms_status(actor, patient_id)
+
+
+def history(actor: User, patient_id: int) -> Select:
+    """A patient's reminders, for paging."""
+    get_patient(actor, patient_id)
+    return select(Reminder).where(Reminder.patient_id == patient_id)
+
+
+def summary(actor: User, *, now: datetime, days: int = 30) -> dict:
+    """Counts of the clinic's reminders by status over the last `days` days."""
+    since = now - timedelta(days=days)
+    rows = db.session.execute(
+        select(Reminder.status, func.count())
+        .where(Reminder.clinic_id == actor.clinic_id, Reminder.created_at >= since)
+        .group_by(Reminder.status)
+    ).all()
+    return {"since": since, "counts": dict(rows)}
+
+
+def get_settings(actor: User) -> ReminderSettings:
+    return planner.settings_for(actor.clinic_id)
+
+
+def update_settings(actor: User, changes: dict, *, now: datetime) -> ReminderSettings:
+    """Change the clinic's reminder rules (clinic admins)."""
+    if actor.role != CLINIC_ADMIN:
+        raise Forbidden("Only a clinic admin may change reminder rules.")
+    row = db.session.get(ReminderSettings, actor.clinic_id)
+    if row is None:
+        row = planner.settings_for(actor.clinic_id)
+        db.session.add(row)
+    for key, value in changes.items():
+        setattr(row, key, value)
+    if row.window_start >= row.window_end:
+        raise Invalid("window_end", "must be after window_start")
+    db.session.commit()
+    return row

@@ -1,0 +1,115 @@
+"""The scheduler process: a short table of periodic jobs (never inside gunicorn workers).
+
+Reminders are rows in the database, not one APScheduler job each: a row can be claimed under a
+lease by whichever scheduler process is free, survives restarts, is re-planned in one UPDATE
+when a routine or session changes, and carries its own state; so any number of these
+processes can run side by side.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from datetime import timedelta
+
+from apscheduler.schedulers.blocking import BlockingScheduler
+from flask import Flask
+from sqlalchemy import delete
+
+from hep.dbtypes import utcnow
+from hep.extensions import db
+
+log = logging.getLogger("hep.scheduler")
+
+
+def _owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def plan_job() -> None:
+    """Materialise reminders for the next day or so."""
+    from hep.reminders.planner import plan
+
+    log.info("planned %d reminders", plan(utcnow()))
+
+
+def dispatch_job(backend) -> None:
+    """Send what is due; record a heartbeat."""
+    from hep.reminders.dispatch import dispatcher_from_app
+    from hep.reminders.models import Heartbeat
+
+    owner = _owner()
+    dispatcher = dispatcher_from_app(backend, owner)
+    while True:
+        outcome = dispatcher.run_once()
+        if outcome:
+            log.info("dispatched %s", dict(outcome))
+        if sum(outcome.values()) < dispatcher.batch:
+            break
+    beat = db.session.get(Heartbeat, owner) or Heartbeat(owner=owner)
+    beat.beat_at = utcnow()
+    db.session.add(beat)
+    db.session.commit()
+
+
+def reconcile_job(backend) -> None:
+    """Settle reminders whose process died mid-send."""
+    from hep.reminders.dispatch import dispatcher_from_app
+
+    outcome = dispatcher_from_app(backend, _owner()).reconcile(utcnow())
+    if outcome:
+        log.info("reconciled %s", dict(outcome))
+
+
+def housekeeping_job() -> None:
+    """Drop what nobody needs any more: old idempotency records and heartbeats of gone processes."""
+    from hep.adherence.models import IdempotencyRecord
+    from hep.reminders.models import Heartbeat
+
+    now = utcnow()
+    db.session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.created_at < now - timedelta(days=7)))
+    db.session.execute(delete(Heartbeat).where(Heartbeat.beat_at < now - timedelta(days=1)))
+    db.session.commit()
+
+
+def jobs(backend) -> list[tuple[str, object, int]]:
+    """(name, function, every N seconds): the whole schedule."""
+    return [
+        ("plan", plan_job, 600),
+        ("reconcile", lambda: reconcile_job(backend), 60),
+        ("dispatch", lambda: dispatch_job(backend), 15),
+        ("housekeeping", housekeeping_job, 3600),
+    ]
+
+
+def run(app: Flask, *, once: bool = False) -> None:
+    """Run the jobs forever (or each once, for tests and cron-style use)."""
+    from hep.reminders.sms import backend_from_config
+
+    backend = backend_from_config(app.config)
+
+    def in_app(job):
+        def wrapped():
+            with app.app_context():
+                try:
+                    job()
+                finally:
+                    db.session.remove()
+
+        return wrapped
+
+    try:
+        if once:
+            for _name, job, _every in jobs(backend):
+                in_app(job)()
+            return
+        scheduler = BlockingScheduler(timezone="UTC")
+        for name, job, every in jobs(backend):
+            scheduler.add_job(
+                in_app(job), "interval", seconds=every, id=name, max_instances=1, coalesce=True, next_run_time=utcnow()
+            )
+        log.info("scheduler %s starting: %s", _owner(), ", ".join(name for name, _, _ in jobs(backend)))
+        scheduler.start()
+    finally:
+        backend.close()

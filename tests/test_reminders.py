@@ -1,0 +1,425 @@
+"""Text reminders: planning at local times, sending exactly once through Twilio's SDK, webhooks."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+import sqlalchemy as sa
+import time_machine
+
+from hep.accounts.models import User
+from hep.extensions import db
+from hep.reminders import consent, messages
+from hep.reminders.dispatch import Dispatcher
+from hep.reminders.models import Reminder, ReminderSettings, SmsContact
+from hep.reminders.planner import plan
+from hep.reminders.sms import TwilioBackend
+from hep.sessions import service as sessions
+from tests.factories import item, routine_body
+from tests.fake_twilio import FakeTwilio
+
+SID, TOKEN, FROM = "AC" + "1" * 32, "test-auth-token", "+15005550006"
+
+
+@pytest.fixture
+def app_config():
+    return {"TWILIO_AUTH_TOKEN": TOKEN}
+
+
+@pytest.fixture
+def fake(client):
+    def transport(url, params, headers):
+        response = client.post(url.removeprefix("http://localhost"), data=dict(params), headers=dict(headers))
+        return response.status_code, response.get_data(as_text=True)
+
+    with FakeTwilio(SID, TOKEN, transport=transport) as server:
+        yield server
+
+
+@pytest.fixture
+def sms(fake):
+    twilio = TwilioBackend(SID, TOKEN, from_number=FROM, base_url=fake.base_url, timeout=2)
+    yield twilio
+    twilio.close()
+
+
+@pytest.fixture
+def dispatcher(sms):
+    return Dispatcher(
+        backend=sms,
+        owner="test-worker",
+        max_per_second=1000,
+        status_callback="http://localhost/webhooks/twilio/status",
+    )
+
+
+@pytest.fixture
+def texted(make):
+    """A patient with a daily routine who consented to texts, in a given time zone."""
+    make.exercise(slug="daily")
+
+    def build(tz="Europe/London", phone="+447400123456", start=date(2026, 1, 1), **settings):
+        physio = make.physio()
+        patient = make.patient(physio.clinic, physio, timezone=tz, phone=phone)
+        make.routine(patient, routine_body(start, items=[item("daily")]), now=datetime(2025, 12, 1, tzinfo=UTC))
+        if settings:
+            db.session.add(ReminderSettings(clinic_id=physio.clinic_id, **settings))
+            db.session.commit()
+        consent.grant(physio, patient.id, "verbal", now=datetime(2025, 12, 1, tzinfo=UTC))
+        db.session.execute(sa.update(Reminder).values(status="sent"))  # the confirmation: not under test here
+        db.session.commit()
+        return patient
+
+    return build
+
+
+def rows(patient, kind="exercise") -> list[Reminder]:
+    return db.session.scalars(
+        sa.select(Reminder).where(Reminder.patient_id == patient.id, Reminder.kind == kind).order_by(Reminder.due_at)
+    ).all()
+
+
+def local(tz: str, moment: datetime) -> datetime:
+    return moment.astimezone(ZoneInfo(tz))
+
+
+# --- message templates ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", messages.KINDS)
+def test_every_default_template_is_gsm7_one_segment_and_free_of_health_details(kind):
+    for language, text in messages.DEFAULTS[kind].items():
+        rendered = messages.render(
+            text, clinic="North Shore Sports & Physio Centre", contact="+1 604 555 0100", when="Tue 24 Nov 09:30"
+        )
+        assert messages.problems(text, rendered) == [], (kind, language, rendered)
+
+
+def test_clinic_names_are_spelled_in_gsm7():
+    assert messages.render("{clinic}", clinic="Clínica Fisio Ñandú") == "Clinica Fisio Ñandu"
+
+
+def test_a_health_word_in_a_template_is_caught():
+    text = "{clinic}: do your neck exercises after needling"
+    assert len(messages.problems(text, text)) == 2
+
+
+# --- planning ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("tz", "moment"),
+    [
+        ("America/Vancouver", datetime(2026, 10, 31, 15, 0, tzinfo=UTC)),  # DST ends 1 Nov
+        ("America/Vancouver", datetime(2026, 3, 7, 15, 0, tzinfo=UTC)),  # DST starts 8 Mar
+        ("Europe/London", datetime(2026, 10, 24, 9, 0, tzinfo=UTC)),  # BST ends 25 Oct
+        ("Europe/London", datetime(2026, 3, 28, 9, 0, tzinfo=UTC)),  # BST starts 29 Mar
+        ("Australia/Sydney", datetime(2026, 4, 4, 1, 0, tzinfo=UTC)),  # DST ends 5 Apr
+        ("Australia/Sydney", datetime(2026, 10, 3, 1, 0, tzinfo=UTC)),  # DST starts 4 Oct
+        ("Asia/Kolkata", datetime(2026, 11, 23, 3, 0, tzinfo=UTC)),  # +05:30
+        ("Pacific/Chatham", datetime(2026, 9, 26, 20, 0, tzinfo=UTC)),  # +12:45, DST starts 27 Sep
+    ],
+)
+def test_reminders_land_at_the_local_time_inside_the_window_across_dst(texted, tz, moment):
+    patient = texted(tz=tz, exercise_times=["18:00"], window_start="08:00", window_end="21:00", max_per_week=7)
+    plan(moment)
+    planned = rows(patient)
+    assert len(planned) >= 2
+    for reminder in planned:
+        at = local(tz, reminder.due_at)
+        assert (at.hour, at.minute) == (18, 0), at
+        assert at.date() == reminder.local_date
+        assert local(tz, reminder.window_end_at).strftime("%H:%M") == "21:00"
+    assert len({r.local_date for r in planned}) == len(planned)
+
+
+def test_planning_twice_creates_nothing_twice(texted):
+    patient = texted()
+    moment = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    first = plan(moment)
+    assert first >= 1 and plan(moment) == 0
+    assert len(rows(patient)) == first
+
+
+def test_daily_and_weekly_caps(texted):
+    patient = texted(exercise_times=["09:00", "18:00"], max_per_day=1, max_per_week=3)
+    for day in range(7):
+        plan(datetime(2026, 11, 23, 7, 0, tzinfo=UTC) + timedelta(days=day))
+    planned = [r for r in rows(patient) if r.local_date < date(2026, 11, 30)]
+    assert [r.local_date.isoformat() for r in planned] == ["2026-11-23", "2026-11-24", "2026-11-25"]  # then the cap
+    assert all(local("Europe/London", r.due_at).hour == 9 for r in planned)
+
+
+def test_needling_day_has_no_exercise_reminder_or_a_gentle_one(make, texted):
+    for mode, expect, phone in (("skip", [], "+447400123401"), ("gentle", ["post_needling"], "+447400123402")):
+        patient = texted(needling_day=mode, max_per_week=7, phone=phone)
+        physio = db.session.get(User, patient.patient.physiotherapist_id)
+        with time_machine.travel(datetime(2026, 11, 23, 8, tzinfo=UTC), tick=False):
+            sessions.schedule(
+                physio,
+                patient.id,
+                {"starts_at": datetime(2026, 11, 24, 10, tzinfo=UTC), "duration_minutes": 30},
+                now=datetime(2026, 11, 23, 8, tzinfo=UTC),
+            )
+        plan(datetime(2026, 11, 23, 8, tzinfo=UTC))
+        on_the_day = db.session.scalars(
+            sa.select(Reminder.kind).where(
+                Reminder.patient_id == patient.id,
+                Reminder.local_date == date(2026, 11, 24),
+                Reminder.kind.in_(("exercise", "post_needling")),
+            )
+        ).all()
+        assert on_the_day == expect, mode
+
+
+def test_pre_session_reminder_is_24_hours_before_and_kept_inside_the_window(make, texted):
+    patient = texted()
+    physio = db.session.get(User, patient.patient.physiotherapist_id)
+    now = datetime(2026, 11, 23, 6, tzinfo=UTC)
+    early = sessions.schedule(
+        physio, patient.id, {"starts_at": datetime(2026, 11, 24, 10, tzinfo=UTC), "duration_minutes": 30}, now=now
+    )
+    dawn = sessions.schedule(
+        physio, patient.id, {"starts_at": datetime(2026, 11, 25, 7, 30, tzinfo=UTC), "duration_minutes": 30}, now=now
+    )
+    early_id, dawn_id = early.id, dawn.id
+    plan(now)
+    due = {r.session_id: r.due_at for r in rows(patient, "pre_session")}
+    assert due[early_id] == datetime(2026, 11, 23, 10, tzinfo=UTC)
+    assert due[dawn_id] == datetime(2026, 11, 24, 8, 0, tzinfo=UTC)  # 07:30 is before the window opens
+
+
+def test_cancelled_session_withdraws_its_reminder_before_it_goes_out(make, texted, dispatcher, fake):
+    patient = texted()
+    physio = db.session.get(User, patient.patient.physiotherapist_id)
+    now = datetime(2026, 11, 23, 6, tzinfo=UTC)
+    session = sessions.schedule(
+        physio, patient.id, {"starts_at": datetime(2026, 11, 24, 10, tzinfo=UTC), "duration_minutes": 30}, now=now
+    )
+    session_id = session.id
+    plan(now)
+    physio = db.session.get(User, physio.id)
+    sessions.change(physio, session_id, {"status": "cancelled"}, now=now)
+    assert [r.status for r in rows(patient, "pre_session")] == ["withdrawn"]
+    with time_machine.travel(datetime(2026, 11, 23, 10, 1, tzinfo=UTC), tick=False):
+        dispatcher.run_once()
+    assert [m["body"] for m in fake.messages if "appointment" in m["body"]] == []
+
+
+# --- dispatch ---------------------------------------------------------------------------------
+
+
+def _due_now(patient, when=datetime(2026, 11, 23, 18, 0, tzinfo=UTC)):
+    plan(when - timedelta(hours=10))
+    return when
+
+
+def test_a_due_reminder_is_sent_once_with_validity_and_callback(texted, dispatcher, fake):
+    patient = texted()
+    when = _due_now(patient)
+    with time_machine.travel(when, tick=False):
+        assert dispatcher.run_once() == {"sent": 1}
+        assert dispatcher.run_once() == {}
+    [message] = fake.messages
+    assert message["to"] == "+447400123456" and "exercises" in message["body"]
+    assert fake.message(message["sid"])["validity_period"] == 3 * 3600  # until 21:00 London
+    assert rows(patient)[0].status == "sent" and rows(patient)[0].provider_sid == message["sid"]
+
+
+def test_status_callbacks_only_move_forward(texted, dispatcher, fake):
+    patient = texted()
+    with time_machine.travel(_due_now(patient), tick=False):
+        dispatcher.run_once()
+    sid = fake.messages[0]["sid"]
+    for status in ("delivered", "sent", "delivered", "queued"):
+        assert fake.deliver(sid, status).status == 204
+    assert rows(patient)[0].status == "delivered"
+
+
+def test_skipped_when_todays_exercises_are_already_logged(make, texted, dispatcher, fake):
+    patient = texted()
+    when = _due_now(patient)
+    routine_item = db.session.scalar(sa.select(Reminder)).patient_id and _item(patient)
+    make.log(patient, routine_item, when - timedelta(hours=2))
+    with time_machine.travel(when, tick=False):
+        assert dispatcher.run_once() == {"skipped": 1}
+    assert fake.messages == [] and rows(patient)[0].reason == "today's exercises are already logged"
+
+
+def _item(patient) -> int:
+    from hep.programs.models import Routine
+
+    routine = db.session.scalar(sa.select(Routine).where(Routine.patient_id == patient.id))
+    return routine.current.phases[0].items[0].id
+
+
+def test_never_sent_after_the_window_closes(texted, dispatcher, fake):
+    patient = texted()
+    _due_now(patient)
+    with time_machine.travel(datetime(2026, 11, 23, 21, 0, 1, tzinfo=UTC), tick=False):
+        assert dispatcher.run_once() == {"missed": 1}
+    assert fake.messages == []
+
+
+def test_429_and_500_are_retried_with_backoff_then_sent_once(texted, dispatcher, fake):
+    patient = texted()
+    when = _due_now(patient)
+    fake.fail_next(1, status=429, code=20429)
+    fake.fail_next(1, status=500, code=20500)
+    with time_machine.travel(when, tick=False) as clock:
+        for _ in range(3):
+            dispatcher.run_once()
+            clock.shift(timedelta(minutes=5))
+    assert len(fake.messages) == 1 and rows(patient)[0].status == "sent" and rows(patient)[0].attempts == 3
+
+
+@pytest.mark.parametrize(("code", "contact_status"), [(21211, "unusable"), (21614, "unusable"), (21610, "opted_out")])
+def test_permanent_errors_stop_texting_the_number(texted, dispatcher, fake, code, contact_status):
+    patient = texted()
+    fake.reject_number("+447400123456", code=code)
+    with time_machine.travel(_due_now(patient), tick=False):
+        assert dispatcher.run_once() == {"failed": 1}
+    assert db.session.get(SmsContact, patient.id).status == contact_status
+    assert all(r.status != "planned" for r in rows(patient))
+
+
+def test_a_timeout_is_reconciled_with_the_provider_not_resent(texted, dispatcher, fake):
+    patient = texted()
+    fake.timeout_next(1, seconds=3, accept=True)  # Twilio took it, but we never heard back
+    when = _due_now(patient)
+    with time_machine.travel(when, tick=False) as clock:
+        assert dispatcher.run_once() == {"uncertain": 1}
+        clock.shift(timedelta(seconds=5))
+        fake.wait_for_requests = None
+        assert dispatcher.reconcile(when + timedelta(seconds=5)) == {"found-sent": 1}
+        dispatcher.run_once()
+    assert len(fake.messages) == 1 and rows(patient)[0].status == "sent"
+
+
+def test_a_crash_after_claiming_is_requeued_and_sent_once(texted, dispatcher, sms, fake):
+    patient = texted()
+    when = _due_now(patient)
+    with time_machine.travel(when, tick=False) as clock:
+        crashed = Dispatcher(backend=sms, owner="crashed-worker", lease_seconds=60, max_per_second=1000)
+        assert crashed.claim(when)  # ... and the process died here
+        clock.shift(timedelta(seconds=61))
+        assert dispatcher.reconcile(when + timedelta(seconds=61)) == {"requeued": 1}
+        assert dispatcher.run_once() == {"sent": 1}
+    assert len(fake.messages) == 1
+
+
+def test_a_crash_after_sending_is_found_at_the_provider_and_not_resent(texted, dispatcher, sms, fake):
+    patient = texted()
+    when = _due_now(patient)
+
+    def die_after_send(point):
+        if point == "after-send":
+            raise SystemExit("killed between send and record")
+
+    with time_machine.travel(when, tick=False) as clock:
+        crashed = Dispatcher(
+            backend=sms, owner="crashed-worker", lease_seconds=60, max_per_second=1000, pause_hook=die_after_send
+        )
+        with pytest.raises(SystemExit):
+            crashed.run_once()
+        db.session.rollback()
+        clock.shift(timedelta(seconds=61))
+        assert dispatcher.reconcile(when + timedelta(seconds=61)) == {"found-sent": 1}
+        dispatcher.run_once()
+    assert len(fake.messages) == 1 and rows(patient)[0].provider_sid == fake.messages[0]["sid"]
+
+
+def test_nothing_is_sent_after_stop(texted, dispatcher, fake):
+    patient = texted()
+    when = _due_now(patient)
+    status, _body = fake.send_inbound("http://localhost/webhooks/twilio/inbound", "+447400123456", FROM, "stop")
+    assert status == 200
+    with time_machine.travel(when, tick=False):
+        dispatcher.run_once()
+    assert [m for m in fake.messages if m.get("direction") != "inbound"] == []
+
+
+# --- webhooks ---------------------------------------------------------------------------------
+
+
+def test_webhooks_reject_bad_or_missing_signatures_and_change_nothing(client, texted):
+    patient = texted()
+    for headers in ({}, {"X-Twilio-Signature": "forged"}):
+        for path in ("/webhooks/twilio/inbound", "/webhooks/twilio/status"):
+            response = client.post(
+                path,
+                data={"From": "+447400123456", "Body": "STOP", "MessageSid": "SM1", "MessageStatus": "failed"},
+                headers=headers,
+            )
+            assert response.status_code == 403
+    assert db.session.get(SmsContact, patient.id).status == "active"
+
+
+@pytest.mark.parametrize("word", ["STOP", "stopall", "Unsubscribe", "CANCEL", "end", "QUIT", "revoke", "OPTOUT"])
+def test_stop_words_opt_out_at_once(fake, texted, word):
+    patient = texted()
+    fake.send_inbound("http://localhost/webhooks/twilio/inbound", "+447400123456", FROM, word)
+    assert db.session.get(SmsContact, patient.id).status == "opted_out"
+
+
+@pytest.mark.parametrize("word", ["START", "yes", "Unstop"])
+def test_start_words_opt_back_in(fake, texted, word):
+    patient = texted()
+    fake.send_inbound("http://localhost/webhooks/twilio/inbound", "+447400123456", FROM, "STOP")
+    fake.send_inbound("http://localhost/webhooks/twilio/inbound", "+447400123456", FROM, word)
+    assert db.session.get(SmsContact, patient.id).status == "active"
+
+
+def test_help_answers_with_the_clinic_name_and_contact_in_twiml(fake, texted):
+    patient = texted()
+    status, body = fake.send_inbound("http://localhost/webhooks/twilio/inbound", "+447400123456", FROM, "help")
+    assert status == 200 and body.startswith("<?xml") and "<Message>" in body
+    assert patient.clinic.name in body and "+16045550100" in body
+
+
+def test_done_logs_todays_routine_once(fake, texted):
+    texted()
+    with time_machine.travel(datetime(2026, 11, 23, 19, tzinfo=UTC), tick=False):
+        for _ in range(2):
+            fake.send_inbound("http://localhost/webhooks/twilio/inbound", "+447400123456", FROM, "DONE")
+    from hep.adherence.models import AdherenceLog
+
+    logs = db.session.scalars(sa.select(AdherenceLog)).all()
+    assert [(log.local_date, log.source) for log in logs] == [(date(2026, 11, 23), "sms")]
+
+
+def test_a_number_records_todays_pain_and_anything_else_gets_help(fake, texted):
+    from hep.reminders.models import PainReport
+
+    patient = texted()
+    fake.send_inbound("http://localhost/webhooks/twilio/inbound", "+447400123456", FROM, "7")
+    _, body = fake.send_inbound("http://localhost/webhooks/twilio/inbound", "+447400123456", FROM, "hello?")
+    assert db.session.scalar(sa.select(PainReport.score).where(PainReport.patient_id == patient.id)) == 7
+    assert "DONE" in body
+
+
+def test_consent_sends_one_confirmation(make, client, fake, dispatcher):
+    physio = make.physio()
+    patient = make.patient(physio.clinic, physio, phone="+447400123999", timezone="Europe/London")
+    headers = make.headers(physio)
+    with time_machine.travel(datetime(2026, 11, 23, 12, 0, tzinfo=UTC), tick=False):
+        for _ in range(2):
+            response = client.post(
+                f"/api/v1/patients/{patient.id}/sms/consent", headers=headers, json={"method": "written"}
+            )
+            assert response.status_code == 201
+        dispatcher.run_once()
+        events = client.get(f"/api/v1/patients/{patient.id}/sms", headers=headers).json["events"]
+    confirmations = [m for m in fake.messages if "reminders by text" in m["body"]]
+    assert len(confirmations) == 1
+    assert [(e["event"], e["method"], e["recorded_by_id"]) for e in events] == [("granted", "written", physio.id)]
+
+
+def test_consent_confirmation_waits_for_the_window(make):
+    physio = make.physio()
+    patient = make.patient(physio.clinic, physio, phone="+61491570199", timezone="Australia/Sydney")
+    consent.grant(physio, patient.id, "verbal", now=datetime(2026, 11, 23, 12, 0, tzinfo=UTC))  # 23:00 in Sydney
+    [confirmation] = rows(patient, "consent")
+    assert confirmation.due_at == datetime(2026, 11, 23, 21, 0, tzinfo=UTC)  # 08:00 next morning
