@@ -377,6 +377,14 @@ MATRIX = [
         staff_only(200, admin_only=True),
         body=lambda world: {"max_per_week": 4},
     ),
+    Row("GET", "/api/v1/clinic/message-templates", staff_only(200)),
+    Row(
+        "PUT",
+        "/api/v1/clinic/message-templates/{kind}/{language}",
+        staff_only(200, admin_only=True),
+        url=lambda world: "/api/v1/clinic/message-templates/exercise/en",
+        body=lambda world: {"body": "{clinic}: a gentle nudge for today. Open the HEP app. Reply STOP to opt out."},
+    ),
     # audit
     Row("GET", "/api/v1/audit-events", staff_only(200, admin_only=True)),
 ]

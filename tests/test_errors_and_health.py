@@ -60,7 +60,26 @@ def test_unexpected_exception_is_a_500_problem_without_internals(tmp_path):
 def test_healthz_is_ok_on_a_migrated_database(client):
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json == {"status": "ok", "checks": {"database": "ok", "migrations": "current"}}
+    assert response.json == {
+        "status": "ok",
+        "checks": {
+            "database": "ok",
+            "migrations": "current",
+            "scheduler": {"last_heartbeat": None, "processes_seen": 0},
+        },
+    }
+
+
+def test_healthz_reports_the_newest_scheduler_heartbeat(client):
+    from datetime import UTC, datetime
+
+    from hep.reminders.models import Heartbeat
+
+    beat = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    db.session.add_all([Heartbeat(owner="a:1", beat_at=beat), Heartbeat(owner="b:2", beat_at=beat.replace(hour=11))])
+    db.session.commit()
+    scheduler = client.get("/healthz").json["checks"]["scheduler"]
+    assert scheduler == {"last_heartbeat": "2026-11-23T12:00:00+00:00", "processes_seen": 2}
 
 
 def test_healthz_is_503_when_migrations_are_behind(app, client):

@@ -45,7 +45,7 @@ def physio(make):
     return physio
 
 
-FUZZ = settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+FUZZ = settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
 
 
 @schema.parametrize()

@@ -423,3 +423,25 @@ def test_consent_confirmation_waits_for_the_window(make):
     consent.grant(physio, patient.id, "verbal", now=datetime(2026, 11, 23, 12, 0, tzinfo=UTC))  # 23:00 in Sydney
     [confirmation] = rows(patient, "consent")
     assert confirmation.due_at == datetime(2026, 11, 23, 21, 0, tzinfo=UTC)  # 08:00 next morning
+
+
+def test_a_clinic_sets_its_own_wording_and_it_is_checked(client, make, texted, dispatcher, fake):
+    patient = texted()
+    admin = make.headers(make.admin(patient.clinic))
+    url = "/api/v1/clinic/message-templates/exercise/en"
+    bad = client.put(url, headers=admin, json={"body": "{clinic}: your neck needs its exercises 💪"})
+    assert bad.status_code == 422 and "GSM-7" in bad.json["detail"] and "neck" in bad.json["detail"]
+    good = client.put(url, headers=admin, json={"body": "{clinic}: a gentle nudge. Open the HEP app. STOP to opt out."})
+    assert good.status_code == 200 and good.json["custom"] is True
+    with time_machine.travel(_due_now(patient), tick=False):
+        dispatcher.run_once()
+    assert fake.messages[0]["body"] == f"{patient.clinic.name}: a gentle nudge. Open the HEP app. STOP to opt out."
+
+
+def test_the_patients_language_is_used_where_there_is_a_translation(make, texted, dispatcher, fake):
+    patient = texted()
+    patient.patient.language = "fr-CA"
+    db.session.commit()
+    with time_machine.travel(_due_now(patient), tick=False):
+        dispatcher.run_once()
+    assert "c'est l'heure de vos exercices" in fake.messages[0]["body"]

@@ -44,6 +44,11 @@ def test_schedule_a_session_with_the_patients_physio_by_default(client, headers,
     assert response.json["ends_at"] == (NOW + timedelta(days=2, minutes=45)).isoformat()
 
 
+def test_booking_the_same_start_twice_books_once(client, headers, patient):
+    first, again = book(client, headers, patient).json, book(client, headers, patient).json
+    assert first["id"] == again["id"]
+
+
 def test_a_session_in_the_past_is_rejected(client, headers, patient):
     response = book(client, headers, patient, when=NOW - timedelta(hours=1))
     assert response.status_code == 422 and response.json["invalid_params"][0]["name"] == "starts_at"

@@ -6,11 +6,13 @@ import marshmallow as ma
 from marshmallow import validate
 
 from hep.accounts.auth import current_user, login_required
+from hep.accounts.contact import LANGUAGE_RE
 from hep.accounts.models import CLINIC_ADMIN, PATIENT, STAFF_ROLES
 from hep.api import Blueprint
 from hep.dbtypes import utcnow
+from hep.errors import Invalid, NotFound
 from hep.pagination import PageArgsSchema, page_schema, paginate
-from hep.reminders import consent, service
+from hep.reminders import consent, messages, service
 from hep.reminders.models import Reminder
 
 blp = Blueprint("reminders", __name__, url_prefix="/api/v1", description="Text reminders")
@@ -157,3 +159,47 @@ def get_settings():
 def update_settings(changes):
     """Change your clinic's reminder rules (clinic admin)"""
     return service.update_settings(current_user(), changes, now=utcnow())
+
+
+class MessageTemplateSchema(ma.Schema):
+    kind = ma.fields.String(required=True)
+    language = ma.fields.String(required=True)
+    body = ma.fields.String(required=True)
+    custom = ma.fields.Boolean(required=True, metadata={"description": "false: the shipped default"})
+
+
+class MessageTemplateListSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(MessageTemplateSchema), required=True)
+
+
+class MessageTemplateBodySchema(ma.Schema):
+    body = ma.fields.String(
+        required=True,
+        allow_none=True,
+        validate=validate.Length(1, 320),
+        metadata={
+            "description": "Placeholders {clinic}, {contact}, {when}; GSM-7, one segment, no health details. "
+            "null resets to the default."
+        },
+    )
+
+
+@blp.route("/clinic/message-templates", methods=["GET"])
+@login_required(*STAFF_ROLES)
+@blp.response(200, MessageTemplateListSchema)
+def list_message_templates():
+    """Your clinic's texts in every language (its own wording, or the default)"""
+    return {"items": service.list_templates(current_user())}
+
+
+@blp.route("/clinic/message-templates/<string:kind>/<string:language>", methods=["PUT"])
+@login_required(CLINIC_ADMIN)
+@blp.arguments(MessageTemplateBodySchema)
+@blp.response(200, MessageTemplateSchema)
+def set_message_template(body, kind, language):
+    """Set your clinic's wording for one text (clinic admin); null restores the default"""
+    if kind not in messages.KINDS:
+        raise NotFound(f"No kind of text {kind!r}; kinds: {', '.join(messages.KINDS)}.")
+    if not LANGUAGE_RE.match(language):
+        raise Invalid("language", "must be a language code such as en or fr-CA", location="path")
+    return service.set_template(current_user(), kind, language, body["body"])

@@ -10,7 +10,7 @@ from hep.accounts.models import CLINIC_ADMIN, User
 from hep.accounts.service import get_patient
 from hep.errors import Forbidden, Invalid
 from hep.extensions import db
-from hep.reminders import planner
+from hep.reminders import messages, planner
 from hep.reminders.models import ConsentEvent, Reminder, ReminderSettings, SmsContact
 
 
@@ -83,3 +83,55 @@ def update_settings(actor: User, changes: dict, *, now: datetime) -> ReminderSet
         raise Invalid("window_end", "must be after window_start")
     db.session.commit()
     return row
+
+
+def list_templates(actor: User) -> list[dict]:
+    """Every kind of text in every language we have, with the clinic's own wording where set."""
+    own = {
+        (t.kind, t.language): t.body
+        for t in db.session.scalars(
+            select(messages.MessageTemplate).where(messages.MessageTemplate.clinic_id == actor.clinic_id)
+        )
+    }
+    languages = sorted({lang for texts in messages.DEFAULTS.values() for lang in texts} | {k[1] for k in own})
+    return [
+        {
+            "kind": kind,
+            "language": lang,
+            "body": own.get((kind, lang)) or messages.DEFAULTS[kind].get(lang),
+            "custom": (kind, lang) in own,
+        }
+        for kind in messages.KINDS
+        for lang in languages
+        if own.get((kind, lang)) or lang in messages.DEFAULTS[kind]
+    ]
+
+
+def set_template(actor: User, kind: str, language: str, body: str | None) -> dict:
+    """Set (or, with None, reset) the clinic's wording for one kind and language, if it may be sent."""
+    if actor.role != CLINIC_ADMIN:
+        raise Forbidden("Only a clinic admin may change the texts.")
+    row = db.session.get(messages.MessageTemplate, (actor.clinic_id, kind, language))
+    if body is None:
+        if row is not None:
+            db.session.delete(row)
+            db.session.commit()
+        return {
+            "kind": kind,
+            "language": language,
+            "body": messages.template(actor.clinic_id, kind, language),
+            "custom": False,
+        }
+    clinic = actor.clinic
+    rendered = messages.render(body, clinic=clinic.name, contact=clinic.contact_phone or "", when="Tue 24 Nov 09:30")
+    found = messages.problems(body, rendered)
+    if found:
+        raise Invalid("body", "; ".join(found))
+    if "{clinic}" not in body:
+        raise Invalid("body", "must name the clinic with {clinic}")
+    if row is None:
+        db.session.add(messages.MessageTemplate(clinic_id=actor.clinic_id, kind=kind, language=language, body=body))
+    else:
+        row.body = body
+    db.session.commit()
+    return {"kind": kind, "language": language, "body": body, "custom": True}

@@ -33,11 +33,20 @@ def _physio(actor: User, physiotherapist_id: int | None, patient: Patient) -> in
 
 
 def schedule(actor: User, patient_id: int, data: dict, *, now: datetime) -> NeedlingSession:
-    """Book a needling session for a patient of the caller's clinic."""
+    """Book a needling session for a patient of the caller's clinic; booking the same start again books nothing."""
     _require_staff(actor)
     patient = get_patient(actor, patient_id)
     if data["starts_at"] < now:
         raise Invalid("starts_at", "is in the past")
+    same = db.session.scalar(
+        select(NeedlingSession).where(
+            NeedlingSession.patient_id == patient_id,
+            NeedlingSession.starts_at == data["starts_at"],
+            NeedlingSession.status == SCHEDULED,
+        )
+    )
+    if same is not None:  # a retried booking: the patient cannot be in two sessions at once anyway
+        return same
     session = NeedlingSession(
         patient_id=patient_id,
         physiotherapist_id=_physio(actor, data.get("physiotherapist_id"), patient),
