@@ -269,6 +269,15 @@ def get_patient(actor: User, patient_id: int) -> Patient:
     return patient
 
 
+def require_patient_access(actor: User, patient_id: int, not_found: str) -> None:
+    """For objects that belong to a patient: answer NotFound (naming the object) unless the caller may
+    see that patient, so another clinic's ids reveal nothing."""
+    try:
+        get_patient(actor, patient_id)
+    except NotFound:
+        raise NotFound(not_found) from None
+
+
 def _physiotherapist_for(actor: User, physiotherapist_id: int | None) -> int:
     if physiotherapist_id is None:
         if actor.role != PHYSIOTHERAPIST:

@@ -84,6 +84,34 @@ def content_hash(data: dict) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def upsert_by_key(existing: dict, entries: dict[str, dict], *, now: datetime, new, fill) -> LoadReport:
+    """Bring shipped rows in line with their files, by stable key: create, update or restore what
+    is there, leave what is unchanged, archive what was removed. The caller commits."""
+    report = LoadReport()
+    for key, data in entries.items():
+        digest = content_hash(data)
+        row = existing.get(key)
+        if row is None:
+            row = new(key)
+            db.session.add(row)
+            report.created.append(key)
+        elif row.archived_at is not None:
+            row.archived_at = None
+            report.restored.append(key)
+        elif row.content_hash == digest:
+            report.unchanged.append(key)
+            continue
+        else:
+            report.updated.append(key)
+        fill(row, data)
+        row.content_hash = digest
+    for key, row in existing.items():
+        if key not in entries and row.archived_at is None:
+            row.archived_at = now
+            report.archived.append(key)
+    return report
+
+
 def load_library(directory: Path, *, now: datetime) -> tuple[LoadReport, LoadReport]:
     """Validate every exercise and template file, then upsert them and archive what was removed.
 
@@ -94,30 +122,15 @@ def load_library(directory: Path, *, now: datetime) -> tuple[LoadReport, LoadRep
     entries = read_library(directory)
     templates_dir = directory / "templates"
     templates = read_templates(templates_dir, set(entries)) if templates_dir.is_dir() else {}
-    report = LoadReport()
     existing = {e.slug: e for e in db.session.scalars(select(Exercise).where(Exercise.clinic_id.is_(None)))}
     try:
-        for slug, data in entries.items():
-            digest = content_hash(data)
-            exercise = existing.get(slug)
-            if exercise is None:
-                exercise = Exercise(slug=slug, clinic_id=None, created_at=now)
-                db.session.add(exercise)
-                report.created.append(slug)
-            elif exercise.archived_at is not None:
-                exercise.archived_at = None
-                report.restored.append(slug)
-            elif exercise.content_hash == digest:
-                report.unchanged.append(slug)
-                continue
-            else:
-                report.updated.append(slug)
-            apply_content(exercise, data, now=now)
-            exercise.content_hash = digest
-        for slug, exercise in existing.items():
-            if slug not in entries and exercise.archived_at is None:
-                exercise.archived_at = now
-                report.archived.append(slug)
+        report = upsert_by_key(
+            existing,
+            entries,
+            now=now,
+            new=lambda slug: Exercise(slug=slug, clinic_id=None, created_at=now),
+            fill=lambda row, data: apply_content(row, data, now=now),
+        )
         template_report = upsert_templates(templates, now=now)
         db.session.commit()
     except Exception:

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from hep.accounts.models import Patient, User
-from hep.accounts.service import get_patient
+from hep.accounts.service import get_patient, require_patient_access
 from hep.audit import service as audit
 from hep.errors import Forbidden, Invalid, NotFound
 from hep.extensions import db
@@ -119,10 +119,7 @@ def get_routine(actor: User, routine_id: int) -> Routine:
     routine = db.session.get(Routine, routine_id)
     if routine is None:
         raise NotFound(f"No routine {routine_id}.")
-    try:
-        get_patient(actor, routine.patient_id)
-    except NotFound:
-        raise NotFound(f"No routine {routine_id}.") from None
+    require_patient_access(actor, routine.patient_id, f"No routine {routine_id}.")
     return routine
 
 

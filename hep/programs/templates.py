@@ -12,7 +12,7 @@ from sqlalchemy import or_, select
 from hep.accounts.models import User
 from hep.errors import Conflict, Forbidden, Invalid, NotFound, flatten_messages
 from hep.extensions import db
-from hep.library.loader import LibraryError, LoadReport, content_hash
+from hep.library.loader import LibraryError, LoadReport, content_hash, upsert_by_key
 from hep.library.models import Exercise
 from hep.programs.models import ProgramTemplate
 from hep.programs.schemas import TemplateInSchema
@@ -50,33 +50,21 @@ def _jsonable(data: dict) -> dict:
 
 def upsert_templates(entries: dict[str, dict], *, now: datetime) -> LoadReport:
     """Upsert validated shipped templates by key; archive the ones whose file is gone. Caller commits."""
-    report = LoadReport()
     existing = {
         t.key: t for t in db.session.scalars(select(ProgramTemplate).where(ProgramTemplate.clinic_id.is_(None)))
     }
-    for key, data in entries.items():
-        digest = content_hash(data)
-        row = existing.get(key)
-        if row is None:
-            row = ProgramTemplate(key=key, clinic_id=None, created_at=now)
-            db.session.add(row)
-            report.created.append(key)
-        elif row.archived_at is not None:
-            row.archived_at = None
-            report.restored.append(key)
-        elif row.content_hash == digest:
-            report.unchanged.append(key)
-            continue
-        else:
-            report.updated.append(key)
-        for name in CONTENT:
-            setattr(row, name, data[name])
-        row.content_hash = digest
-    for key, row in existing.items():
-        if key not in entries and row.archived_at is None:
-            row.archived_at = now
-            report.archived.append(key)
-    return report
+    return upsert_by_key(
+        existing,
+        entries,
+        now=now,
+        new=lambda key: ProgramTemplate(key=key, clinic_id=None, created_at=now),
+        fill=_fill,
+    )
+
+
+def _fill(row: ProgramTemplate, data: dict) -> None:
+    for name in CONTENT:
+        setattr(row, name, data[name])
 
 
 def _visible(clinic_id: int):

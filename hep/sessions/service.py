@@ -9,7 +9,7 @@ from sqlalchemy import Select, select
 
 from hep.accounts import tokens
 from hep.accounts.models import PHYSIOTHERAPIST, STAFF_ROLES, Patient, User
-from hep.accounts.service import get_patient
+from hep.accounts.service import get_patient, require_patient_access
 from hep.audit import service as audit
 from hep.errors import Forbidden, Invalid, NotFound
 from hep.extensions import db
@@ -70,10 +70,7 @@ def get_session(actor: User, session_id: int) -> NeedlingSession:
     session = db.session.get(NeedlingSession, session_id)
     if session is None:
         raise NotFound(f"No session {session_id}.")
-    try:
-        get_patient(actor, session.patient_id)
-    except NotFound:
-        raise NotFound(f"No session {session_id}.") from None
+    require_patient_access(actor, session.patient_id, f"No session {session_id}.")
     return session
 
 
