@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -91,6 +92,10 @@ def _typed(values: list[Any], order: Sequence[InstrumentedAttribute]):
         try:
             if python_type is datetime:
                 value = datetime.fromisoformat(value)
+                if value.tzinfo is None:
+                    raise ValueError("naive")
+            elif python_type is uuid.UUID:
+                value = uuid.UUID(value)
             elif python_type in (int, str) and not isinstance(value, python_type):
                 raise TypeError
         except (TypeError, ValueError) as exc:

@@ -251,3 +251,11 @@ def test_staff_export_logs_as_csv(client, make, headers, patient, items):
     lines = response.get_data(as_text=True).strip().splitlines()
     assert lines[0].startswith("id,performed_at,utc_offset_minutes,local_date,exercise")
     assert len(lines) == 2 and '"felt good, a bit stiff"' in lines[1] and ",bridge," in lines[1]
+
+
+def test_the_log_list_pages_with_its_own_cursor(client, headers, patient, items):
+    sync(client, headers, patient, [entry(items[0], at=NOW.astimezone(TONGA) - timedelta(hours=h)) for h in (1, 2, 3)])
+    first = client.get(f"/api/v1/patients/{patient.id}/logs?limit=2", headers=headers).json
+    rest = client.get(f"/api/v1/patients/{patient.id}/logs?limit=2&cursor={first['next_cursor']}", headers=headers)
+    assert rest.status_code == 200
+    assert len(first["items"]) == 2 and len(rest.json["items"]) == 1 and rest.json["next_cursor"] is None

@@ -263,16 +263,66 @@ def test_never_sent_after_the_window_closes(texted, dispatcher, fake):
     assert fake.messages == []
 
 
-def test_429_and_500_are_retried_with_backoff_then_sent_once(texted, dispatcher, fake):
+def test_429_is_retried_with_backoff_then_sent_once(texted, dispatcher, fake):
     patient = texted()
     when = _due_now(patient)
-    fake.fail_next(1, status=429, code=20429)
-    fake.fail_next(1, status=500, code=20500)
+    fake.fail_next(2, status=429, code=20429)
     with time_machine.travel(when, tick=False) as clock:
         for _ in range(3):
             dispatcher.run_once()
             clock.shift(timedelta(minutes=5))
     assert len(fake.messages) == 1 and rows(patient)[0].status == "sent" and rows(patient)[0].attempts == 3
+
+
+def test_a_5xx_is_reconciled_not_resent_blind(texted, dispatcher, fake):
+    patient = texted()
+    when = _due_now(patient)
+    fake.fail_next(1, status=503, code=20503)
+    with time_machine.travel(when, tick=False) as clock:
+        assert dispatcher.run_once() == {"uncertain": 1}
+        clock.shift(timedelta(seconds=1))
+        assert dispatcher.reconcile(when + timedelta(seconds=1)) == {"requeued": 1}
+        assert dispatcher.run_once() == {"sent": 1}
+    assert len(fake.messages) == 1
+
+
+def test_a_claim_whose_lease_ran_out_is_not_sent_by_its_slow_owner(texted, sms, dispatcher, fake):
+    patient = texted()
+    when = _due_now(patient)
+    slow = Dispatcher(backend=sms, owner="slow-worker", lease_seconds=60, max_per_second=1000)
+    with time_machine.travel(when, tick=False) as clock:
+        [reminder_id] = slow.claim(when)
+        clock.shift(timedelta(seconds=61))
+        dispatcher.reconcile(when + timedelta(seconds=61))
+        assert slow.send(reminder_id) == "lost-lease"
+        assert dispatcher.run_once() == {"sent": 1}
+    assert len(fake.messages) == 1
+
+
+def test_a_new_phone_number_needs_consent_again(client, make, texted, dispatcher, fake):
+    patient = texted()
+    physio = db.session.get(User, patient.patient.physiotherapist_id)
+    response = client.patch(
+        f"/api/v1/patients/{patient.id}", headers=make.headers(physio), json={"phone": "+447400999888"}
+    )
+    assert response.status_code == 200
+    assert db.session.get(SmsContact, patient.id).status == "no_consent"
+    with time_machine.travel(_due_now(patient), tick=False):
+        dispatcher.run_once()
+    assert fake.messages == []
+
+
+def test_a_time_in_a_dst_gap_moves_just_past_it():
+    from hep.reminders.planner import local_moment
+
+    moment = local_moment(date(2026, 3, 8), "02:30", ZoneInfo("America/Vancouver"))  # clocks jump 02:00 -> 03:00
+    assert moment.astimezone(ZoneInfo("America/Vancouver")).strftime("%H:%M") == "03:30"
+
+
+def test_a_superscript_digit_is_not_a_pain_score(fake, texted):
+    texted()
+    status, body = fake.send_inbound("http://localhost/webhooks/twilio/inbound", "+447400123456", FROM, "²")
+    assert status == 200 and "DONE" in body
 
 
 @pytest.mark.parametrize(("code", "contact_status"), [(21211, "unusable"), (21614, "unusable"), (21610, "opted_out")])

@@ -348,6 +348,10 @@ def update_patient(actor: User, patient_id: int, changes: dict, *, now: datetime
     new_phone = changes.get("phone", user.phone)
     if not new_email and not new_phone:
         raise Invalid("email", "an e-mail address or a mobile phone is required")
+    if "phone" in changes and changes["phone"] != user.phone:
+        from hep.reminders.consent import phone_changed  # reminders depend on accounts, not the reverse
+
+        phone_changed(patient_id, changes["phone"], now=now)
     for key, value in changes.items():
         setattr(user if key in USER_FIELDS else patient, key, value)
     if changes.get("is_active") is False:

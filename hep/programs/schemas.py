@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import marshmallow as ma
 from marshmallow import validate
 
@@ -55,9 +57,12 @@ class ItemSchema(ma.Schema):
         return data
 
 
+SaneDate = validate.Range(date(2000, 1, 1), date(2100, 1, 1), error="must be between 2000 and 2100")
+
+
 class PhaseSchema(ma.Schema):
     name = ma.fields.String(required=True, validate=validate.Length(1, 120))
-    start_date = ma.fields.Date(required=True)
+    start_date = ma.fields.Date(required=True, validate=SaneDate)
     items = ma.fields.List(ma.fields.Nested(ItemSchema), required=True, validate=validate.Length(1, 30))
 
 
@@ -65,8 +70,8 @@ class RoutineInSchema(ma.Schema):
     """A routine's whole content. Sending it again unchanged creates no new version."""
 
     title = ma.fields.String(required=True, validate=validate.Length(1, 200))
-    start_date = ma.fields.Date(required=True)
-    end_date = ma.fields.Date(load_default=None, allow_none=True)
+    start_date = ma.fields.Date(required=True, validate=SaneDate)
+    end_date = ma.fields.Date(load_default=None, allow_none=True, validate=SaneDate)
     notes = Note
     template = ma.fields.String(
         load_default=None,
@@ -183,4 +188,4 @@ class TemplateArgsSchema(ma.Schema):
 
 
 class DraftArgsSchema(ma.Schema):
-    start_date = ma.fields.Date(required=True)
+    start_date = ma.fields.Date(required=True, validate=SaneDate)

@@ -49,7 +49,7 @@ def _exercises(clinic_id: int, data: dict) -> dict[str, Exercise]:
         for e in db.session.scalars(
             select(Exercise)
             .where(Exercise.slug.in_(slugs), visible_to(clinic_id), Exercise.archived_at.is_(None))
-            .order_by(Exercise.clinic_id.is_(None))
+            .order_by(Exercise.clinic_id.is_not(None))  # the clinic's own comes last, so it wins the dict
         )
     }
     for p, phase in enumerate(data["phases"]):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from sqlalchemy.exc import IntegrityError
+
 from hep.accounts.models import User
 from hep.accounts.service import get_patient
 from hep.errors import Invalid
@@ -11,6 +13,7 @@ from hep.extensions import db
 from hep.reminders.models import (
     ACTIVE,
     CONSENT_CONFIRMATION,
+    NO_CONSENT,
     OPTED_OUT,
     PLANNED,
     UNUSABLE,
@@ -48,7 +51,11 @@ def grant(actor: User, patient_id: int, method: str, *, now: datetime) -> SmsCon
         )
     )
     _confirmation(patient_id, patient.user.clinic_id, now)
-    db.session.commit()
+    try:
+        db.session.commit()
+    except IntegrityError:  # the same consent recorded at the same moment by a double click: one wins
+        db.session.rollback()
+        return db.session.get(SmsContact, patient_id)
     return contact
 
 
@@ -162,4 +169,18 @@ def _set(
             db.update(Reminder)
             .where(Reminder.patient_id == contact.patient_id, Reminder.status == PLANNED)
             .values(status="withdrawn", reason=f"texts stopped: {event}", updated_at=now)
+        )
+
+
+def phone_changed(patient_id: int, new_phone: str | None, *, now: datetime) -> None:
+    """Consent was given for a number: a new number needs consent again. Caller commits."""
+    contact = db.session.get(SmsContact, patient_id)
+    if contact is not None and contact.phone != new_phone and contact.status != NO_CONSENT:
+        _set(
+            contact,
+            NO_CONSENT,
+            now,
+            method="staff",
+            event="phone_changed",
+            detail="the mobile number changed; consent must be recorded again",
         )

@@ -94,9 +94,22 @@ class Dispatcher:
     def run_once(self, now_fn=utcnow) -> Counter:
         """Claim one batch and work through it; return how each ended."""
         outcome: Counter = Counter()
-        for reminder_id in self.claim(now_fn()):
+        renewed = now_fn()
+        for reminder_id in self.claim(renewed):
+            if (now_fn() - renewed).total_seconds() > self.lease_seconds / 3:
+                renewed = now_fn()
+                self._renew(renewed)
             outcome[self.send(reminder_id, now_fn)] += 1
         return outcome
+
+    def _renew(self, now: datetime) -> None:
+        """Keep this process's unexpired claims alive while it works through a long batch."""
+        db.session.execute(
+            update(Reminder)
+            .where(Reminder.lease_owner == self.owner, Reminder.status == CLAIMED, Reminder.lease_expires_at > now)
+            .values(lease_expires_at=now + timedelta(seconds=self.lease_seconds))
+        )
+        db.session.commit()
 
     def send(self, reminder_id: int, now_fn=utcnow) -> str:
         """Check one claimed reminder again, then send it or record why not."""
@@ -109,10 +122,30 @@ class Dispatcher:
             status, reason = verdict
             return _finish(reminder, status, reason, now)
         contact = db.session.get(SmsContact, reminder.patient_id)
-        reminder.to_phone, reminder.body = contact.phone, _body(reminder)
-        reminder.status, reminder.sending_since, reminder.attempts = SENDING, now, reminder.attempts + 1
-        reminder.updated_at = now
+        # Compare-and-set, renewing the lease: only while our claim still holds does the row become ours
+        # to send, so a slow batch whose lease ran out cannot race the process that reclaimed it.
+        moved = db.session.execute(
+            update(Reminder)
+            .where(
+                Reminder.id == reminder_id,
+                Reminder.status == CLAIMED,
+                Reminder.lease_owner == self.owner,
+                Reminder.lease_expires_at > now,
+            )
+            .values(
+                status=SENDING,
+                sending_since=now,
+                attempts=Reminder.attempts + 1,
+                to_phone=contact.phone,
+                body=_body(reminder),
+                lease_expires_at=now + timedelta(seconds=self.lease_seconds),
+                updated_at=now,
+            )
+        ).rowcount
         db.session.commit()  # the attempt is on record before the provider hears of it
+        if moved != 1:
+            return "lost-lease"
+        db.session.refresh(reminder)
         self._hook("before-send")
         self._throttle()
         validity = max(60, min(MAX_VALIDITY, int((reminder.window_end_at - now).total_seconds())))
@@ -131,8 +164,9 @@ class Dispatcher:
 
     def _failed(self, reminder: Reminder, error: SmsError, now: datetime) -> str:
         reminder.error_code = error.code
-        if error.network:
-            # The provider may have accepted it: leave it `sending` for reconcile to ask, never resend blind.
+        if error.network or (error.http_status or 0) >= 500:
+            # The provider may have accepted it (a timeout, or a 502/504 from its edge): leave it `sending`
+            # for reconcile to ask, never resend blind. Only 429 and refusals are known not to have gone out.
             reminder.lease_expires_at = now
             db.session.commit()
             return "uncertain"
@@ -170,7 +204,22 @@ class Dispatcher:
             except SmsError:
                 outcome["lookup-failed"] += 1
                 continue
-            match = next((m for m in found if m.body == reminder.body), None)
+            taken = set(
+                db.session.scalars(
+                    select(Reminder.provider_sid).where(Reminder.provider_sid.in_([m.sid for m in found]))
+                )
+            )
+            candidates = sorted(
+                (
+                    m
+                    for m in found
+                    if m.body == reminder.body
+                    and m.sid not in taken
+                    and m.date_created >= reminder.sending_since - timedelta(seconds=1)
+                ),
+                key=lambda m: m.date_created,
+            )
+            match = candidates[0] if candidates else None
             if match is not None:
                 reminder.status, reminder.provider_sid, reminder.provider_status = SENT, match.sid, match.status
                 reminder.sent_at, reminder.updated_at = match.date_created, now
@@ -207,6 +256,8 @@ def _verdict(reminder: Reminder, now: datetime) -> tuple[str, str] | None:
     patient = db.session.get(Patient, reminder.patient_id)
     if contact is None or contact.status != ACTIVE:
         return SKIPPED, f"no text consent ({contact.status if contact else 'none recorded'})"
+    if contact.phone != patient.user.phone:
+        return SKIPPED, "consent was for another number"
     if not patient.user.is_active:
         return SKIPPED, "patient deactivated"
     if reminder.kind == CONSENT_CONFIRMATION:

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 
-from hep.accounts.models import Patient
+from hep.accounts.models import Patient, User
 from hep.adherence import service as adherence
 from hep.extensions import db
 from hep.programs.service import items_on, routines_for
@@ -59,7 +59,12 @@ def handle_text(sid: str, from_phone: str, body: str, *, now: datetime) -> str |
     seen = db.session.scalar(select(InboundMessage).where(InboundMessage.provider_sid == sid))
     if seen is not None:
         return seen.reply
-    contact = db.session.scalar(select(SmsContact).where(SmsContact.phone == from_phone))
+    # The number's current owner only: a number can pass from one patient to another.
+    contact = db.session.scalar(
+        select(SmsContact)
+        .join(User, User.id == SmsContact.patient_id)
+        .where(SmsContact.phone == from_phone, User.phone == from_phone)
+    )
     patient = db.session.get(Patient, contact.patient_id) if contact else None
     action, reply = _act(patient, body.strip(), now) if patient else ("unknown-sender", None)
     db.session.add(
@@ -90,14 +95,13 @@ def _act(patient: Patient, text: str, now: datetime) -> tuple[str, str | None]:
         consent.lose(patient.user_id, None, opted_out=True, now=now, detail=f"replied {word}", method="sms-keyword")
         return "opt-out", say("opted_out")
     if word in START_WORDS:
-        consent.opt_in(patient.user_id, now=now)
-        return "opt-in", say("opted_in")
+        return ("opt-in", say("opted_in")) if consent.opt_in(patient.user_id, now=now) else ("help", say("help"))
     if word == "HELP":
         return "help", say("help")
     if word == "DONE":
         _log_today_done(patient, now)
         return "done", say("done")
-    if text.isdigit() and 0 <= int(text) <= 10:
+    if text.isascii() and text.isdigit() and 0 <= int(text) <= 10:
         today = now.astimezone(ZoneInfo(patient.timezone)).date()
         db.session.add(PainReport(patient_id=patient.user_id, local_date=today, score=int(text), received_at=now))
         return "score", say("score")

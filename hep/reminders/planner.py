@@ -65,12 +65,9 @@ def settings_for(clinic_id: int) -> ReminderSettings:
 
 
 def local_moment(day: date, hhmm: str, zone: ZoneInfo) -> datetime:
-    """A local wall-clock time as UTC. A time skipped by a DST jump moves forward past the gap;
-    a repeated one means its first occurrence."""
-    naive = datetime.combine(day, time.fromisoformat(hhmm))
-    aware = naive.replace(tzinfo=zone, fold=0)
-    if aware.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != naive:  # in a gap
-        aware = (aware.astimezone(UTC) + timedelta(hours=1)).astimezone(zone)
+    """A local wall-clock time as UTC."""
+    # fold=0 maps a time skipped by a DST jump to just past the gap, and a repeated time to its first occurrence.
+    aware = datetime.combine(day, time.fromisoformat(hhmm)).replace(tzinfo=zone, fold=0)
     return aware.astimezone(UTC)
 
 

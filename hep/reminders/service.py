@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 
 from sqlalchemy import Select, func, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from hep.accounts.models import CLINIC_ADMIN, User
 from hep.accounts.service import get_patient
@@ -13,11 +15,20 @@ from hep.extensions import db
 from hep.reminders import messages, planner
 from hep.reminders.models import ConsentEvent, Reminder, ReminderSettings, SmsContact
 
+log = logging.getLogger(__name__)
+
 
 def patient_changed(patient_id: int, now: datetime) -> None:
     """Re-plan a patient's reminders after a change to their routine, sessions, time zone or texts."""
-    if db.session.get(SmsContact, patient_id) is not None:
+    if db.session.get(SmsContact, patient_id) is None:
+        return
+    try:
         planner.replan(patient_id, now)
+    except SQLAlchemyError:
+        # The change itself is saved; the scheduler's next plan (every 10 min) catches up, and dispatch
+        # checks every reminder again before sending, so a failed re-plan never sends a wrong text.
+        db.session.rollback()
+        log.exception("re-planning reminders for patient %s failed; the scheduler will catch up", patient_id)
 
 
 def sms_status(actor: User, patient_id: int) -> dict:

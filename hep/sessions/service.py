@@ -19,6 +19,13 @@ from hep.sessions.models import CANCELLED, SCHEDULED, CalendarFeed, NeedlingSess
 NEXT_STATUS = {SCHEDULED: {SCHEDULED, "completed", CANCELLED, "no_show"}}
 
 
+def _check_start(starts_at: datetime, now: datetime) -> None:
+    if starts_at < now:
+        raise Invalid("starts_at", "is in the past")
+    if starts_at > now + timedelta(days=730):
+        raise Invalid("starts_at", "is more than two years ahead")
+
+
 def _require_staff(actor: User) -> None:
     if actor.role not in STAFF_ROLES:
         raise Forbidden("Only staff schedule sessions.")
@@ -36,8 +43,7 @@ def schedule(actor: User, patient_id: int, data: dict, *, now: datetime) -> Need
     """Book a needling session for a patient of the caller's clinic; booking the same start again books nothing."""
     _require_staff(actor)
     patient = get_patient(actor, patient_id)
-    if data["starts_at"] < now:
-        raise Invalid("starts_at", "is in the past")
+    _check_start(data["starts_at"], now)
     same = db.session.scalar(
         select(NeedlingSession).where(
             NeedlingSession.patient_id == patient_id,
@@ -84,8 +90,7 @@ def change(actor: User, session_id: int, changes: dict, *, now: datetime) -> Nee
     if "starts_at" in changes and changes["starts_at"] != session.starts_at:
         if session.status != SCHEDULED:
             raise Invalid("starts_at", f"a {session.status} session cannot be rescheduled")
-        if changes["starts_at"] < now:
-            raise Invalid("starts_at", "is in the past")
+        _check_start(changes["starts_at"], now)
     if "physiotherapist_id" in changes:
         changes["physiotherapist_id"] = _physio(
             actor, changes["physiotherapist_id"], db.session.get(Patient, session.patient_id)

@@ -1,0 +1,66 @@
+"""The reminder-engine benchmark still runs end to end on PostgreSQL (at a tiny size; no timing is asserted)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from tests.conftest import IN_CI, PG_URL, pg_admin_url
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _skip_or_fail(message: str) -> None:
+    if IN_CI:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.mark.slow
+def test_reminders_benchmark_runs_and_writes_every_figure(tmp_path):
+    if not PG_URL:
+        _skip_or_fail("TEST_DATABASE_URL is not set: the reminders benchmark needs PostgreSQL (.ci/run sets it)")
+    engine = sa.create_engine(pg_admin_url())
+    try:
+        with engine.connect():
+            pass
+    except sa.exc.OperationalError as exc:
+        _skip_or_fail(f"PostgreSQL at TEST_DATABASE_URL is unreachable: {exc.orig}")
+    finally:
+        engine.dispose()
+
+    out = tmp_path / "RESULTS-reminders.md"
+    tiny = ["--patients", "50", "--claims", "200", "--messages", "10", "--jobs", "20", "--runs", "1", "--no-profile"]
+    command = [
+        sys.executable,
+        str(ROOT / "benchmarks" / "reminders.py"),
+        *tiny,
+        "--database-url",
+        PG_URL,
+        "--out",
+        str(out),
+    ]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    text = out.read_text()
+    assert text.startswith("# Benchmark results: the reminder engine")
+    for line in (
+        "| planning: wall time, 50 patients |",
+        "| planning: rows/s |",
+        "| planning: peak RSS of the planner process |",
+        "| claim, 1 process: rows/s |",
+        "| claim, 2 processes in parallel: rows/s (together) |",
+        "| send through TwilioBackend, 150 ms latency: messages/s |",
+        "| busiest 1-second window at the fake (150 ms latency) |",
+        "| busiest 1-second window at the fake (0 ms latency) |",
+        "| APScheduler: schedule 20 one-off jobs (one per patient) |",
+        "| APScheduler: job store table size (pg_total_relation_size) |",
+        "| APScheduler: reschedule one patient's 7 jobs |",
+    ):
+        assert line in text, line
+    assert "hep_bench_rem_" in result.stderr and "dropped database" in result.stderr
