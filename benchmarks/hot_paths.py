@@ -58,7 +58,7 @@ from hep.programs.service import items_on, local_today
 ROOT = Path(__file__).resolve().parent.parent
 HISTORY_DAYS = 21  # routines started three weeks ago: every shipped template (6+ weeks) is still running
 BATCH_SIZE = 50
-BUSY = 15  # % of all cores busy with other work before the runs that makes us warn
+BUSY = 10  # % of all cores used by other work during a run that makes its figures suspect
 TIMEZONES = ("America/Vancouver", "Europe/London", "Australia/Sydney", "America/Toronto", "Asia/Kolkata", "UTC")
 PACKAGES = ("Flask", "Werkzeug", "SQLAlchemy", "flask-smorest", "marshmallow", "gunicorn", "psycopg")
 BASELINE, PLAN, SYNC, RESEND = "baseline", "plan", "sync", "resend"
@@ -91,6 +91,10 @@ How to read it:
   machine's (100 % = every core busy). The load generator shares the cores with gunicorn and
   the database: when the machine is near 100 %, the figures are a lower bound for the service
   on dedicated hardware, and the baseline in particular is limited by the Python client.
+- `other work` is the share of the machine (100 % = every core) used during the runs by
+  processes that are neither the benchmark, gunicorn nor the PostgreSQL backends of its
+  database. Above 10 % in any run the section says the machine was shared: those figures are
+  low and noisy, and only the ratios, taken run by run, remain roughly comparable.
 - A section that reports errors is not a valid measurement, whatever its figures say.
 """
 
@@ -273,6 +277,7 @@ def build_dataset(url: str, count: int, token_ttl: int) -> Dataset:
 class Database:
     url: str  # SQLAlchemy URL of the benchmark's own database
     description: str
+    name: str | None = None  # PostgreSQL database name (its server processes show it), None for SQLite
 
 
 @contextmanager
@@ -296,6 +301,7 @@ def bench_database(server_url: str | None, workdir: Path) -> Iterator[Database]:
             f"PostgreSQL {version.split()[0]} ({admin_url.host}, same machine)"
             if admin_url.host in ("127.0.0.1", "localhost", None)
             else f"PostgreSQL {version.split()[0]} ({admin_url.host})",
+            name,
         )
     finally:
         with admin.connect() as conn:
@@ -319,8 +325,14 @@ def _gunicorn() -> str:
     return str(Path(sys.executable).parent / "gunicorn")
 
 
+@dataclass(frozen=True)
+class Server:
+    address: tuple[str, int]
+    pid: int  # gunicorn's master; its workers are its children
+
+
 @contextmanager
-def gunicorn(url: str, workdir: Path, workers: int = 2) -> Iterator[tuple[str, int]]:
+def gunicorn(url: str, workdir: Path, workers: int = 2) -> Iterator[Server]:
     """Serve wsgi:app under gunicorn on a free port; yield its address once /livez answers; stop it after."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
@@ -333,7 +345,7 @@ def gunicorn(url: str, workdir: Path, workers: int = 2) -> Iterator[tuple[str, i
     try:
         _wait_live(proc, port, log_path)
         say(f"gunicorn ({workers} workers) serving on 127.0.0.1:{port}")
-        yield "127.0.0.1", port
+        yield Server(("127.0.0.1", port), proc.pid)
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -399,6 +411,7 @@ class RunResult:
     sent: list[Request]
     client_cpu: float  # % of one core
     machine_cpu: float | None  # % of all cores
+    other_cpu: float | None  # % of all cores used by processes that are not the benchmark, gunicorn or its database
 
     @property
     def rps(self) -> float:
@@ -461,8 +474,8 @@ def _drive(address: tuple[str, int], source: Iterator[Request], deadline: float,
         conn.close()
 
 
-def _machine_busy() -> tuple[int, int] | None:
-    """(busy, total) jiffies of all cores from /proc/stat, or None off Linux."""
+def _machine_jiffies() -> tuple[int, int] | None:
+    """(busy, total) clock ticks of all cores from /proc/stat, or None off Linux."""
     try:
         fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     except (OSError, ValueError):
@@ -471,35 +484,79 @@ def _machine_busy() -> tuple[int, int] | None:
     return sum(fields) - idle, sum(fields)
 
 
-def background_load(seconds: float = 2) -> float | None:
-    """How busy the machine is (% of all cores) while the benchmark does nothing: other work skews results."""
-    before = _machine_busy()
-    time.sleep(seconds)
-    after = _machine_busy()
-    if not before or not after or after[1] <= before[1]:
+def _process_jiffies(pid: int) -> tuple[int, int] | None:
+    """(parent pid, user + system clock ticks) of a process, or None when it is gone."""
+    try:
+        rest = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
         return None
-    return 100 * (after[0] - before[0]) / (after[1] - before[1])
+    return int(rest[1]), int(rest[11]) + int(rest[12])
+
+
+@dataclass(frozen=True)
+class CpuSample:
+    busy: int
+    total: int
+    ours: dict[int, int]  # pid: clock ticks used so far, for this benchmark's own processes
+
+
+class CpuMeter:
+    """The machine's CPU use, and how much of it went to work that is not this benchmark's."""
+
+    def __init__(self, server_pid: int, database_name: str | None):
+        self.server_pid, self.marker = server_pid, database_name.encode() if database_name else None
+
+    def _ours(self, pid: int, ppid: int) -> bool:
+        """The load generator, gunicorn and its workers, and the PostgreSQL backends serving our database."""
+        if pid in (os.getpid(), self.server_pid) or ppid == self.server_pid:
+            return True
+        if self.marker is None:
+            return False
+        try:
+            return self.marker in Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            return False
+
+    def sample(self) -> CpuSample | None:
+        """The machine's busy and total ticks, and each of our processes' ticks."""
+        machine = _machine_jiffies()
+        if machine is None:
+            return None
+        ours = {}
+        for pid in (int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit()):
+            stat = _process_jiffies(pid)
+            if stat and self._ours(pid, stat[0]):
+                ours[pid] = stat[1]
+        return CpuSample(machine[0], machine[1], ours)
+
+    @staticmethod
+    def usage(before: CpuSample | None, after: CpuSample | None) -> tuple[float | None, float | None]:
+        """(machine %, other work %) of all cores between two samples."""
+        if before is None or after is None or after.total <= before.total:
+            return None, None
+        span = after.total - before.total
+        ours = sum(ticks - before.ours.get(pid, 0) for pid, ticks in after.ours.items())
+        busy = after.busy - before.busy
+        return 100 * busy / span, max(0.0, 100 * (busy - ours) / span)
 
 
 def run_scenario(
-    address: tuple[str, int], scenario: str, sources: list[Iterator[Request]], seconds: float
+    server: Server, meter: CpuMeter, scenario: str, sources: list[Iterator[Request]], seconds: float
 ) -> RunResult:
-    """Drive one connection per source for `seconds`; gather latencies, entries and errors."""
+    """Drive one connection per source for `seconds`; gather latencies, entries, errors and CPU use."""
     tallies = [Tally() for _ in sources]
     deadline = time.perf_counter() + seconds
     threads = [
-        threading.Thread(target=_drive, args=(address, source, deadline, tally), daemon=True)
+        threading.Thread(target=_drive, args=(server.address, source, deadline, tally), daemon=True)
         for source, tally in zip(sources, tallies, strict=True)
     ]
-    cpu0, busy0, started = time.process_time(), _machine_busy(), time.perf_counter()
+    cpu0, sample0, started = time.process_time(), meter.sample(), time.perf_counter()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    elapsed, cpu1, busy1 = time.perf_counter() - started, time.process_time(), _machine_busy()
-    machine = None
-    if busy0 and busy1 and busy1[1] > busy0[1]:
-        machine = 100 * (busy1[0] - busy0[0]) / (busy1[1] - busy0[1])
+    elapsed, cpu1, sample1 = time.perf_counter() - started, time.process_time(), meter.sample()
+    machine, other = CpuMeter.usage(sample0, sample1)
     errors: Counter = Counter()
     for tally in tallies:
         errors.update(tally.errors)
@@ -513,6 +570,7 @@ def run_scenario(
         sent=[r for t in tallies for r in t.sent],
         client_cpu=100 * (cpu1 - cpu0) / elapsed,
         machine_cpu=machine,
+        other_cpu=other,
     )
 
 
@@ -592,36 +650,41 @@ def warm_up(address: tuple[str, int], patients: list[BenchPatient]) -> list[int]
 
 
 def _report_run(result: RunResult, number: int, runs: int) -> None:
-    """One progress line per run, loud when it had errors."""
+    """One progress line per run, loud when it had errors or other work competed for the CPU."""
     entries = f", {result.eps:.0f} entries/s" if result.entries else ""
     errors = sum(result.errors.values())
     say(
         f"{result.scenario} run {number}/{runs}: {result.rps:.1f} req/s{entries},"
-        f" p50 {result.percentile_ms(0.5):.1f} ms, p99 {result.percentile_ms(0.99):.1f} ms, {errors} errors"
+        f" p50 {result.percentile_ms(0.5):.1f} ms, p99 {result.percentile_ms(0.99):.1f} ms, {errors} errors,"
+        f" other work {_percent(result.other_cpu)} of the machine"
     )
+    if result.other_cpu is not None and result.other_cpu > BUSY:
+        say(f"!!! other work took {result.other_cpu:.0f} % of the machine during this run: its figures are skewed")
     if errors:
         say(f"!!! ERRORS in {result.scenario} run {number}: {dict(result.errors)}; e.g. {result.example}")
 
 
-def benchmark(address: tuple[str, int], patients: list[BenchPatient], settings: Settings) -> dict[str, list[RunResult]]:
+def benchmark(
+    server: Server, meter: CpuMeter, patients: list[BenchPatient], settings: Settings
+) -> dict[str, list[RunResult]]:
     """Run every scenario `runs` times; each resend run replays the batches of the sync run before it."""
-    c, s = settings.connections, settings.seconds
+    c = settings.connections
     results: dict[str, list[RunResult]] = {BASELINE: [], PLAN: [], SYNC: [], RESEND: []}
 
-    def record(result: RunResult) -> RunResult:
-        results[result.scenario].append(result)
-        _report_run(result, len(results[result.scenario]), settings.runs)
+    def run(scenario: str, sources: list[Iterator[Request]]) -> RunResult:
+        result = run_scenario(server, meter, scenario, sources, settings.seconds)
+        results[scenario].append(result)
+        _report_run(result, len(results[scenario]), settings.runs)
         return result
 
     for _ in range(settings.runs):
-        record(run_scenario(address, BASELINE, [baseline_source(k) for k in range(c)], s))
+        run(BASELINE, [baseline_source(k) for k in range(c)])
     for _ in range(settings.runs):
-        record(run_scenario(address, PLAN, [plan_source(_share(patients, k, c)) for k in range(c)], s))
-    for run in range(settings.runs):
-        sources = [sync_source(_share(patients, k, c), seed=run * c + k) for k in range(c)]
-        first = record(run_scenario(address, SYNC, sources, s))
-        batches = first.sent or [next(sync_source(patients, seed=run))]
-        record(run_scenario(address, RESEND, [resend_source(batches[k::c] or batches) for k in range(c)], s))
+        run(PLAN, [plan_source(_share(patients, k, c)) for k in range(c)])
+    for number in range(settings.runs):
+        first = run(SYNC, [sync_source(_share(patients, k, c), seed=number * c + k) for k in range(c)])
+        batches = first.sent or [next(sync_source(patients, seed=number))]
+        run(RESEND, [resend_source(batches[k::c] or batches) for k in range(c)])
     return results
 
 
@@ -640,8 +703,8 @@ class Spread:
 
     def show(self, digits: int = 1) -> str:
         """'median (min-max)', or just the figure for a single run."""
-        one = f"{self.median:.{digits}f}"
-        return one if self.low == self.high else f"{one} ({self.low:.{digits}f}-{self.high:.{digits}f})"
+        one, low, high = (f"{v:.{digits}f}" for v in (self.median, self.low, self.high))
+        return one if low == high else f"{one} ({low}-{high})"
 
 
 def _digits(values: list[float]) -> int:
@@ -667,18 +730,20 @@ def _ratios(results: dict[str, list[RunResult]]) -> dict[str, list[float]]:
 def scenario_table(results: dict[str, list[RunResult]]) -> list[str]:
     """The per-scenario table in Markdown."""
     lines = [
-        "| scenario | requests/s | entries/s | p50 ms | p99 ms | load gen CPU % | machine CPU % | errors |",
-        "|---|---|---|---|---|---|---|---|",
+        "| scenario | requests/s | entries/s | p50 ms | p99 ms | load gen CPU % | machine CPU % | other work %"
+        " | errors |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for scenario, runs in results.items():
         entries = _show([r.eps for r in runs]) if scenario in (SYNC, RESEND) else "-"
         machine = [r.machine_cpu for r in runs if r.machine_cpu is not None]
+        other = [r.other_cpu for r in runs if r.other_cpu is not None]
         errors = sum(sum(r.errors.values()) for r in runs)
         flagged = f"**{errors}**" if errors else "0"
         lines.append(
             f"| {TITLES[scenario]} | {_show([r.rps for r in runs])} | {entries} "
             f"| {_show([r.percentile_ms(0.5) for r in runs])} | {_show([r.percentile_ms(0.99) for r in runs])} "
-            f"| {_show([r.client_cpu for r in runs], 0)} | {_show(machine, 0)} | {flagged} |"
+            f"| {_show([r.client_cpu for r in runs], 0)} | {_show(machine, 0)} | {_show(other, 0)} | {flagged} |"
         )
     return lines
 
@@ -732,11 +797,10 @@ def command_line(argv: list[str]) -> str:
     """The command as run, relative to the project, with any database password hidden."""
     shown = []
     for arg in argv:
-        if "://" in arg:
-            arg = sa.make_url(arg).render_as_string(hide_password=True)
-        elif arg.startswith("--database-url="):
-            arg = "--database-url=" + sa.make_url(arg.split("=", 1)[1]).render_as_string(hide_password=True)
-        shown.append(arg)
+        option, equals, value = arg.partition("=") if arg.startswith("--") and "=" in arg else ("", "", arg)
+        if "://" in value:
+            value = sa.make_url(value).render_as_string(hide_password=True)
+        shown.append(option + equals + value)
     python = Path(sys.executable)
     python_shown = os.path.relpath(python, ROOT) if python.is_relative_to(ROOT) else str(python)
     return shlex.join([python_shown, "benchmarks/hot_paths.py", *shown])
@@ -749,7 +813,6 @@ class Report:
     database: Database
     data: Dataset
     plan_sizes: list[int]
-    background: float | None  # % of all cores busy before the runs
     results: dict[str, list[RunResult]]
     argv: list[str]
 
@@ -774,7 +837,7 @@ def section(report: Report) -> str:
         f"- machine: {cores} cores ({_cpu_model()}), {_memory()} RAM, {platform.system()} {platform.release()};"
         " **the load generator runs on the same cores** as gunicorn and the database",
         f"- software: {_versions()}",
-        f"- other load on the machine just before the runs: {_busy(report.background)}",
+        f"- other work on the machine during the runs: {_other_work(results)}",
         f"- database: {report.database.description}",
         f"- command: `{command_line(report.argv)}`",
         f"- load: {settings.connections} connections, {settings.seconds:g} s per run, {settings.runs} run(s) per"
@@ -793,11 +856,18 @@ def section(report: Report) -> str:
     return "\n".join(lines)
 
 
-def _busy(percent: float | None) -> str:
-    """The background load, flagged when it is enough to skew the figures."""
-    if percent is None:
-        return "unknown"
-    return f"{percent:.0f} % of all cores" + (" (**busy: figures are skewed**)" if percent > BUSY else "")
+def _percent(value: float | None) -> str:
+    return "?" if value is None else f"{value:.0f} %"
+
+
+def _other_work(results: dict[str, list[RunResult]]) -> str:
+    """The most CPU other processes took during any run, flagged when enough to skew the figures."""
+    seen = [r.other_cpu for runs in results.values() for r in runs if r.other_cpu is not None]
+    if not seen:
+        return "unknown (no /proc)"
+    worst = max(seen)
+    flag = " (**the machine was shared: figures are skewed, rerun on a quiet machine**)" if worst > BUSY else ""
+    return f"at most {worst:.0f} % of all cores in any run{flag}"
 
 
 def write_results(path: Path, label: str, text: str) -> None:
@@ -851,14 +921,11 @@ def main(argv: list[str]) -> int:
         say(f"database: {database.description}")
         data = build_dataset(database.url, settings.patients, token_ttl)
         say(f"data built in {data.seconds:.1f} s: {data.history_logs} log entries of history")
-        with gunicorn(database.url, Path(tmp)) as address:
-            plan_sizes = warm_up(address, data.patients)
-            background = background_load()
-            if background is not None and background > BUSY:
-                say(f"!!! the machine is already {background:.0f} % busy with other work: figures will be skewed")
-            results = benchmark(address, data.patients, settings)
+        with gunicorn(database.url, Path(tmp)) as server:
+            plan_sizes = warm_up(server.address, data.patients)
+            results = benchmark(server, CpuMeter(server.pid, database.name), data.patients, settings)
     label = args.label or database.description.split()[0]
-    report = Report(label, settings, database, data, plan_sizes, background, results, argv)
+    report = Report(label, settings, database, data, plan_sizes, results, argv)
     text = section(report)
     print(text)
     write_results(args.out, label, text)
