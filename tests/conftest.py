@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from hep import create_app
 from hep.extensions import db, limiter
+from hep.programs import compiled
 
 PG_URL = os.environ.get("TEST_DATABASE_URL")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -147,6 +148,7 @@ def app(backend, request, app_config):
     saved = dict(app.config)
     app.config.update(app_config)
     limiter.reset()
+    compiled.clear_caches()
     try:
         with app.app_context():
             yield app

@@ -12,7 +12,10 @@ import time_machine
 from hep.accounts.models import User
 from hep.adherence import metrics
 from hep.extensions import db
+from hep.library.models import Exercise
+from hep.programs import service as programs
 from hep.programs.models import Routine
+from hep.programs.schemas import RoutineInSchema
 from hep.programs.service import routines_for
 from tests.factories import item, routine_body
 
@@ -98,6 +101,51 @@ def test_plan_and_routine_have_strong_etags_that_change_with_the_data(client, ma
     make.log(patient, items_of(patient)["daily"], datetime.now(UTC) - timedelta(minutes=1))
     fresh = client.get(f"/api/v1/patients/{patient.id}/today", headers={**headers, "If-None-Match": etag})
     assert fresh.status_code == 200
+
+
+def test_plan_follows_a_new_routine_version_at_once(client, make, setup):
+    patient = setup(item("daily"))
+    headers = make.headers(patient)
+    with time_machine.travel(at(patient, MONDAY, 9), tick=False):
+        assert [
+            i["exercise"]["slug"]
+            for i in client.get(f"/api/v1/patients/{patient.id}/today", headers=headers).json["items"]
+        ] == ["daily"]
+        routine = db.session.scalar(sa.select(Routine).where(Routine.patient_id == patient.id))
+        physio = db.session.get(User, patient.patient.physiotherapist_id)
+        body = routine_body(MONDAY - timedelta(days=14), items=[item("twice")])
+        programs.revise_routine(physio, routine.id, RoutineInSchema().load(body), now=at(patient, MONDAY, 9))
+        db.session.commit()
+        plan = client.get(f"/api/v1/patients/{patient.id}/today", headers=headers).json
+    assert [i["exercise"]["slug"] for i in plan["items"]] == ["twice"]
+
+
+def test_plan_shows_an_exercises_new_name_and_archiving_at_once(client, make, setup):
+    patient = setup(item("daily"))
+    headers = make.headers(patient)
+    with time_machine.travel(at(patient, MONDAY, 9), tick=False):
+        client.get(f"/api/v1/patients/{patient.id}/today", headers=headers)
+        exercise = db.session.scalar(sa.select(Exercise).where(Exercise.slug == "daily"))
+        exercise.name, exercise.updated_at = "Renamed", at(patient, MONDAY, 9)
+        db.session.commit()
+        renamed = client.get(f"/api/v1/patients/{patient.id}/today", headers=headers).json["items"][0]["exercise"]
+        exercise.archived_at = at(patient, MONDAY, 9)
+        db.session.commit()
+        archived = client.get(f"/api/v1/patients/{patient.id}/today", headers=headers).json["items"][0]["exercise"]
+    assert (renamed["name"], renamed["archived"], archived["archived"]) == ("Renamed", False, True)
+
+
+def test_plan_drops_an_archived_routine_at_once(client, make, setup):
+    patient = setup(item("daily"))
+    headers = make.headers(patient)
+    with time_machine.travel(at(patient, MONDAY, 9), tick=False):
+        client.get(f"/api/v1/patients/{patient.id}/today", headers=headers)
+        routine = db.session.scalar(sa.select(Routine).where(Routine.patient_id == patient.id))
+        physio = db.session.get(User, patient.patient.physiotherapist_id)
+        programs.archive_routine(physio, routine.id, now=at(patient, MONDAY, 9))
+        db.session.commit()
+        plan = client.get(f"/api/v1/patients/{patient.id}/today", headers=headers).json
+    assert plan["items"] == []
 
 
 def test_current_routine_carries_each_exercises_instructions(client, make, setup):

@@ -6,8 +6,10 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, bindparam, select, update
+from sqlalchemy.orm import contains_eager
 
 from hep.accounts.models import AuthToken, TokenFamily, User
 from hep.errors import Unauthorized
@@ -55,18 +57,28 @@ def issue(user: User, *, now: datetime, access_ttl: int, refresh_ttl: int) -> To
     )
 
 
-def authenticate(raw: str, *, now: datetime) -> tuple[User, int]:
-    """Return (user, family id) for a valid access token, or raise Unauthorized."""
-    row = db.session.execute(
+@cache
+def _authenticate_statement() -> Select:
+    # Built once: the patient app calls this on every request. The patient row comes along so that
+    # the view's own lookup of the caller's patient record is answered from the session, not the database
+    # (User.patient holds it, so the session's weak identity map keeps it).
+    return (
         select(User, AuthToken.family_id, AuthToken.expires_at)
         .join(TokenFamily, TokenFamily.user_id == User.id)
         .join(AuthToken, AuthToken.family_id == TokenFamily.id)
+        .outerjoin(User.patient)
+        .options(contains_eager(User.patient))
         .where(
-            AuthToken.token_hash == token_hash(raw),
+            AuthToken.token_hash == bindparam("token_hash"),
             AuthToken.kind == ACCESS,
             TokenFamily.revoked_at.is_(None),
         )
-    ).first()
+    )
+
+
+def authenticate(raw: str, *, now: datetime) -> tuple[User, int]:
+    """Return (user, family id) for a valid access token, or raise Unauthorized."""
+    row = db.session.execute(_authenticate_statement(), {"token_hash": token_hash(raw)}).first()
     if row is None or row.expires_at <= now or not row.User.is_active:
         raise Unauthorized("The access token is invalid, expired or revoked.")
     return row.User, row.family_id

@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import cache
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, bindparam, func, select
 
 from hep.adherence.models import AdherenceLog
 from hep.extensions import db
@@ -51,9 +52,10 @@ def expected_on(routines: list[Routine], day: date) -> list[Expected]:
     return found
 
 
-def day_logs(patient_ids: list[int], start: date, end: date) -> dict[tuple[int, date], DayLogs]:
-    """Per patient and local day: credit per (exercise, side), entry count and pain sums, in one query."""
-    rows = db.session.execute(
+@cache
+def _day_logs_statement() -> Select:
+    # Built once: today's plan runs it on every request.
+    return (
         select(
             AdherenceLog.patient_id,
             AdherenceLog.local_date,
@@ -67,11 +69,18 @@ def day_logs(patient_ids: list[int], start: date, end: date) -> dict[tuple[int, 
             func.count(AdherenceLog.pain_after),
         )
         .where(
-            AdherenceLog.patient_id.in_(patient_ids),
+            AdherenceLog.patient_id.in_(bindparam("patient_ids", expanding=True)),
             AdherenceLog.deleted_at.is_(None),
-            AdherenceLog.local_date.between(start, end),
+            AdherenceLog.local_date.between(bindparam("start"), bindparam("end")),
         )
         .group_by(AdherenceLog.patient_id, AdherenceLog.local_date, AdherenceLog.exercise_id, AdherenceLog.side)
+    )
+
+
+def day_logs(patient_ids: list[int], start: date, end: date) -> dict[tuple[int, date], DayLogs]:
+    """Per patient and local day: credit per (exercise, side), entry count and pain sums, in one query."""
+    rows = db.session.execute(
+        _day_logs_statement(), {"patient_ids": list(patient_ids), "start": start, "end": end}
     ).all()
     result: dict[tuple[int, date], DayLogs] = {}
     for pid, day, exercise_id, side, credit, count, pb_sum, pb_n, pa_sum, pa_n in rows:

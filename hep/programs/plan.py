@@ -7,7 +7,8 @@ from datetime import datetime
 from hep.accounts.models import User
 from hep.accounts.service import get_patient
 from hep.adherence.metrics import day_logs, week_start
-from hep.programs.service import items_on, local_today, routines_for, version_on
+from hep.programs.compiled import exercise_summaries, governing_versions
+from hep.programs.service import local_today, routines_for, version_on
 from hep.sessions.service import next_session
 
 
@@ -15,14 +16,21 @@ def today_plan(actor: User, patient_id: int, *, now: datetime) -> dict:
     """Items due today in the patient's time zone, with what is logged so far."""
     patient = get_patient(actor, patient_id)
     today = local_today(patient, now)
-    routines = routines_for([patient_id])[patient_id]
+    in_effect = []
+    for version in governing_versions(patient_id, today):
+        phase = version.phase_on(today)
+        if phase is not None:
+            in_effect.extend((version.routine_id, item) for item in phase.items)
+    if not in_effect:
+        return {"date": today, "timezone": patient.timezone, "items": [], "next_session": next_session(patient_id, now)}
     monday = week_start(today)
     logs = {day: v for (_pid, day), v in day_logs([patient_id], monday, today).items()}
     todays = logs.get(today)
+    exercises = exercise_summaries({item.exercise_id for _routine_id, item in in_effect})
     items = []
-    for routine, item in items_on(routines, today):
+    for routine_id, item in in_effect:
         key = (item.exercise_id, item.side)
-        days_done = sum(1 for day, v in logs.items() if v.credit.get(key, 0) > 0)
+        days_done = sum(1 for v in logs.values() if v.credit.get(key, 0) > 0)
         done_today = todays.credit.get(key, 0.0) if todays else 0.0
         if item.flexible:
             if days_done >= item.days_per_week and done_today == 0:
@@ -31,23 +39,18 @@ def today_plan(actor: User, patient_id: int, *, now: datetime) -> dict:
             continue
         items.append(
             {
-                "routine_id": routine.id,
+                "routine_id": routine_id,
                 "item_id": item.id,
-                "exercise": item.exercise,
-                **{
-                    k: getattr(item, k)
-                    for k in (
-                        "sets",
-                        "reps",
-                        "hold_seconds",
-                        "rest_seconds",
-                        "side",
-                        "load",
-                        "notes",
-                        "days_per_week",
-                        "weekdays",
-                    )
-                },
+                "exercise": exercises[item.exercise_id],
+                "sets": item.sets,
+                "reps": item.reps,
+                "hold_seconds": item.hold_seconds,
+                "rest_seconds": item.rest_seconds,
+                "side": item.side,
+                "load": item.load,
+                "notes": item.notes,
+                "days_per_week": item.days_per_week,
+                "weekdays": list(item.weekdays) if item.weekdays is not None else None,
                 "flexible": item.flexible,
                 "times_due": item.times_per_day,
                 "done_today": round(min(done_today, item.times_per_day), 3),

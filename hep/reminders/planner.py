@@ -10,14 +10,15 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import Row, Select, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from hep.accounts.models import Patient, User
 from hep.extensions import db
-from hep.programs.service import items_on, routines_for
+from hep.programs.compiled import LiveRoutine, items_on, live_routines
 from hep.reminders.models import (
     ACTIVE,
     EXERCISE,
@@ -72,10 +73,16 @@ def local_moment(day: date, hhmm: str, zone: ZoneInfo) -> datetime:
 
 
 def wanted_for(
-    patient: Patient, contact: SmsContact, settings: ReminderSettings, routines, sessions, existing, now: datetime
+    timezone: str,
+    exercise_times: list[str] | None,
+    settings: ReminderSettings,
+    routines: list[LiveRoutine],
+    sessions: list[NeedlingSession],
+    existing: list,
+    now: datetime,
 ) -> list[Wanted]:
     """The reminders a patient should have from now to the horizon, by the clinic's rules."""
-    zone = ZoneInfo(patient.timezone)
+    zone = ZoneInfo(timezone)
     today = now.astimezone(zone).date()
     last_day = (now + HORIZON).astimezone(zone).date()
     needling_days = {s.starts_at.astimezone(zone).date() for s in sessions}
@@ -88,7 +95,7 @@ def wanted_for(
         window_start = local_moment(day, settings.window_start, zone)
         times = [
             t
-            for t in (contact.exercise_times or settings.exercise_times)
+            for t in (exercise_times or settings.exercise_times)
             if window_start <= local_moment(day, t, zone) <= window_end
         ][: settings.max_per_day]
         due_items = [i for _r, i in items_on(routines, day) if i.flexible or i.fixed_on(day)]
@@ -128,52 +135,59 @@ def _week(day: date) -> date:
     return day - timedelta(days=day.weekday())
 
 
-def _contacts(patient_ids: list[int] | None, batch: int) -> Iterator[list[tuple[Patient, SmsContact]]]:
-    query = (
-        select(Patient, SmsContact)
+@cache
+def _contacts_statement() -> Select:
+    return (
+        select(Patient.user_id, Patient.timezone, User.clinic_id, SmsContact.exercise_times)
         .join(SmsContact, SmsContact.patient_id == Patient.user_id)
         .join(User, User.id == Patient.user_id)
-        .where(SmsContact.status == ACTIVE, User.is_active.is_(True))
+        .where(SmsContact.status == ACTIVE, User.is_active.is_(True), Patient.user_id > bindparam("after"))
         .order_by(Patient.user_id)
+        .limit(bindparam("batch"))
     )
+
+
+def _contacts(patient_ids: list[int] | None, batch: int) -> Iterator[list[Row]]:
+    """Consenting, active patients in id order, `batch` at a time: memory stays flat however many there are."""
+    query = _contacts_statement()
     if patient_ids is not None:
         query = query.where(Patient.user_id.in_(patient_ids))
     last = 0
     while True:
-        rows = db.session.execute(query.where(Patient.user_id > last).limit(batch)).all()
+        rows = db.session.execute(query, {"after": last, "batch": batch}).all()
         if not rows:
             return
-        yield [(r.Patient, r.SmsContact) for r in rows]
-        last = rows[-1].Patient.user_id
-        # No expunge needed: the session's identity map holds rows weakly, and each batch commits.
+        yield rows
+        last = rows[-1].user_id
 
 
 def plan(now: datetime, *, patient_ids: list[int] | None = None, batch: int = 500) -> int:
     """Insert the reminder rows that are wanted and missing; return how many were added."""
     added = 0
     settings_cache: dict[int, ReminderSettings] = {}
+    since = (now - timedelta(days=1)).date()  # the earliest local "today" anywhere on Earth
     for rows in _contacts(patient_ids, batch):
-        ids = [p.user_id for p, _ in rows]
-        routines = routines_for(ids)
+        ids = [row.user_id for row in rows]
+        routines = live_routines(ids, since)
         sessions = _sessions(ids, now)
         existing = _existing(ids, now)
         values = []
-        for patient, contact in rows:
-            clinic_id = patient.user.clinic_id
-            settings = settings_cache.setdefault(clinic_id, settings_for(clinic_id))
+        for row in rows:
+            if row.clinic_id not in settings_cache:
+                settings_cache[row.clinic_id] = settings_for(row.clinic_id)
             for w in wanted_for(
-                patient,
-                contact,
-                settings,
-                routines[patient.user_id],
-                sessions.get(patient.user_id, []),
-                existing.get(patient.user_id, []),
+                row.timezone,
+                row.exercise_times,
+                settings_cache[row.clinic_id],
+                routines[row.user_id],
+                sessions.get(row.user_id, []),
+                existing.get(row.user_id, []),
                 now,
             ):
                 values.append(
                     {
-                        "patient_id": patient.user_id,
-                        "clinic_id": clinic_id,
+                        "patient_id": row.user_id,
+                        "clinic_id": row.clinic_id,
                         "kind": w.kind,
                         "slot": w.slot,
                         "local_date": w.local_date,
@@ -183,6 +197,7 @@ def plan(now: datetime, *, patient_ids: list[int] | None = None, batch: int = 50
                         "next_attempt_at": w.due_at,
                         "status": PLANNED,
                         "attempts": 0,
+                        "reason": None,
                         "created_at": now,
                         "updated_at": now,
                     }
@@ -206,30 +221,40 @@ def _sessions(ids: list[int], now: datetime) -> dict[int, list[NeedlingSession]]
     return found
 
 
-def _existing(ids: list[int], now: datetime) -> dict[int, list[Reminder]]:
-    found: dict[int, list[Reminder]] = {}
+def _existing(ids: list[int], now: datetime) -> dict[int, list[Row]]:
+    found: dict[int, list[Row]] = {}
     since = (now - timedelta(days=8)).date()
-    for r in db.session.scalars(select(Reminder).where(Reminder.patient_id.in_(ids), Reminder.local_date >= since)):
+    for r in db.session.execute(
+        select(Reminder.patient_id, Reminder.kind, Reminder.slot, Reminder.status, Reminder.local_date).where(
+            Reminder.patient_id.in_(ids), Reminder.local_date >= since
+        )
+    ):
         found.setdefault(r.patient_id, []).append(r)
     return found
+
+
+@cache
+def _insert_statement(dialect_name: str):
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    statement = dialect.insert(Reminder.__table__)
+    return statement.on_conflict_do_update(
+        index_elements=["patient_id", "kind", "slot"],
+        set_={
+            name: statement.excluded[name]
+            for name in ("status", "due_at", "next_attempt_at", "window_end_at", "local_date", "updated_at", "reason")
+        },
+        where=Reminder.__table__.c.status == WITHDRAWN,
+    ).returning(Reminder.__table__.c.id)
 
 
 def _insert_missing(values: list[dict]) -> int:
     """Insert wanted rows; an existing row is left alone unless it was withdrawn, which is revived."""
     if not values:
         return 0
-    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(Reminder).values(values)
-    statement = statement.on_conflict_do_update(
-        index_elements=["patient_id", "kind", "slot"],
-        set_={
-            name: statement.excluded[name]
-            for name in ("status", "due_at", "next_attempt_at", "window_end_at", "local_date", "updated_at")
-        }
-        | {"reason": None},
-        where=Reminder.status == WITHDRAWN,
-    )
-    return len(db.session.execute(statement.returning(Reminder.id)).all())
+    # One compiled statement, executed with many parameter sets (SQLAlchemy batches them into
+    # multi-row INSERTs itself): compiling a fresh multi-row statement per batch was most of the cost.
+    statement = _insert_statement(db.engine.dialect.name)
+    return len(db.session.connection().execute(statement, values).all())
 
 
 def replan(patient_id: int, now: datetime) -> None:
@@ -243,10 +268,10 @@ def replan(patient_id: int, now: datetime) -> None:
         wanted = {
             (w.kind, w.slot)
             for w in wanted_for(
-                patient,
-                contact,
+                patient.timezone,
+                contact.exercise_times,
                 settings,
-                routines_for([patient_id])[patient_id],
+                live_routines([patient_id], (now - timedelta(days=1)).date())[patient_id],
                 _sessions([patient_id], now).get(patient_id, []),
                 _existing([patient_id], now).get(patient_id, []),
                 now,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, timedelta
+from functools import cache
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, bindparam, select
 
 from hep.accounts import tokens
 from hep.accounts.models import PHYSIOTHERAPIST, STAFF_ROLES, Patient, User
@@ -129,18 +130,24 @@ def physio_sessions(actor: User, physiotherapist_id: int | None, *, upcoming_fro
     return query
 
 
-def next_session(patient_id: int, now: datetime) -> NeedlingSession | None:
-    """The patient's next scheduled session that has not started yet."""
-    return db.session.scalar(
+@cache
+def _next_session_statement() -> Select:
+    # Built once: today's plan runs it on every request.
+    return (
         select(NeedlingSession)
         .where(
-            NeedlingSession.patient_id == patient_id,
+            NeedlingSession.patient_id == bindparam("patient_id"),
             NeedlingSession.status == SCHEDULED,
-            NeedlingSession.starts_at >= now,
+            NeedlingSession.starts_at >= bindparam("now"),
         )
         .order_by(NeedlingSession.starts_at)
         .limit(1)
     )
+
+
+def next_session(patient_id: int, now: datetime) -> NeedlingSession | None:
+    """The patient's next scheduled session that has not started yet."""
+    return db.session.scalar(_next_session_statement(), {"patient_id": patient_id, "now": now})
 
 
 def issue_feed(actor: User, patient_id: int, *, now: datetime) -> str:

@@ -1,0 +1,275 @@
+"""Routine versions as plain frozen values, cached per process, for the patient app's hot reads.
+
+A routine version never changes once written (an edit adds a version), so its phases and items can
+be read from the database once per process and reused for every request after that. What can change
+(which version governs today, whether the routine is archived, the exercises' names and tags) is
+read fresh on every request, with narrow column queries rather than ORM objects.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import cache
+
+from sqlalchemy import Select, bindparam, select
+
+from hep.extensions import db
+from hep.library.models import Exercise
+from hep.programs.models import WEEKDAYS, Routine, RoutineItem, RoutinePhase, RoutineVersion
+
+CACHE_SIZE = 4096  # versions kept per process: a few MB at most
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    id: int
+    exercise_id: int
+    sets: int
+    reps: int | None
+    hold_seconds: int | None
+    rest_seconds: int
+    side: str
+    load: str | None
+    times_per_day: int
+    days_per_week: int | None
+    weekdays: tuple[str, ...] | None
+    notes: str | None
+
+    @property
+    def flexible(self) -> bool:
+        """Done on any N days of the week, rather than on named or all days."""
+        return self.weekdays is None and (self.days_per_week or 7) < 7
+
+    def fixed_on(self, day: date) -> bool:
+        """Due on this particular day (named weekdays, or every day)."""
+        if self.weekdays is not None:
+            return WEEKDAYS[day.weekday()] in self.weekdays
+        return (self.days_per_week or 7) == 7
+
+
+@dataclass(frozen=True, slots=True)
+class Phase:
+    name: str
+    start_date: date
+    items: tuple[Item, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Version:
+    id: int
+    routine_id: int
+    start_date: date
+    end_date: date | None
+    phases: tuple[Phase, ...]
+
+    def phase_on(self, day: date) -> Phase | None:
+        """The phase in effect on a day (the last one that has started), if the routine runs then."""
+        if day < self.start_date or (self.end_date is not None and day > self.end_date):
+            return None
+        started = [p for p in self.phases if p.start_date <= day]
+        return started[-1] if started else None
+
+
+class _Versions:
+    """A bounded, thread-safe LRU of compiled versions, by (id, content hash): the hash guards against a
+    restored database that reuses an id for other content."""
+
+    def __init__(self, size: int) -> None:
+        self.size, self._lock, self._data = size, threading.Lock(), OrderedDict()
+
+    def get_many(self, keys: list[tuple[int, str]]) -> dict[int, Version]:
+        with self._lock:
+            found = {k: self._data[k] for k in keys if k in self._data}
+            for k in found:
+                self._data.move_to_end(k)
+            return {k[0]: v for k, v in found.items()}
+
+    def put_many(self, versions: list[Version], hashes: dict[int, str]) -> None:
+        with self._lock:
+            for version in versions:
+                self._data[(version.id, hashes[version.id])] = version
+            while len(self._data) > self.size:
+                self._data.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+
+
+versions_cache = _Versions(CACHE_SIZE)
+
+
+def _load(ids: list[int]) -> list[Version]:
+    """Compile versions from the database: three narrow queries, whatever their size."""
+    items: dict[int, list[Item]] = {}
+    for phase_id, *fields in db.session.execute(
+        select(
+            RoutineItem.phase_id,
+            RoutineItem.id,
+            RoutineItem.exercise_id,
+            RoutineItem.sets,
+            RoutineItem.reps,
+            RoutineItem.hold_seconds,
+            RoutineItem.rest_seconds,
+            RoutineItem.side,
+            RoutineItem.load,
+            RoutineItem.times_per_day,
+            RoutineItem.days_per_week,
+            RoutineItem.weekdays,
+            RoutineItem.notes,
+        )
+        .join(RoutinePhase, RoutinePhase.id == RoutineItem.phase_id)
+        .where(RoutinePhase.version_id.in_(ids))
+        .order_by(RoutineItem.phase_id, RoutineItem.position)
+    ):
+        weekdays = tuple(fields[10]) if fields[10] is not None else None
+        items.setdefault(phase_id, []).append(Item(*fields[:10], weekdays, fields[11]))
+    phases: dict[int, list[Phase]] = {}
+    for version_id, phase_id, name, start in db.session.execute(
+        select(RoutinePhase.version_id, RoutinePhase.id, RoutinePhase.name, RoutinePhase.start_date)
+        .where(RoutinePhase.version_id.in_(ids))
+        .order_by(RoutinePhase.version_id, RoutinePhase.position)
+    ):
+        phases.setdefault(version_id, []).append(Phase(name, start, tuple(items.get(phase_id, ()))))
+    return [
+        Version(vid, routine_id, start, end, tuple(phases.get(vid, ())))
+        for vid, routine_id, start, end in db.session.execute(
+            select(
+                RoutineVersion.id, RoutineVersion.routine_id, RoutineVersion.start_date, RoutineVersion.end_date
+            ).where(RoutineVersion.id.in_(ids))
+        )
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class LiveRoutine:
+    """A routine that is not archived, with the versions that can govern from some day on."""
+
+    id: int
+    versions: tuple[tuple[date, Version], ...]  # (effective from, version), oldest first
+
+    def version_on(self, day: date) -> Version:
+        """As programs.service.version_on: the newest version effective by then, else the first."""
+        governing = self.versions[0][1]
+        for effective_from, version in self.versions:
+            if effective_from <= day:
+                governing = version
+        return governing
+
+
+def items_on(routines: list[LiveRoutine], day: date) -> list[tuple[int, Item]]:
+    """(routine id, item) for every item in effect on a day (due or flexible) across these routines."""
+    found = []
+    for routine in routines:
+        phase = routine.version_on(day).phase_on(day)
+        if phase is not None:
+            found.extend((routine.id, item) for item in phase.items)
+    return found
+
+
+@cache
+def _versions_statement() -> Select:
+    return (
+        select(
+            Routine.patient_id,
+            RoutineVersion.routine_id,
+            RoutineVersion.id,
+            RoutineVersion.content_hash,
+            RoutineVersion.effective_from,
+        )
+        .join(Routine, Routine.id == RoutineVersion.routine_id)
+        .where(Routine.patient_id.in_(bindparam("patient_ids", expanding=True)), Routine.archived_at.is_(None))
+        .order_by(Routine.patient_id, RoutineVersion.routine_id, RoutineVersion.number)
+    )
+
+
+def live_routines(patient_ids: list[int], since: date) -> dict[int, list[LiveRoutine]]:
+    """Each patient's live routines, with every version that governs some day from `since` on."""
+    wanted: dict[int, dict[int, list[tuple[date, int, str]]]] = {pid: {} for pid in patient_ids}
+    for patient_id, routine_id, version_id, content_hash, effective_from in db.session.execute(
+        _versions_statement(), {"patient_ids": list(patient_ids)}
+    ):
+        versions = wanted[patient_id].setdefault(routine_id, [])
+        if versions and versions[-1][0] <= since and effective_from <= since:
+            versions.pop()  # superseded before `since`: it never governs a day we look at
+        versions.append((effective_from, version_id, content_hash))
+    keys = [(vid, h) for routines in wanted.values() for versions in routines.values() for _e, vid, h in versions]
+    found = versions_cache.get_many(keys)
+    missing = [k for k in keys if k[0] not in found]
+    if missing:
+        loaded = _load([k[0] for k in missing])
+        versions_cache.put_many(loaded, dict(missing))
+        found.update((v.id, v) for v in loaded)
+    return {
+        pid: [LiveRoutine(rid, tuple((e, found[vid]) for e, vid, _h in versions)) for rid, versions in routines.items()]
+        for pid, routines in wanted.items()
+    }
+
+
+def governing_versions(patient_id: int, day: date) -> list[Version]:
+    """The version of each of the patient's live routines that governs `day`, in routine order."""
+    return [routine.version_on(day) for routine in live_routines([patient_id], day)[patient_id]]
+
+
+@cache
+def _stamps_statement() -> Select:
+    return select(Exercise.id, Exercise.updated_at, Exercise.archived_at).where(
+        Exercise.id.in_(bindparam("ids", expanding=True))
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Stamp:
+    updated_at: datetime
+    archived_at: datetime | None
+
+
+_summaries: dict[tuple[int, _Stamp], dict] = {}
+_summaries_lock = threading.Lock()
+
+
+def exercise_summaries(ids: set[int]) -> dict[int, dict]:
+    """Summary fields of these exercises as the API shows them; re-read only when an exercise changed."""
+    stamps = {
+        i: _Stamp(updated, archived)
+        for i, updated, archived in db.session.execute(_stamps_statement(), {"ids": list(ids)})
+    }
+    with _summaries_lock:
+        found = {i: _summaries[(i, s)] for i, s in stamps.items() if (i, s) in _summaries}
+    missing = [i for i in stamps if i not in found]
+    if missing:
+        loaded = {}
+        for exercise in db.session.scalars(select(Exercise).where(Exercise.id.in_(missing))):
+            loaded[exercise.id] = {
+                key: getattr(exercise, key)
+                for key in (
+                    "slug",
+                    "name",
+                    "summary",
+                    "body_regions",
+                    "conditions",
+                    "category",
+                    "equipment",
+                    "position",
+                    "difficulty",
+                    "owner",
+                    "archived",
+                )
+            }
+        with _summaries_lock:
+            if len(_summaries) > CACHE_SIZE:
+                _summaries.clear()  # stale stamps pile up only as exercises are edited: rare
+            for i, summary in loaded.items():
+                _summaries[(i, stamps[i])] = summary
+        found.update(loaded)
+    return found
+
+
+def clear_caches() -> None:
+    """Forget every compiled version and exercise summary (tests restore databases under a live app)."""
+    versions_cache.clear()
+    with _summaries_lock:
+        _summaries.clear()
