@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -81,9 +82,42 @@ def run(argv: list[str]) -> None:
             process.wait(timeout=30)
 
 
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def ensure_chromium() -> None:
+    """The web app's end-to-end tests drive Debian's chromium: install it when it is missing.
+
+    Needs apt-get and root (or passwordless sudo). When it cannot be installed the end-to-end tests
+    skip with a message, except under CI=true, where that is a failure.
+    """
+    if CHROMIUM.exists():
+        return
+    in_ci = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+    sudo = [] if os.name != "nt" and os.geteuid() == 0 else (["sudo", "-n"] if shutil.which("sudo") else None)
+    problem = None
+    if not shutil.which("apt-get"):
+        problem = "apt-get is not available (not Debian or Ubuntu)"
+    elif sudo is None:
+        problem = "installing needs root or sudo"
+    else:
+        say("installing Debian's chromium for the web app's end-to-end tests (apt-get)")
+        apt = [*sudo, "env", "DEBIAN_FRONTEND=noninteractive", "apt-get"]
+        for command in (["update", "-qq"], ["install", "-y", "-qq", "--no-install-recommends", "chromium"]):
+            if subprocess.run([*apt, *command]).returncode != 0:
+                problem = f"`apt-get {' '.join(command)}` failed"
+                break
+    if problem or not CHROMIUM.exists():
+        message = f"{CHROMIUM} is missing and could not be installed: {problem or 'apt-get did not provide it'}"
+        if in_ci:
+            sys.exit(f"error: {message}")
+        say(f"{message}; the end-to-end browser tests will be skipped")
+
+
 def test(argv: list[str]) -> None:
     """Lint, then run every test (PostgreSQL too when TEST_DATABASE_URL is set)."""
     ensure_venv("requirements-dev.txt")
+    ensure_chromium()
     if not os.environ.get("TEST_DATABASE_URL"):
         say(
             "TEST_DATABASE_URL is not set: PostgreSQL runs will be skipped "

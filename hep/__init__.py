@@ -56,6 +56,10 @@ def create_app(config: dict | None = None) -> Flask:
     _register_blueprints(app)
     app.register_error_handler(DomainError, domain_error_response)
 
+    from hep import web
+
+    web.init_app(app)
+
     from hep.cli import register
 
     register(app)

@@ -36,6 +36,13 @@ def _int(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
 
 
+def _flag(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    return raw.strip().lower() not in ("0", "false", "no", "off")
+
+
 def load(instance_path: str) -> dict:
     """Build the Flask config mapping from the environment."""
     env = os.environ
@@ -71,6 +78,14 @@ def load(instance_path: str) -> dict:
         "SMS_MAX_PER_SECOND": float(env.get("HEP_SMS_MAX_PER_SECOND", 10)),
         "REMINDER_BATCH": _int("HEP_REMINDER_BATCH", 50),
         "REMINDER_LEASE_SECONDS": _int("HEP_REMINDER_LEASE_SECONDS", 120),
+        # Clinician web app (hep/web): a session cookie backed by a token family of its own.
+        "SESSION_COOKIE_NAME": "hep_session",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": _flag("HEP_SECURE_COOKIES", True),
+        "WEB_IDLE_MINUTES": _int("HEP_WEB_IDLE_MINUTES", 30),
+        "WEB_SESSION_HOURS": _int("HEP_WEB_SESSION_HOURS", 12),
+        "ACTIVATION_LINK": env.get("HEP_ACTIVATION_LINK", "hep://activate?code={code}"),
         # Library
         "EXERCISES_DIR": env.get("HEP_EXERCISES_DIR", str(PROJECT_ROOT / "exercises")),
         "PAGE_SIZE_DEFAULT": 25,

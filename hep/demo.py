@@ -17,6 +17,8 @@ from hep.programs import templates
 from hep.programs.models import ProgramTemplate, Routine
 from hep.programs.service import items_on, local_today
 from hep.reminders import consent
+from hep.sessions import service as sessions
+from hep.sessions.models import COMPLETED, NeedlingSession
 
 CLINIC_NAME = "Demo IMS Clinic"
 DEMO_NAMESPACE = uuid.UUID("6f1d7c52-5b8e-4d0e-9a57-6e2f0d3c9b11")
@@ -37,6 +39,15 @@ PATIENTS = [
      "template": "plantar-fasciitis", "story": "pain-rising"},
 ]  # fmt: skip
 HISTORY_DAYS = 20
+# A few notes the patients left with their logs (days back from today), so the web app shows some.
+NOTES = {
+    "steady": {18: "Back felt stiff in the morning, easier after.", 9: "Did them after my walk.", 2: "Easy today."},
+    "stopped": {14: "Neck sore after the needling, went gently.", 6: "Busy week at work, did what I could."},
+    "pain-rising": {12: "Heel hurts more first thing in the morning.", 4: "Pain after standing all day.",
+                    1: "Sharp pain on the first steps."},
+}  # fmt: skip
+# Needling sessions for each demo patient: two done (days back), one booked (days ahead, at 10:00 in the clinic).
+SESSIONS_DONE, SESSION_AHEAD = (14, 7), 2
 
 
 def _user(clinic: Clinic, spec: dict, now: datetime) -> User:
@@ -79,6 +90,7 @@ def _program(patient: User, physio: User, spec: dict, now: datetime) -> None:
         pain = (
             2 + (HISTORY_DAYS - back) // 3 if spec["story"] == "pain-rising" else max(2, 6 - (HISTORY_DAYS - back) // 5)
         )
+        note = NOTES[spec["story"]].get(back)
         for _routine, item in items_on([routine], day):
             if not item.fixed_on(day) and not item.flexible:
                 continue
@@ -96,12 +108,38 @@ def _program(patient: User, physio: User, spec: dict, now: datetime) -> None:
                             "pain_before": min(10, pain),
                             "pain_after": min(10, max(0, pain - 1)),
                             "difficulty": 4,
-                            "note": None,
+                            "note": note,
                         },
                         "raw": {},
                     }
                 )
+                note = None  # one note a day, with the day's first entry
     adherence.sync(patient, patient.id, entries, now=now, rules=adherence.LogRules(max_age_days=HISTORY_DAYS + 1))
+
+
+def _sessions(patient: User, physio: User, clinic: Clinic, now: datetime) -> None:
+    """Two needling sessions done and one booked, once (the booked one through the sessions service,
+    so its reminder is planned; finished ones are history, which the service cannot book)."""
+    if db.session.scalar(select(NeedlingSession.id).where(NeedlingSession.patient_id == patient.id)):
+        return
+    zone = ZoneInfo(clinic.timezone)
+    today = now.astimezone(zone).date()
+    for back in SESSIONS_DONE:
+        start = datetime.combine(today - timedelta(days=back), time(10, 0), zone)
+        db.session.add(
+            NeedlingSession(
+                patient_id=patient.id,
+                physiotherapist_id=physio.id,
+                starts_at=start,
+                duration_minutes=30,
+                status=COMPLETED,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    db.session.commit()
+    ahead = datetime.combine(today + timedelta(days=SESSION_AHEAD), time(10, 0), zone)
+    sessions.schedule(physio, patient.id, {"starts_at": ahead, "duration_minutes": 30}, now=now)
 
 
 def seed(*, now: datetime) -> dict:
@@ -135,6 +173,7 @@ def seed(*, now: datetime) -> dict:
     for spec in PATIENTS:
         user = db.session.scalar(select(User).where(User.email == spec["email"]))
         _program(user, staff[PHYSIOTHERAPIST], spec, now)
+        _sessions(user, staff[PHYSIOTHERAPIST], clinic, now)
         consent.grant(staff[PHYSIOTHERAPIST], user.id, "verbal", now=now)  # once: granting again changes nothing
     return {
         "clinic": CLINIC_NAME,

@@ -182,3 +182,17 @@ class Factories(ProgramFactories):
         pair = tokens.issue(user, now=now or datetime.now(UTC), access_ttl=900, refresh_ttl=3600)
         db.session.commit()
         return {"Authorization": f"Bearer {pair.access_token}"}
+
+
+def web_sign_in(client, user: User, *, now: datetime | None = None) -> str:
+    """Sign `user` in to the web app in `client`'s cookie jar, as the sign-in form would (a token family
+    of its own), without the password hashing; return the session's CSRF token."""
+    import secrets
+
+    pair = tokens.issue(user, now=now or datetime.now(UTC), access_ttl=12 * 3600, refresh_ttl=0)
+    db.session.commit()
+    csrf = secrets.token_urlsafe(16)
+    with client.session_transaction() as session:
+        session.clear()
+        session.update(token=pair.access_token, seen=int((now or datetime.now(UTC)).timestamp()), csrf=csrf)
+    return csrf
