@@ -19,12 +19,14 @@ import argparse
 import json
 import os
 import platform
+import re
 import resource
 import shlex
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -51,7 +53,9 @@ from tests.fake_twilio import FakeTwilio
 ROOT = Path(__file__).resolve().parent.parent
 TIMEZONES = ("America/Vancouver", "Europe/London", "Australia/Sydney", "America/Toronto", "Asia/Kolkata", "UTC")
 PATIENTS_PER_CLINIC = 1000
+BUSY = 10  # % of all cores used by other work that makes a part's figures suspect
 CLAIM_BATCH = 500
+PARTS = ("planning", "claims", "sends", "alternative")
 SEND_BATCH = 50  # the dispatcher's default batch (HEP_REMINDER_BATCH)
 LATENCY = 0.15  # seconds the fake Twilio waits before answering
 MAX_PER_SECOND = 50.0
@@ -70,7 +74,8 @@ a **baseline measured in the same invocation on the same machine**; ratios are t
 What is measured:
 
 1. **Planning**: `hep.reminders.planner.plan(now)` for every consenting patient, in its own process
-   (wall time, rows inserted, peak RSS of that process from `getrusage(RUSAGE_SELF)`). Each patient
+   (wall time, rows inserted, peak RSS of that process: `VmHWM` from `/proc/self/status`; not
+   `ru_maxrss`, which Linux carries over from the parent across fork and exec). Each patient
    has an active SMS contact and one routine (one version, one phase, one daily item) and the
    clinic's default rules (18:00 local, window 08:00-21:00); `now` is 12:00 UTC today, so across
    the six time zones a patient gets one or two reminders in the 36 h horizon. Data is built with
@@ -107,15 +112,26 @@ def make_app(url: str):
     return create_app({"SQLALCHEMY_DATABASE_URI": url, "RATELIMIT_STORAGE_URI": "memory://", "SECRET_KEY": "bench"})
 
 
-def _rss_kb() -> int:
-    """This process's resident set size now, in KiB (Linux)."""
+def _status_kb(field_name: str) -> int | None:
+    """A KiB figure of this process from /proc/self/status (Linux), e.g. VmRSS or VmHWM."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(field_name + ":"):
                 return int(line.split()[1])
     except (OSError, ValueError):
         pass
-    return 0
+    return None
+
+
+def peak_rss_kb() -> int:
+    """This process's peak resident set size, in KiB.
+
+    VmHWM, the high-water mark of this process's own memory map. Not getrusage().ru_maxrss: Linux
+    carries the parent's peak across fork and exec into the child's ru_maxrss (and into the parent's
+    RUSAGE_CHILDREN), so a child started by a big parent would report the parent's size.
+    """
+    hwm = _status_kb("VmHWM")
+    return hwm if hwm is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 def send_one_reminder(patient_id: int, kind: str, slot: str) -> None:
@@ -190,7 +206,7 @@ def child_main(kind: str, url: str, payload: dict) -> int:
     app = make_app(url)
     with app.app_context():
         work = _child_work(kind, payload)
-        rss_before = _rss_kb()
+        rss_before = _status_kb("VmRSS") or 0
         print("ready", flush=True)
         if sys.stdin.readline().strip() != "go":
             return 1
@@ -204,7 +220,7 @@ def child_main(kind: str, url: str, payload: dict) -> int:
         started_at=started_at,
         ended_at=ended_at,
         rss_before_kb=rss_before,
-        maxrss_kb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,  # KiB on Linux: this process's peak
+        maxrss_kb=peak_rss_kb(),
     )
     print(json.dumps(result), flush=True)
     return 0
@@ -305,6 +321,8 @@ class Part:
     rows: list[Row] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     busy: float | None = None  # % of all cores busy while the part ran
+    other: float | None = None  # % of all cores used by work that is not this benchmark's
+    postgres: float | None = None  # % of all cores used by PostgreSQL's shared processes
     seconds: float = 0.0
 
 
@@ -330,15 +348,91 @@ def _machine_ticks() -> tuple[int, int] | None:
     return sum(fields) - idle, sum(fields)
 
 
+class CpuWatch:
+    """Once a second, the CPU each process used, summed by who it works for: this benchmark (this
+    process, its children and the PostgreSQL backends of its database), PostgreSQL's shared
+    processes (checkpointer, WAL writer, autovacuum...), or other work."""
+
+    def __init__(self, database: str) -> None:
+        self.marker = f" {database} ".encode()
+        self.ticks = Counter()  # "ours" | "postgres" | "other" -> clock ticks
+        self._kinds: dict[int, str] = {}
+        self._last: dict[int, int] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="cpu-watch", daemon=True)
+
+    def _kind(self, pid: int, ppid: int, name: str) -> str:
+        if pid not in self._kinds:
+            kind = "other"
+            if pid == os.getpid() or ppid == os.getpid():
+                kind = "ours"
+            elif name == "postgres":
+                try:
+                    cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ") + b" "
+                except OSError:
+                    cmdline = b""
+                if self.marker in cmdline:
+                    kind = "ours"
+                elif b"(" in cmdline or b"[local]" in cmdline:
+                    kind = "other"  # a backend serving another database ("user db host(port) state")
+                else:
+                    kind = "postgres"  # postmaster, checkpointer, WAL writer, autovacuum launcher...
+            self._kinds[pid] = kind
+        return self._kinds[pid]
+
+    def _sample(self) -> None:
+        seen = {}
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                head, rest = (entry / "stat").read_text().rsplit(")", 1)
+            except (OSError, ValueError):
+                continue
+            fields = rest.split()
+            pid, ticks = int(entry.name), int(fields[11]) + int(fields[12])
+            seen[pid] = ticks
+            if pid in self._last:
+                self.ticks[self._kind(pid, int(fields[1]), head.split("(", 1)[1])] += ticks - self._last[pid]
+        self._last = seen
+
+    def _run(self) -> None:
+        while not self._stop.wait(1.0):
+            self._sample()
+
+    def __enter__(self) -> CpuWatch:
+        self.machine_before = _machine_ticks()
+        self._sample()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+        self.machine_after = _machine_ticks()
+
+    def share(self, kind: str) -> float | None:
+        """% of all cores used by that kind of process while watched (processes that lived < 1 s are missed)."""
+        if not self.machine_before or not self.machine_after or self.machine_after[1] <= self.machine_before[1]:
+            return None
+        return 100 * self.ticks[kind] / (self.machine_after[1] - self.machine_before[1])
+
+    def busy(self) -> float | None:
+        if not self.machine_before or not self.machine_after or self.machine_after[1] <= self.machine_before[1]:
+            return None
+        span = self.machine_after[1] - self.machine_before[1]
+        return 100 * (self.machine_after[0] - self.machine_before[0]) / span
+
+
 @contextmanager
-def measured_part(part: Part) -> Iterator[Part]:
-    """Record how long a part took and how busy the whole machine was meanwhile."""
-    before, started = _machine_ticks(), time.monotonic()
-    yield part
-    after = _machine_ticks()
+def measured_part(part: Part, database: str) -> Iterator[Part]:
+    """Record how long a part took, how busy the whole machine was meanwhile and how much of that was not us."""
+    started = time.monotonic()
+    with CpuWatch(database) as watch:
+        yield part
     part.seconds = time.monotonic() - started
-    if before and after and after[1] > before[1]:
-        part.busy = 100 * (after[0] - before[0]) / (after[1] - before[1])
+    part.busy, part.other, part.postgres = watch.busy(), watch.share("other"), watch.share("postgres")
 
 
 def machine_busy(seconds: float = 2.0) -> float | None:
@@ -411,6 +505,7 @@ def command_line(argv: list[str]) -> str:
 @dataclass
 class Bench:
     url: str
+    name: str
     engine: sa.Engine
     version: str
     patients: list[tuple[int, int, str]] = field(default_factory=list)  # (user id, clinic id, phone)
@@ -455,7 +550,7 @@ def bench_database(server_url: str) -> Iterator[Bench]:
             db.session.remove()
             db.engine.dispose()
         say("migrated")
-        yield Bench(url, engine, version)
+        yield Bench(url, name, engine, version)
     finally:
         engine.dispose()
         with admin.connect() as conn:
@@ -659,7 +754,7 @@ def bare_insert(bench: Bench, count: int, now: datetime) -> float:
 def part_planning(bench: Bench, args: argparse.Namespace, now: datetime, workdir: Path) -> Part:
     part = Part(f"1. Planning: `plan(now)` for {args.patients:,} patients")
     plans, bare = [], []
-    with measured_part(part):
+    with measured_part(part, bench.name):
         for run in range(args.runs):
             bench.empty_reminders()
             [result] = run_children(bench.url, "plan", [{"now": now.isoformat()}])
@@ -792,7 +887,7 @@ def claim_run(bench: Bench, processes: int, count: int) -> tuple[float, list[int
 def part_claims(bench: Bench, args: argparse.Namespace) -> Part:
     part = Part(f"2. Claims: `Dispatcher.claim()` in batches of {CLAIM_BATCH} over {args.claims:,} due reminders")
     one, two, base, shares = [], [], [], []
-    with measured_part(part):
+    with measured_part(part, bench.name):
         for run in range(args.runs):
             seed_due(bench, args.claims)
             seen, rate = select_loop(bench)
@@ -913,7 +1008,7 @@ def part_sends(bench: Bench, args: argparse.Namespace) -> Part:
     k = args.messages
     part = Part(f"3. Sends: one dispatcher process, {k:,} texts, fake Twilio answering after {LATENCY * 1000:.0f} ms")
     sends, peaks, base, quick, quick_peaks = [], [], [], [], []
-    with measured_part(part), TimedFakeTwilio(SID, TOKEN) as fake:
+    with measured_part(part, bench.name), TimedFakeTwilio(SID, TOKEN) as fake:
         for run in range(args.runs):
             fake.latency = LATENCY
             rate, peak = dispatch_run(bench, fake, k, f"slow-{run}")
@@ -1071,7 +1166,7 @@ def part_alternative(bench: Bench, args: argparse.Namespace, now: datetime) -> P
     part = Part(f"4. The alternative design: one APScheduler 3 job per reminder, for {n2:,} patients")
     aps_seconds, aps_sizes, aps_reschedule, hep_seconds, hep_rows, hep_sizes = [], [], [], [], [], []
     ids = [p[0] for p in bench.patients[:n2]]
-    with measured_part(part):
+    with measured_part(part, bench.name):
         for run in range(args.runs):
             seconds, size, reschedule = schedule_jobs(bench, n2)
             aps_seconds.append(seconds)
@@ -1172,7 +1267,10 @@ def render(args: argparse.Namespace, argv: list[str], bench: Bench, info: dict, 
         lines += [
             f"## {part.title}",
             "",
-            f"Took {part.seconds:.0f} s; the whole machine was {_pct(part.busy)} busy meanwhile.",
+            f"Took {part.seconds:.0f} s. Meanwhile the machine's cores were {_pct(part.busy)} busy in all;"
+            f" other work (not this benchmark, its children, its database's backends or PostgreSQL's"
+            f" shared processes) used {_pct(part.other)} of them{_flag(part.other)}; PostgreSQL's shared"
+            f" processes {_pct(part.postgres)}.",
             "",
             *table(part.rows),
             "",
@@ -1186,10 +1284,20 @@ def _pct(value: float | None) -> str:
     return "?" if value is None else f"{value:.0f} %"
 
 
+def _flag(other: float | None) -> str:
+    if other is None or other <= BUSY:
+        return ""
+    return " (**the machine was shared during this part: its figures are skewed**)"
+
+
 def summary(parts: list[Part]) -> list[str]:
     out = []
     for part in parts:
-        out += [f"| {r.figure}: {r.target} | {r.measured.split(' (')[0]} | {r.met} |" for r in part.rows if r.target]
+        out += [
+            f"| {r.figure}: {r.target} | {re.sub(r' [(][^)]*[)]', '', r.measured)} | {r.met} |"
+            for r in part.rows
+            if r.target
+        ]
     return out
 
 
@@ -1221,12 +1329,19 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "RESULTS-reminders.md")
     parser.add_argument("--no-profile", action="store_true", help="do not profile a missed planning target")
+    parser.add_argument(
+        "--parts",
+        default=",".join(PARTS),
+        help=f"comma-separated parts to run (default all: {','.join(PARTS)}); use with --out when not all",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--payload", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child is None:
         if min(args.patients, args.claims, args.messages, args.jobs, args.runs) < 1:
             parser.error("sizes and --runs must be positive")
+        if unknown := set(args.parts.split(",")) - set(PARTS):
+            parser.error(f"unknown --parts: {', '.join(sorted(unknown))}")
         if args.messages > args.patients:
             parser.error("--messages cannot exceed --patients (one text per patient)")
     return args
@@ -1248,10 +1363,16 @@ def main(argv: list[str]) -> int:
         info["build"] = build(bench, args.patients, plan_now)
         info["clinics"] = -(-args.patients // PATIENTS_PER_CLINIC)
         say(f"data built in {info['build']:.0f} s")
-        parts = [part_planning(bench, args, plan_now, Path(tmp))]
-        parts.append(part_claims(bench, args))
-        parts.append(part_sends(bench, args))
-        parts.append(part_alternative(bench, args, plan_now))
+        chosen = args.parts.split(",")
+        parts = []
+        if "planning" in chosen:
+            parts.append(part_planning(bench, args, plan_now, Path(tmp)))
+        if "claims" in chosen:
+            parts.append(part_claims(bench, args))
+        if "sends" in chosen:
+            parts.append(part_sends(bench, args))
+        if "alternative" in chosen:
+            parts.append(part_alternative(bench, args, plan_now))
         info["total"] = time.monotonic() - started
         info["summary"] = summary(parts)
         text = render(args, argv, bench, info, parts)

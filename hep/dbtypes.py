@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime
+from sqlalchemy import ColumnElement, DateTime, Integer, any_, bindparam
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.types import TypeDecorator
 
 
@@ -28,6 +29,17 @@ class UTCDateTime(TypeDecorator):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+def among(column, name: str, dialect_name: str) -> ColumnElement[bool]:
+    """`column IN (<ids bound as name>)`, as text that stays the same whatever the number of ids.
+
+    On PostgreSQL that is `= ANY(<one array parameter>)`, so the driver and the server see one
+    statement however many ids a batch has; SQLite has no arrays and gets an expanding IN.
+    """
+    if dialect_name == "postgresql":
+        return column == any_(bindparam(name, type_=ARRAY(Integer)))
+    return column.in_(bindparam(name, expanding=True))
 
 
 def utcnow() -> datetime:

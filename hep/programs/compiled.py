@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Select, select
 
+from hep.dbtypes import among
 from hep.extensions import db
 from hep.library.models import Exercise
 from hep.programs.models import WEEKDAYS, Routine, RoutineItem, RoutinePhase, RoutineVersion
@@ -102,10 +103,9 @@ class _Versions:
 versions_cache = _Versions(CACHE_SIZE)
 
 
-def _load(ids: list[int]) -> list[Version]:
-    """Compile versions from the database: three narrow queries, whatever their size."""
-    items: dict[int, list[Item]] = {}
-    for phase_id, *fields in db.session.execute(
+@cache
+def _load_statements(dialect_name: str) -> tuple[Select, Select, Select]:
+    items = (
         select(
             RoutineItem.phase_id,
             RoutineItem.id,
@@ -122,25 +122,34 @@ def _load(ids: list[int]) -> list[Version]:
             RoutineItem.notes,
         )
         .join(RoutinePhase, RoutinePhase.id == RoutineItem.phase_id)
-        .where(RoutinePhase.version_id.in_(ids))
+        .where(among(RoutinePhase.version_id, "ids", dialect_name))
         .order_by(RoutineItem.phase_id, RoutineItem.position)
-    ):
+    )
+    phases = (
+        select(RoutinePhase.version_id, RoutinePhase.id, RoutinePhase.name, RoutinePhase.start_date)
+        .where(among(RoutinePhase.version_id, "ids", dialect_name))
+        .order_by(RoutinePhase.version_id, RoutinePhase.position)
+    )
+    versions = select(
+        RoutineVersion.id, RoutineVersion.routine_id, RoutineVersion.start_date, RoutineVersion.end_date
+    ).where(among(RoutineVersion.id, "ids", dialect_name))
+    return items, phases, versions
+
+
+def _load(ids: list[int]) -> list[Version]:
+    """Compile versions from the database: three narrow queries, whatever their size."""
+    items_query, phases_query, versions_query = _load_statements(db.engine.dialect.name)
+    params = {"ids": list(ids)}
+    items: dict[int, list[Item]] = {}
+    for phase_id, *fields in db.session.execute(items_query, params):
         weekdays = tuple(fields[10]) if fields[10] is not None else None
         items.setdefault(phase_id, []).append(Item(*fields[:10], weekdays, fields[11]))
     phases: dict[int, list[Phase]] = {}
-    for version_id, phase_id, name, start in db.session.execute(
-        select(RoutinePhase.version_id, RoutinePhase.id, RoutinePhase.name, RoutinePhase.start_date)
-        .where(RoutinePhase.version_id.in_(ids))
-        .order_by(RoutinePhase.version_id, RoutinePhase.position)
-    ):
+    for version_id, phase_id, name, start in db.session.execute(phases_query, params):
         phases.setdefault(version_id, []).append(Phase(name, start, tuple(items.get(phase_id, ()))))
     return [
         Version(vid, routine_id, start, end, tuple(phases.get(vid, ())))
-        for vid, routine_id, start, end in db.session.execute(
-            select(
-                RoutineVersion.id, RoutineVersion.routine_id, RoutineVersion.start_date, RoutineVersion.end_date
-            ).where(RoutineVersion.id.in_(ids))
-        )
+        for vid, routine_id, start, end in db.session.execute(versions_query, params)
     ]
 
 
@@ -171,7 +180,7 @@ def items_on(routines: list[LiveRoutine], day: date) -> list[tuple[int, Item]]:
 
 
 @cache
-def _versions_statement() -> Select:
+def _versions_statement(dialect_name: str) -> Select:
     return (
         select(
             Routine.patient_id,
@@ -181,7 +190,7 @@ def _versions_statement() -> Select:
             RoutineVersion.effective_from,
         )
         .join(Routine, Routine.id == RoutineVersion.routine_id)
-        .where(Routine.patient_id.in_(bindparam("patient_ids", expanding=True)), Routine.archived_at.is_(None))
+        .where(among(Routine.patient_id, "patient_ids", dialect_name), Routine.archived_at.is_(None))
         .order_by(Routine.patient_id, RoutineVersion.routine_id, RoutineVersion.number)
     )
 
@@ -190,7 +199,7 @@ def live_routines(patient_ids: list[int], since: date) -> dict[int, list[LiveRou
     """Each patient's live routines, with every version that governs some day from `since` on."""
     wanted: dict[int, dict[int, list[tuple[date, int, str]]]] = {pid: {} for pid in patient_ids}
     for patient_id, routine_id, version_id, content_hash, effective_from in db.session.execute(
-        _versions_statement(), {"patient_ids": list(patient_ids)}
+        _versions_statement(db.engine.dialect.name), {"patient_ids": list(patient_ids)}
     ):
         versions = wanted[patient_id].setdefault(routine_id, [])
         if versions and versions[-1][0] <= since and effective_from <= since:
@@ -215,10 +224,8 @@ def governing_versions(patient_id: int, day: date) -> list[Version]:
 
 
 @cache
-def _stamps_statement() -> Select:
-    return select(Exercise.id, Exercise.updated_at, Exercise.archived_at).where(
-        Exercise.id.in_(bindparam("ids", expanding=True))
-    )
+def _stamps_statement(dialect_name: str) -> Select:
+    return select(Exercise.id, Exercise.updated_at, Exercise.archived_at).where(among(Exercise.id, "ids", dialect_name))
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,7 +242,7 @@ def exercise_summaries(ids: set[int]) -> dict[int, dict]:
     """Summary fields of these exercises as the API shows them; re-read only when an exercise changed."""
     stamps = {
         i: _Stamp(updated, archived)
-        for i, updated, archived in db.session.execute(_stamps_statement(), {"ids": list(ids)})
+        for i, updated, archived in db.session.execute(_stamps_statement(db.engine.dialect.name), {"ids": list(ids)})
     }
     with _summaries_lock:
         found = {i: _summaries[(i, s)] for i, s in stamps.items() if (i, s) in _summaries}

@@ -13,10 +13,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Row, Select, bindparam, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Row, Select, TextClause, bindparam, select, text, update
+from sqlalchemy.dialects import sqlite
 
 from hep.accounts.models import Patient, User
+from hep.dbtypes import among
 from hep.extensions import db
 from hep.programs.compiled import LiveRoutine, items_on, live_routines
 from hep.reminders.models import (
@@ -207,42 +208,79 @@ def plan(now: datetime, *, patient_ids: list[int] | None = None, batch: int = 50
     return added
 
 
+@cache
+def _sessions_statement(dialect_name: str) -> Select:
+    return select(NeedlingSession).where(
+        among(NeedlingSession.patient_id, "ids", dialect_name),
+        NeedlingSession.status == SCHEDULED,
+        NeedlingSession.starts_at >= bindparam("start"),
+        NeedlingSession.starts_at <= bindparam("end"),
+    )
+
+
 def _sessions(ids: list[int], now: datetime) -> dict[int, list[NeedlingSession]]:
     found: dict[int, list[NeedlingSession]] = {}
-    for s in db.session.scalars(
-        select(NeedlingSession).where(
-            NeedlingSession.patient_id.in_(ids),
-            NeedlingSession.status == SCHEDULED,
-            NeedlingSession.starts_at >= now,
-            NeedlingSession.starts_at <= now + HORIZON + timedelta(days=3),
-        )
-    ):
+    params = {"ids": list(ids), "start": now, "end": now + HORIZON + timedelta(days=3)}
+    for s in db.session.scalars(_sessions_statement(db.engine.dialect.name), params):
         found.setdefault(s.patient_id, []).append(s)
     return found
 
 
+@cache
+def _existing_statement(dialect_name: str) -> Select:
+    return select(Reminder.patient_id, Reminder.kind, Reminder.slot, Reminder.status, Reminder.local_date).where(
+        among(Reminder.patient_id, "ids", dialect_name), Reminder.local_date >= bindparam("since")
+    )
+
+
 def _existing(ids: list[int], now: datetime) -> dict[int, list[Row]]:
     found: dict[int, list[Row]] = {}
-    since = (now - timedelta(days=8)).date()
-    for r in db.session.execute(
-        select(Reminder.patient_id, Reminder.kind, Reminder.slot, Reminder.status, Reminder.local_date).where(
-            Reminder.patient_id.in_(ids), Reminder.local_date >= since
-        )
-    ):
+    params = {"ids": list(ids), "since": (now - timedelta(days=8)).date()}
+    for r in db.session.execute(_existing_statement(db.engine.dialect.name), params):
         found.setdefault(r.patient_id, []).append(r)
     return found
 
 
+# Column and PostgreSQL array type of each planned row's value, in insert order.
+_COLUMNS = (
+    ("patient_id", "integer"),
+    ("clinic_id", "integer"),
+    ("kind", "text"),
+    ("slot", "text"),
+    ("local_date", "date"),
+    ("session_id", "integer"),
+    ("due_at", "timestamptz"),
+    ("window_end_at", "timestamptz"),
+    ("next_attempt_at", "timestamptz"),
+    ("status", "text"),
+    ("attempts", "integer"),
+    ("reason", "text"),
+    ("created_at", "timestamptz"),
+    ("updated_at", "timestamptz"),
+)
+_REVIVED = ("status", "due_at", "next_attempt_at", "window_end_at", "local_date", "updated_at", "reason")
+
+
 @cache
-def _insert_statement(dialect_name: str):
-    dialect = postgresql if dialect_name == "postgresql" else sqlite
-    statement = dialect.insert(Reminder.__table__)
+def _postgresql_insert() -> TextClause:
+    # One statement for the whole batch, its values sent as one array per column: PostgreSQL parses
+    # and plans it once, and the driver does not build a multi-row VALUES text per batch.
+    names = ", ".join(name for name, _type in _COLUMNS)
+    arrays = ", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in _COLUMNS)
+    revived = ", ".join(f"{name} = excluded.{name}" for name in _REVIVED)
+    return text(
+        f"INSERT INTO reminders ({names}) SELECT * FROM unnest({arrays}) "
+        f"ON CONFLICT (patient_id, kind, slot) DO UPDATE SET {revived} WHERE reminders.status = '{WITHDRAWN}' "
+        "RETURNING id"
+    )
+
+
+@cache
+def _sqlite_insert():
+    statement = sqlite.insert(Reminder.__table__)
     return statement.on_conflict_do_update(
         index_elements=["patient_id", "kind", "slot"],
-        set_={
-            name: statement.excluded[name]
-            for name in ("status", "due_at", "next_attempt_at", "window_end_at", "local_date", "updated_at", "reason")
-        },
+        set_={name: statement.excluded[name] for name in _REVIVED},
         where=Reminder.__table__.c.status == WITHDRAWN,
     ).returning(Reminder.__table__.c.id)
 
@@ -251,10 +289,11 @@ def _insert_missing(values: list[dict]) -> int:
     """Insert wanted rows; an existing row is left alone unless it was withdrawn, which is revived."""
     if not values:
         return 0
-    # One compiled statement, executed with many parameter sets (SQLAlchemy batches them into
-    # multi-row INSERTs itself): compiling a fresh multi-row statement per batch was most of the cost.
-    statement = _insert_statement(db.engine.dialect.name)
-    return len(db.session.connection().execute(statement, values).all())
+    if db.engine.dialect.name == "postgresql":
+        arrays = {name: [v[name] for v in values] for name, _type in _COLUMNS}
+        return len(db.session.execute(_postgresql_insert(), arrays).all())
+    # One compiled statement over many parameter sets, rather than a multi-row INSERT compiled per batch.
+    return len(db.session.connection().execute(_sqlite_insert(), values).all())
 
 
 def replan(patient_id: int, now: datetime) -> None:
