@@ -89,8 +89,8 @@ PAGE_ROWS = [
     Row("GET", "/routines/picker", 200, lambda world: "/routines/picker?q=exercise"),
     Row("GET", "/sessions", 200, lambda world: "/sessions"),
     Row("GET", "/library", 200, lambda world: "/library"),
-    Row("GET", "/library/new", 200, lambda world: "/library/new"),
-    Row("POST", "/library/new", 302, lambda world: "/library/new",
+    Row("GET", "/library/exercises/new", 200, lambda world: "/library/exercises/new"),
+    Row("POST", "/library/exercises/new", 302, lambda world: "/library/exercises/new",
         lambda world: _exercise_form(world) | {"name": "Brand new exercise"}),
     Row("POST", "/logout", 302, lambda world: "/logout"),
 ]  # fmt: skip

@@ -58,7 +58,7 @@ def test_clinic_exercise_is_created_edited_archived_and_restored(client, make):
     make.exercise(slug="neck-base", name="Neck base turn")
     clinic = make.clinic()
     csrf = web_sign_in(client, make.physio(clinic))
-    created = client.post("/library/new", data=exercise_form(csrf))
+    created = client.post("/library/exercises/new", data=exercise_form(csrf))
     assert created.status_code == 302 and created.headers["Location"] == "/library/towel-neck-glide"
     exercise = db.session.scalar(select(Exercise).where(Exercise.slug == "towel-neck-glide"))
     assert exercise.clinic_id == clinic.id
@@ -84,7 +84,9 @@ def test_clinic_exercise_is_created_edited_archived_and_restored(client, make):
 def test_exercise_form_errors_are_shown_and_library_exercises_stay_read_only(client, make):
     make.exercise(slug="neck-base", name="Neck base turn")
     csrf = web_sign_in(client, make.physio())
-    bad = client.post("/library/new", data=exercise_form(csrf, steps="", reps="", difficulty="9", regressions="nope"))
+    bad = client.post(
+        "/library/exercises/new", data=exercise_form(csrf, steps="", reps="", difficulty="9", regressions="nope")
+    )
     page = bad.get_data(as_text=True)
     assert bad.status_code == 422
     assert 'id="f-steps-error"' in page and 'id="f-difficulty-error"' in page

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from sqlalchemy import select
 
 from hep.accounts.models import ActivationCode, User
@@ -180,3 +181,29 @@ def test_a_session_in_the_past_is_not_booked_and_says_why(client, clinic):
     )
     assert "Session not booked: starts_at: is in the past" in response.get_data(as_text=True)
     assert db.session.scalar(select(NeedlingSession.id).where(NeedlingSession.patient_id == patient.id)) is None
+
+
+def test_reminders_follow_sessions_booked_and_cancelled_on_the_web(client, clinic):
+    from hep.reminders import consent
+    from hep.reminders.models import PRE_SESSION, Reminder
+
+    patient, physio = clinic["patients"]["Vera Steady"], clinic["physio"]
+    morning = datetime(2026, 11, 24, 16, 0, tzinfo=UTC)  # 08:00 in Vancouver
+    with time_machine.travel(morning, tick=False):
+        patient.phone = "+16045550142"
+        db.session.commit()
+        consent.grant(physio, patient.id, "verbal", now=morning)
+        csrf = web_sign_in(client, physio, now=morning)
+        client.post(
+            f"/patients/{patient.id}/sessions",
+            data={"csrf_token": csrf, "date": "2026-11-25", "time": "10:00", "duration_minutes": "30"},
+        )
+        session = db.session.scalar(select(NeedlingSession).where(NeedlingSession.patient_id == patient.id))
+        reminder = db.session.scalar(
+            select(Reminder).where(Reminder.patient_id == patient.id, Reminder.kind == PRE_SESSION)
+        )
+        assert reminder is not None and reminder.status == "planned"
+        client.post(f"/sessions/{session.id}", data={"csrf_token": csrf, "action": "cancelled"})
+        db.session.refresh(reminder)
+        assert reminder.status == "withdrawn"
+        assert "Withdrawn" in client.get(f"/patients/{patient.id}").get_data(as_text=True)

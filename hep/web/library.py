@@ -177,7 +177,8 @@ def _posted_form() -> dict:
     return form
 
 
-@bp.route("/library/new", methods=["GET", "POST"])
+# Not /library/new: that would hide a clinic exercise whose slug is "new" (/library/<slug>).
+@bp.route("/library/exercises/new", methods=["GET", "POST"])
 def new_exercise():
     """Add an exercise of the clinic's own."""
     actor = current_staff()
