@@ -176,3 +176,13 @@ def test_unknown_web_urls_get_an_html_404_and_the_api_keeps_problem_details(clie
     assert page.status_code == 404 and page.content_type.startswith("text/html")
     api = client.get("/api/v1/nothing-here")
     assert api.status_code == 404 and api.content_type == "application/problem+json"
+
+
+@pytest.mark.parametrize("app_config", [{"LOGIN_RATE_LIMIT": "2 per minute"}])
+def test_sign_in_attempts_are_rate_limited(client, make, app_config):
+    physio = make.physio(password=PASSWORD)
+    for _ in range(2):
+        assert sign_in(client, physio.email, "wrong-password").status_code == 401
+    response = sign_in(client, physio.email)
+    assert response.status_code == 429
+    assert "Too many sign-in attempts" in response.get_data(as_text=True)

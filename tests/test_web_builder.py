@@ -200,3 +200,12 @@ def test_pdf_media_links_and_missing_glyphs(client, make, setup):
     response = client.get(f"/routines/{routine.id}/handout.pdf")
     text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(response.data)).pages)
     assert "Video (How it looks): https://media.example/calf.mp4" in text
+
+
+def test_dosage_reads_as_words():
+    from hep.web.format import dosage
+
+    flexible = {"sets": 3, "reps": 10, "hold_seconds": 5, "rest_seconds": 30, "times_per_day": 1, "days_per_week": 4}
+    assert dosage(flexible) == "3 sets x 10 reps, hold 5 s; rest 30 s; both sides; once a day, 4 days a week"
+    named = {"sets": 1, "reps": 1, "side": "left", "load": "red band", "times_per_day": 2, "weekdays": ["mon", "thu"]}
+    assert dosage(named) == "1 set x 1 rep; left side; red band; twice a day, Mon, Thu"

@@ -21,7 +21,7 @@ def dosage(item) -> str:
     get = item.get if isinstance(item, dict) else lambda k, d=None: getattr(item, k, d)
     amount = f"{get('sets')} {'set' if str(get('sets')) == '1' else 'sets'}"
     if get("reps"):
-        amount += f" x {get('reps')} reps"
+        amount += f" x {get('reps')} {'rep' if str(get('reps')) == '1' else 'reps'}"
     if get("hold_seconds"):
         amount += f", hold {get('hold_seconds')} s"
     parts = [amount]
