@@ -99,6 +99,7 @@ def test_sign_out_revokes_the_sign_in_and_needs_csrf(client, make):
     physio = make.physio()
     csrf = web_sign_in(client, physio)
     assert client.post("/logout").status_code == 400  # no token: a cross-site form cannot sign you out
+    assert client.post("/logout", data={"csrf_token": "jeton-forgé"}).status_code == 400
     response = client.post("/logout", data={"csrf_token": csrf})
     assert response.status_code == 302 and response.headers["Location"] == "/login"
     family = db.session.scalar(select(TokenFamily).where(TokenFamily.user_id == physio.id))

@@ -209,3 +209,15 @@ def test_dosage_reads_as_words():
     assert dosage(flexible) == "3 sets x 10 reps, hold 5 s; rest 30 s; both sides; once a day, 4 days a week"
     named = {"sets": 1, "reps": 1, "side": "left", "load": "red band", "times_per_day": 2, "weekdays": ["mon", "thu"]}
     assert dosage(named) == "1 set x 1 rep; left side; red band; twice a day, Mon, Thu"
+
+
+def test_odd_button_values_change_nothing(client, setup):
+    patient = setup["patient"]
+    web_sign_in(client, setup["physio"])
+    url = f"/patients/{patient.id}/routines/new"
+    page = client.get(url).get_data(as_text=True)
+    page = press(client, url, page, "add:chin-tuck").get_data(as_text=True)
+    for action in ("up:0.²", "down:9.0", "remove:x.y", "remove-phase:0", "add:no-such-exercise", "explode"):
+        response = press(client, url, page, action, add_phase="²")
+        assert response.status_code == 200, action
+        assert fields(response.get_data(as_text=True))["phases-0-items-0-exercise"] == "chin-tuck"

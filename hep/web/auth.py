@@ -114,7 +114,8 @@ def _safe_next(target: str | None) -> str | None:
 def _csrf_ok() -> bool:
     expected = session.get("csrf")
     sent = request.form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER) or ""
-    return bool(expected) and hmac.compare_digest(str(expected), sent)
+    # Bytes, not str: compare_digest refuses non-ASCII str, and a forged token may be anything.
+    return bool(expected) and hmac.compare_digest(str(expected).encode(), sent.encode())
 
 
 @bp.before_request

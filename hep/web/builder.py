@@ -176,7 +176,7 @@ def _dosage_from_default(exercise: Exercise) -> dict:
 
 
 def _index(raw: str, size: int) -> int | None:
-    return int(raw) if raw.isdigit() and int(raw) < size else None
+    return int(raw) if raw.isascii() and raw.isdigit() and int(raw) < size else None
 
 
 def apply(state: dict, action: str, form: MultiDict, actor: User) -> tuple[str | None, str | None]:
