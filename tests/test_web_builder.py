@@ -14,7 +14,7 @@ from hep.extensions import db
 from hep.programs import templates
 from hep.programs.models import Routine
 from hep.programs.schemas import TemplateInSchema
-from hep.web import builder
+from hep.web import routine_form
 from tests.factories import item, routine_body, web_sign_in
 
 
@@ -162,7 +162,7 @@ def test_picker_fragment_shows_steps_and_progressions(client, setup):
 
 
 def test_state_round_trip_keeps_empty_fields_out_of_the_body():
-    state = builder.blank_state(date(2026, 12, 1))
+    state = routine_form.blank_state(date(2026, 12, 1))
     state["title"] = "Plan"
     state["phases"][0]["items"].append(
         {
@@ -170,7 +170,7 @@ def test_state_round_trip_keeps_empty_fields_out_of_the_body():
             "side": "both", "load": "", "times_per_day": "1", "days_per_week": "7", "weekdays": [], "notes": "",
         }
     )  # fmt: skip
-    body = builder.body_from_state(state)
+    body = routine_form.body_from_state(state)
     entry = body["phases"][0]["items"][0]
     assert entry["reps"] is None and "rest_seconds" not in entry and entry["load"] is None
     assert body["phases"][0]["start_date"] == "2026-12-01"
