@@ -58,7 +58,8 @@ CLAIM_BATCH = 500
 PARTS = ("planning", "claims", "sends", "alternative")
 SEND_BATCH = 50  # the dispatcher's default batch (HEP_REMINDER_BATCH)
 LATENCY = 0.15  # seconds the fake Twilio waits before answering
-MAX_PER_SECOND = 50.0
+MAX_PER_SECOND = 250.0  # the configured cap (HEP_SMS_MAX_PER_SECOND): above the 200 msg/s target
+CONCURRENCY = 48  # HEP_SMS_CONCURRENCY: calls in flight; 200 msg/s x 0.15 s needs 30
 SID, TOKEN, FROM = "AC" + "5" * 32, "bench-token", "+15005550006"
 PACKAGES = ("Flask", "SQLAlchemy", "psycopg", "Flask-Migrate", "APScheduler", "twilio", "requests", "pyinstrument")
 # Roadmap targets.
@@ -183,7 +184,11 @@ def _child_work(kind: str, payload: dict) -> Callable[[], dict]:
 
         backend = TwilioBackend(SID, TOKEN, from_number=FROM, base_url=payload["base_url"])
         dispatcher = Dispatcher(
-            backend=backend, owner=payload["owner"], batch=SEND_BATCH, max_per_second=payload["max_per_second"]
+            backend=backend,
+            owner=payload["owner"],
+            batch=SEND_BATCH,
+            max_per_second=payload["max_per_second"],
+            concurrency=CONCURRENCY,
         )
 
         def dispatching() -> dict:
@@ -195,6 +200,7 @@ def _child_work(kind: str, payload: dict) -> Callable[[], dict]:
                     if sum(done.values()) < dispatcher.batch:
                         return {"outcome": dict(outcome)}
             finally:
+                dispatcher.close()
                 backend.close()
 
         return dispatching
@@ -1061,21 +1067,19 @@ def part_sends(bench: Bench, args: argparse.Namespace) -> Part:
         " POSTs the fake received all agree). The busiest window is the largest number of POSTs the fake saw"
         " arrive within any 1 s (arrival times noted by a subclass of `tests/fake_twilio.FakeTwilio`)."
     )
+    part.notes.append(
+        f"The dispatcher checks a batch and commits it as `sending` on one thread, then makes the provider calls"
+        f" from {CONCURRENCY} threads (`HEP_SMS_CONCURRENCY`) that share one slot schedule, so `max_per_second`"
+        f" ({MAX_PER_SECOND:g} here) holds for the process as a whole. By Little's law {SEND_MPS:g} msg/s at"
+        f" {LATENCY * 1000:.0f} ms needs {in_flight:.0f} calls in flight; one call at a time could never pass"
+        f" 1 / latency = {ceiling:.1f} msg/s (the bare one-thread POSTs show that wall)."
+    )
     if not met:
         part.notes.append(
-            f"**Why the send target is missed: sends are sequential, so the dispatcher is latency-bound.**"
-            f" `Dispatcher.run_once()` sends one message at a time and waits for Twilio's answer before the next:"
-            f" one process can never exceed 1 / latency = {ceiling:.1f} msg/s at {LATENCY * 1000:.0f} ms, whatever"
-            f" the database or the CPU do (the bare one-thread POSTs hit the same wall). The cap ({MAX_PER_SECOND:g}/s)"
-            f" is not what binds here; the 0 ms check shows the cap is honoured when it is. **Fix:** a small thread"
-            f" pool inside a dispatch batch: claim a batch as now, then send its reminders from N worker threads,"
-            f" each with its own database session (the per-reminder checks and the `sending` commit stay as they"
-            f" are), with `_throttle` made a lock-protected token bucket shared by the workers so `max_per_second`"
-            f" still holds per process. By Little's law {SEND_MPS:g} msg/s at {LATENCY * 1000:.0f} ms needs"
-            f" {in_flight:.0f} requests in flight, so about {in_flight:.0f}-{2 * in_flight:.0f} workers (and"
-            f" `max_per_second` >= {SEND_MPS:g}, the account's Twilio limit permitting), or several scheduler"
-            " processes, which already share the work safely. The exactly-once design (commit `sending` before the"
-            " call, reconcile after a crash) does not change."
+            "**The send target was missed in this run.** With enough calls in flight the bound is CPU: the"
+            " dispatcher's database work and the SDK's request handling, and the fake Twilio server, which runs"
+            " inside the benchmark process on the same cores. The 0 ms run shows that CPU-bound rate; compare"
+            " the machine's other work above before reading it as the service's limit."
         )
     return part
 

@@ -76,6 +76,7 @@ def load(instance_path: str) -> dict:
         "TWILIO_BASE_URL": env.get("TWILIO_BASE_URL"),  # tests only: a local fake
         "SMS_STATUS_CALLBACK_URL": env.get("HEP_SMS_STATUS_CALLBACK_URL"),
         "SMS_MAX_PER_SECOND": float(env.get("HEP_SMS_MAX_PER_SECOND", 10)),
+        "SMS_CONCURRENCY": _int("HEP_SMS_CONCURRENCY", 8),
         "REMINDER_BATCH": _int("HEP_REMINDER_BATCH", 50),
         "REMINDER_LEASE_SECONDS": _int("HEP_REMINDER_LEASE_SECONDS", 120),
         # Clinician web app (hep/web): a session cookie backed by a token family of its own.

@@ -41,12 +41,15 @@ def dispatch_job(backend) -> None:
 
     owner = _owner()
     dispatcher = dispatcher_from_app(backend, owner)
-    while True:
-        outcome = dispatcher.run_once()
-        if outcome:
-            log.info("dispatched %s", dict(outcome))
-        if sum(outcome.values()) < dispatcher.batch:
-            break
+    try:
+        while True:
+            outcome = dispatcher.run_once()
+            if outcome:
+                log.info("dispatched %s", dict(outcome))
+            if sum(outcome.values()) < dispatcher.batch:
+                break
+    finally:
+        dispatcher.close()
     beat = db.session.get(Heartbeat, owner) or Heartbeat(owner=owner)
     beat.beat_at = utcnow()
     db.session.add(beat)

@@ -143,6 +143,8 @@ class _Server(ThreadingHTTPServer):
     # Handler threads are joined on close, so no request outlives the test that made it.
     daemon_threads = False
     block_on_close = True
+    # Dispatchers send from many threads at once; the default backlog of 5 would refuse connections.
+    request_queue_size = 128
 
     def __init__(self, fake: FakeTwilio) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)

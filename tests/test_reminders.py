@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -226,6 +227,45 @@ def test_a_due_reminder_is_sent_once_with_validity_and_callback(texted, dispatch
     assert message["to"] == "+447400123456" and "exercises" in message["body"]
     assert fake.message(message["sid"])["validity_period"] == 3 * 3600  # until 21:00 London
     assert rows(patient)[0].status == "sent" and rows(patient)[0].provider_sid == message["sid"]
+
+
+def test_concurrent_sends_reach_each_patient_once_and_record_each_outcome(texted, sms, fake):
+    patients = [texted(phone=f"+4474001234{n:02d}") for n in range(6)]
+    when = _due_now(patients[0])
+    fake.fail_next(1, status=429, code=20429)  # whichever call comes first is refused, and retried later
+    dispatcher = Dispatcher(backend=sms, owner="test-worker", max_per_second=1000, concurrency=4)
+    try:
+        with time_machine.travel(when, tick=False):
+            outcome = dispatcher.run_once()
+    finally:
+        dispatcher.close()
+    statuses = sorted(rows(p)[0].status for p in patients)
+    assert outcome == {"sent": 5, "retry": 1} and statuses == ["planned"] + ["sent"] * 5
+    assert sorted(m["to"] for m in fake.messages) == sorted(rows(p)[0].to_phone for p in patients if rows(p)[0].sent_at)
+    assert {rows(p)[0].provider_sid for p in patients if rows(p)[0].status == "sent"} == {
+        m["sid"] for m in fake.messages
+    }
+
+
+def test_the_send_rate_cap_holds_across_sending_threads(texted, sms, fake):
+    patients = [texted(phone=f"+4474001235{n:02d}") for n in range(5)]
+    when = _due_now(patients[0])
+    dispatcher = Dispatcher(backend=sms, owner="test-worker", max_per_second=20, concurrency=5)
+    taken = []
+    original = dispatcher._throttle
+
+    def recording_throttle():
+        original()
+        taken.append(time.monotonic())
+
+    dispatcher._throttle = recording_throttle
+    try:
+        with time_machine.travel(when, tick=False):
+            assert dispatcher.run_once() == {"sent": 5}
+    finally:
+        dispatcher.close()
+    gaps = [b - a for a, b in zip(sorted(taken), sorted(taken)[1:], strict=False)]
+    assert len(taken) == 5 and min(gaps) >= 1 / 20 * 0.9  # slots are 50 ms apart even with 5 threads ready at once
 
 
 def test_status_callbacks_only_move_forward(texted, dispatcher, fake):

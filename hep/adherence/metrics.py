@@ -42,8 +42,13 @@ def days_between(start: date, end: date) -> list[date]:
 
 def expected_on(routines: list[Routine], day: date) -> list[Expected]:
     """What a patient's routines ask of them on a day."""
+    return expected_of(items_on(routines, day), day)
+
+
+def expected_of(in_effect: list[tuple[object, object]], day: date) -> list[Expected]:
+    """What these (routine, item) pairs in effect on a day ask of the patient that day."""
     found = []
-    for _routine, item in items_on(routines, day):
+    for _routine, item in in_effect:
         key = (item.exercise_id, item.side)
         if item.flexible:
             found.append(Expected(key, item.times_per_day, item.days_per_week))

@@ -13,20 +13,23 @@ from __future__ import annotations
 
 import os
 import random
+import threading
 import time as clock
 from collections import Counter
-from dataclasses import dataclass
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy.orm import joinedload
 
 from hep.accounts.models import Patient
-from hep.adherence.metrics import day_logs, expected_on
+from hep.adherence.metrics import day_logs, expected_of
 from hep.dbtypes import utcnow
 from hep.extensions import db
-from hep.programs.service import routines_for
+from hep.programs.compiled import items_on, live_routines
 from hep.reminders import consent, messages
 from hep.reminders.models import (
     ACTIVE,
@@ -45,10 +48,52 @@ from hep.reminders.models import (
     SmsContact,
 )
 from hep.reminders.planner import settings_for
-from hep.reminders.sms import SmsBackend, SmsError
+from hep.reminders.sms import Sent, SmsBackend, SmsError
 from hep.sessions.models import SCHEDULED, NeedlingSession
 
 MAX_VALIDITY = 14400  # Twilio's longest validity_period, seconds
+_table = Reminder.__table__
+_PREPARE_CHUNK = 50  # reminders checked and moved to `sending` per round of queries
+_MOVE_TO_SENDING = (
+    update(_table)
+    .where(
+        _table.c.id == bindparam("rid"),
+        _table.c.status == CLAIMED,
+        _table.c.lease_owner == bindparam("owner"),
+        _table.c.lease_expires_at > bindparam("now"),
+    )
+    .values(
+        status=SENDING,
+        sending_since=bindparam("now"),
+        attempts=_table.c.attempts + 1,
+        to_phone=bindparam("to_phone"),
+        body=bindparam("body"),
+        lease_expires_at=bindparam("lease"),
+        updated_at=bindparam("now"),
+    )
+)
+_RECORD_SENT = (
+    update(_table)
+    .where(_table.c.id == bindparam("rid"), _table.c.status == SENDING)
+    .values(
+        status=SENT,
+        provider_sid=bindparam("sid"),
+        provider_status=bindparam("provider_status"),
+        sent_at=bindparam("at"),
+        updated_at=bindparam("at"),
+        lease_owner=None,
+        lease_expires_at=None,
+    )
+)
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """What a sending thread needs of a reminder, copied out of the ORM object (which the session may expire)."""
+
+    to: str
+    body: str
+    window_end_at: datetime
 
 
 @dataclass
@@ -58,10 +103,13 @@ class Dispatcher:
     batch: int = 50
     lease_seconds: int = 120
     max_per_second: float = 10.0
+    concurrency: int = 1  # provider calls in flight at once (threads); the database work stays on one
     status_callback: str | None = None
     pause_hook: object = None  # tests only: called with a point name, to stop a process mid-dispatch
 
-    _last_send: float = 0.0
+    _next_slot: float = 0.0
+    _slot_lock: threading.Lock = field(default_factory=threading.Lock)
+    _pool: ThreadPoolExecutor | None = None
 
     def claim(self, now: datetime) -> list[int]:
         """Take up to `batch` due reminders under a lease; nobody else will touch them meanwhile."""
@@ -92,15 +140,43 @@ class Dispatcher:
         return list(claimed)
 
     def run_once(self, now_fn=utcnow) -> Counter:
-        """Claim one batch and work through it; return how each ended."""
+        """Claim one batch and work through it; return how each ended.
+
+        Every reminder of the batch is checked again and moved to `sending` on this thread, and that is
+        committed once, before the provider hears of any of them. The provider calls then go out
+        `concurrency` at a time (a call is mostly waiting on the network), and their results are
+        recorded here as they come back, one commit per handful.
+        """
         outcome: Counter = Counter()
         renewed = now_fn()
-        for reminder_id in self.claim(renewed):
+        claimed = self.claim(renewed)
+        ready: list[tuple[int, Outgoing]] = []
+        for start in range(0, len(claimed), _PREPARE_CHUNK):
             if (now_fn() - renewed).total_seconds() > self.lease_seconds / 3:
                 renewed = now_fn()
                 self._renew(renewed)
-            outcome[self.send(reminder_id, now_fn)] += 1
+            prepared, ended = self._prepare(claimed[start : start + _PREPARE_CHUNK], now_fn())
+            ready.extend(prepared)
+            outcome.update(ended)
+        db.session.commit()  # the attempts are on record before the provider hears of them
+        if self.concurrency <= 1 or len(ready) <= 1:
+            for reminder_id, outgoing in ready:
+                outcome.update(self._record([(reminder_id, self._call(outgoing, now_fn()))], now_fn))
+            return outcome
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="sms-send")
+        started = now_fn()
+        pending = {self._pool.submit(self._call, outgoing, started): reminder_id for reminder_id, outgoing in ready}
+        while pending:
+            done, _running = wait(pending, return_when=FIRST_COMPLETED)
+            outcome.update(self._record([(pending.pop(call), call.result()) for call in done], now_fn))
         return outcome
+
+    def close(self) -> None:
+        """Stop the sending threads (they finish the calls already started)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
 
     def _renew(self, now: datetime) -> None:
         """Keep this process's unexpired claims alive while it works through a long batch."""
@@ -113,54 +189,108 @@ class Dispatcher:
 
     def send(self, reminder_id: int, now_fn=utcnow) -> str:
         """Check one claimed reminder again, then send it or record why not."""
-        now = now_fn()
-        reminder = db.session.get(Reminder, reminder_id)
-        if reminder is None or reminder.status != CLAIMED or reminder.lease_owner != self.owner:
-            return "lost-lease"
-        verdict = _verdict(reminder, now)
-        if verdict is not None:
-            status, reason = verdict
-            return _finish(reminder, status, reason, now)
-        contact = db.session.get(SmsContact, reminder.patient_id)
-        # Compare-and-set, renewing the lease: only while our claim still holds does the row become ours
+        prepared, ended = self._prepare([reminder_id], now_fn())
+        db.session.commit()
+        if not prepared:
+            [(status, _count)] = ended.items()
+            return status
+        [(_rid, outgoing)] = prepared
+        [(status, _count)] = self._record([(reminder_id, self._call(outgoing, now_fn()))], now_fn).items()
+        return status
+
+    def _prepare(self, ids: list[int], now: datetime) -> tuple[list[tuple[int, Outgoing]], Counter]:
+        """Check claimed reminders again and move the ones to send to `sending` (the caller commits).
+
+        Returns (id, what to send) for those, and how the others ended. The rows, contacts and patients
+        are read in three queries for the whole chunk, not a few per reminder.
+        """
+        ended: Counter = Counter()
+        reminders = db.session.scalars(select(Reminder).where(Reminder.id.in_(ids))).all()
+        patient_ids = {r.patient_id for r in reminders}
+        contacts = db.session.scalars(select(SmsContact).where(SmsContact.patient_id.in_(patient_ids))).all()
+        patients = db.session.scalars(
+            select(Patient).options(joinedload(Patient.user)).where(Patient.user_id.in_(patient_ids))
+        ).all()
+        # Referenced until the loop ends, so the session's (weak) identity map answers _verdict and _body.
+        loaded = [*contacts, *patients]
+        ended["lost-lease"] = len(ids) - len(reminders)
+        templates: dict = {}
+        candidates: list[tuple[int, Outgoing]] = []
+        for reminder in reminders:
+            if reminder.status != CLAIMED or reminder.lease_owner != self.owner:
+                ended["lost-lease"] += 1
+                continue
+            verdict = _verdict(reminder, now)
+            if verdict is not None:
+                ended[_finish(reminder, *verdict, now)] += 1
+                continue
+            contact = db.session.get(SmsContact, reminder.patient_id)
+            candidates.append(
+                (reminder.id, Outgoing(contact.phone, _body(reminder, templates), reminder.window_end_at))
+            )
+        del loaded
+        if not candidates:
+            return [], +ended
+        # Compare-and-set, renewing the lease: only while our claim still holds does a row become ours
         # to send, so a slow batch whose lease ran out cannot race the process that reclaimed it.
-        moved = db.session.execute(
-            update(Reminder)
-            .where(
-                Reminder.id == reminder_id,
-                Reminder.status == CLAIMED,
-                Reminder.lease_owner == self.owner,
-                Reminder.lease_expires_at > now,
+        db.session.connection().execute(
+            _MOVE_TO_SENDING,
+            [
+                {
+                    "rid": rid,
+                    "owner": self.owner,
+                    "now": now,
+                    "lease": now + timedelta(seconds=self.lease_seconds),
+                    "to_phone": out.to,
+                    "body": out.body,
+                }
+                for rid, out in candidates
+            ],
+        )
+        ours = set(
+            db.session.scalars(
+                select(Reminder.id).where(
+                    Reminder.id.in_([rid for rid, _out in candidates]),
+                    Reminder.status == SENDING,
+                    Reminder.lease_owner == self.owner,
+                    Reminder.sending_since == now,
+                )
             )
-            .values(
-                status=SENDING,
-                sending_since=now,
-                attempts=Reminder.attempts + 1,
-                to_phone=contact.phone,
-                body=_body(reminder),
-                lease_expires_at=now + timedelta(seconds=self.lease_seconds),
-                updated_at=now,
-            )
-        ).rowcount
-        db.session.commit()  # the attempt is on record before the provider hears of it
-        if moved != 1:
-            return "lost-lease"
-        db.session.refresh(reminder)
+        )
+        ended["lost-lease"] += len(candidates) - len(ours)
+        return [(rid, out) for rid, out in candidates if rid in ours], +ended  # unary + drops zero counts
+
+    def _call(self, outgoing: Outgoing, now: datetime) -> Sent | SmsError:
+        """The provider call alone, on plain values (no database, no ORM object): safe on a sending thread."""
         self._hook("before-send")
         self._throttle()
-        validity = max(60, min(MAX_VALIDITY, int((reminder.window_end_at - now).total_seconds())))
+        validity = max(60, min(MAX_VALIDITY, int((outgoing.window_end_at - now).total_seconds())))
         try:
             sent = self.backend.send(
-                reminder.to_phone, reminder.body, status_callback=self.status_callback, validity_period=validity
+                outgoing.to, outgoing.body, status_callback=self.status_callback, validity_period=validity
             )
         except SmsError as error:
-            return self._failed(reminder, error, now_fn())
+            return error
         self._hook("after-send")
-        reminder.status, reminder.provider_sid, reminder.provider_status = SENT, sent.sid, sent.status
-        reminder.sent_at = reminder.updated_at = now_fn()
-        reminder.lease_owner = reminder.lease_expires_at = None
-        db.session.commit()
-        return SENT
+        return sent
+
+    def _record(self, results: list[tuple[int, Sent | SmsError]], now_fn) -> Counter:
+        """Record what the provider said: the accepted ones in one statement and one commit."""
+        outcome: Counter = Counter()
+        now = now_fn()
+        accepted = [
+            {"rid": rid, "sid": r.sid, "provider_status": r.status, "at": now}
+            for rid, r in results
+            if not isinstance(r, SmsError)
+        ]
+        if accepted:
+            db.session.connection().execute(_RECORD_SENT, accepted)
+            db.session.commit()
+            outcome[SENT] += len(accepted)
+        for rid, result in results:
+            if isinstance(result, SmsError):
+                outcome[self._failed(db.session.get(Reminder, rid), result, now)] += 1
+        return outcome
 
     def _failed(self, reminder: Reminder, error: SmsError, now: datetime) -> str:
         reminder.error_code = error.code
@@ -236,12 +366,15 @@ class Dispatcher:
         return outcome
 
     def _throttle(self) -> None:
-        """Stay under max_per_second for this process."""
+        """Stay under max_per_second for this process, across its sending threads: each call takes the
+        next free slot, 1/max_per_second after the one before, and waits for it."""
         gap = 1.0 / self.max_per_second
-        wait = self._last_send + gap - clock.monotonic()
+        with self._slot_lock:
+            slot = max(clock.monotonic(), self._next_slot)
+            self._next_slot = slot + gap
+        wait = slot - clock.monotonic()
         if wait > 0:
             clock.sleep(wait)
-        self._last_send = clock.monotonic()
 
     def _hook(self, point: str) -> None:
         if self.pause_hook is not None:
@@ -271,8 +404,8 @@ def _verdict(reminder: Reminder, now: datetime) -> tuple[str, str] | None:
         ):
             return WITHDRAWN, "the session was cancelled or moved"
         return None
-    routines = routines_for([patient.user_id])[patient.user_id]
-    due = expected_on(routines, reminder.local_date)
+    routines = live_routines([patient.user_id], reminder.local_date)[patient.user_id]
+    due = expected_of(items_on(routines, reminder.local_date), reminder.local_date)
     if not due:
         return WITHDRAWN, "nothing is due that day any more"
     if reminder.kind == EXERCISE:
@@ -298,14 +431,19 @@ def _verdict(reminder: Reminder, now: datetime) -> tuple[str, str] | None:
     return None
 
 
-def _body(reminder: Reminder) -> str:
+def _body(reminder: Reminder, templates: dict | None = None) -> str:
+    """The text of a reminder, in the patient's language; `templates` caches the clinic's wording."""
     patient = db.session.get(Patient, reminder.patient_id)
     clinic = patient.user.clinic
     when = ""
     if reminder.session_id:
         starts = db.session.get(NeedlingSession, reminder.session_id).starts_at.astimezone(ZoneInfo(patient.timezone))
         when = starts.strftime("%a %d %b %H:%M")
-    text = messages.template(clinic.id, reminder.kind, patient.language)
+    key = (clinic.id, reminder.kind, patient.language)
+    templates = {} if templates is None else templates
+    if key not in templates:
+        templates[key] = messages.template(*key)
+    text = templates[key]
     return messages.render(text, clinic=clinic.name, contact=clinic.contact_phone or "", when=when)
 
 
@@ -358,5 +496,6 @@ def dispatcher_from_app(backend: SmsBackend, owner: str | None = None) -> Dispat
         batch=config["REMINDER_BATCH"],
         lease_seconds=config["REMINDER_LEASE_SECONDS"],
         max_per_second=config["SMS_MAX_PER_SECOND"],
+        concurrency=config["SMS_CONCURRENCY"],
         status_callback=config["SMS_STATUS_CALLBACK_URL"],
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -189,15 +190,29 @@ class TwilioBackend:
             raise ValueError("TwilioBackend needs from_number or messaging_service_sid")
         self.from_number = from_number
         self.messaging_service_sid = messaging_service_sid
-        self._http = TwilioHttpClient(timeout=timeout)
-        self._client = Client(account_sid, auth_token, http_client=self._http)
-        if base_url:
-            # Tests only: the Api domain's public base_url is what every api.twilio.com URL
-            # (next-page links included) is built from. TWILIO_EDGE/TWILIO_REGION in the
-            # environment would rewrite the host, so they are ignored here.
-            self._client.api.base_url = base_url.rstrip("/")
-            self._client.edge = self._client.region = None
-        self._messages = self._client.api.account.messages
+        self._credentials, self._base_url, self._timeout = (account_sid, auth_token), base_url, timeout
+        # One SDK client (and requests session) per thread: the dispatcher sends from several threads,
+        # and a requests.Session is not documented as safe to share between them.
+        self._local = threading.local()
+        self._sessions: list[requests.Session] = []
+        self._sessions_lock = threading.Lock()
+
+    @property
+    def _messages(self):
+        messages = getattr(self._local, "messages", None)
+        if messages is None:
+            http = TwilioHttpClient(timeout=self._timeout)
+            client = Client(*self._credentials, http_client=http)
+            if self._base_url:
+                # Tests only: the Api domain's public base_url is what every api.twilio.com URL
+                # (next-page links included) is built from. TWILIO_EDGE/TWILIO_REGION in the
+                # environment would rewrite the host, so they are ignored here.
+                client.api.base_url = self._base_url.rstrip("/")
+                client.edge = client.region = None
+            messages = self._local.messages = client.api.account.messages
+            with self._sessions_lock:
+                self._sessions.append(http.session)
+        return messages
 
     def send(
         self, to: str, body: str, *, status_callback: str | None = None, validity_period: int | None = None
@@ -239,9 +254,13 @@ class TwilioBackend:
         ]
 
     def close(self) -> None:
-        """Close the pooled HTTP connections."""
-        if self._http.session is not None:
-            self._http.session.close()
+        """Close the pooled HTTP connections of every thread that sent."""
+        with self._sessions_lock:
+            for session in self._sessions:
+                if session is not None:
+                    session.close()
+            self._sessions.clear()
+        self._local = threading.local()
 
 
 def _sms_error(error: TwilioException | requests.RequestException) -> SmsError:
