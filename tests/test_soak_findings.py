@@ -1,6 +1,5 @@
 """Races the soak (benchmarks/soak.py) found, each reproduced in-process by letting a second request or
-process run at the exact moment that breaks it. They are expected to fail (xfail, strict) until fixed:
-when one starts passing, remove its marker."""
+process run at the exact moment that broke it; fixed since, and kept as regression tests."""
 
 from __future__ import annotations
 
@@ -75,11 +74,6 @@ def _backend(fake: FakeTwilio) -> TwilioBackend:
     return TwilioBackend(SID, TOKEN, from_number=FROM, base_url=fake.base_url, timeout=1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="reconcile acts on rows it read before another scheduler settled them: it requeues a reminder the other "
-    "already recorded as sent (hep/reminders/dispatch.py, Dispatcher.reconcile), so the text goes out twice",
-)
 def test_two_schedulers_reconciling_one_uncertain_send_text_it_once(app, make, fake, monkeypatch):
     make.exercise(slug="daily")
     physio = make.physio()
@@ -114,12 +108,6 @@ def test_two_schedulers_reconciling_one_uncertain_send_text_it_once(app, make, f
 # --- routines: the same save twice at once ---------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="revise_routine numbers the new version from what it read; a concurrent save of the same content "
-    "takes that number first, and the commit fails with IntegrityError (a 500) instead of answering 200 "
-    "(hep/programs/service.py, revise_routine)",
-)
 def test_the_same_routine_saved_twice_at_once_makes_one_version_and_no_error(app, make, monkeypatch):
     make.exercise(slug="daily")
     physio = make.physio()
@@ -142,12 +130,6 @@ def test_the_same_routine_saved_twice_at_once_makes_one_version_and_no_error(app
 # --- sessions: the same booking twice at once ------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="schedule looks for a session at the same start, then inserts; nothing stops a concurrent retry of "
-    "the same booking from inserting too, so the patient has two sessions (and two pre-session texts) "
-    "(hep/sessions/service.py, schedule; no unique key on patient and start)",
-)
 def test_the_same_booking_sent_twice_at_once_books_one_session(app, make, monkeypatch):
     physio = make.physio()
     patient = make.patient(physio.clinic, physio)

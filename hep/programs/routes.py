@@ -60,6 +60,7 @@ def get_routine(routine_id):
 @blp.arguments(RoutineInSchema)
 @blp.response(200, RoutineSchema)
 @blp.alt_response(201, schema=RoutineSchema, description="A new version was created", success=True)
+@blp.alt_response(409, response="CONFLICT")
 def revise_routine(body, routine_id):
     """Save edited content as a new version (unchanged content creates none)"""
     routine, created = service.revise_routine(current_user(), routine_id, body, now=utcnow())

@@ -8,11 +8,12 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from hep.accounts.models import Patient, User
 from hep.accounts.service import get_patient, require_patient_access
 from hep.audit import service as audit
-from hep.errors import Forbidden, Invalid, NotFound
+from hep.errors import Conflict, Forbidden, Invalid, NotFound
 from hep.extensions import db
 from hep.library.models import Exercise
 from hep.library.service import visible_to
@@ -137,17 +138,26 @@ def revise_routine(actor: User, routine_id: int, data: dict, *, now: datetime) -
         return routine, False
     exercises = _exercises(actor.clinic_id, data)
     patient = db.session.get(Patient, routine.patient_id)
-    _build_version(
-        routine,
-        data,
-        actor,
-        number=routine.current.number + 1,
-        effective_from=local_today(patient, now),
-        exercises=exercises,
-        now=now,
-    )
-    audit.record(actor, audit.UPDATE, "routine", now=now, patient_id=routine.patient_id, resource_id=routine.id)
-    db.session.commit()
+    try:
+        _build_version(
+            routine,
+            data,
+            actor,
+            number=routine.current.number + 1,
+            effective_from=local_today(patient, now),
+            exercises=exercises,
+            now=now,
+        )
+        audit.record(actor, audit.UPDATE, "routine", now=now, patient_id=routine.patient_id, resource_id=routine.id)
+        db.session.commit()
+    except IntegrityError:
+        # Another save took this version number first. The same content (a double click, a retry) is
+        # simply already saved; different content means two people edited at once.
+        db.session.rollback()
+        routine = get_routine(actor, routine_id)
+        if routine.current.content_hash == _content_hash(data):
+            return routine, False
+        raise Conflict("The routine was changed at the same time by someone else; reload it and save again.") from None
     db.session.refresh(routine)
     _replan(routine.patient_id, now)
     return routine, True

@@ -314,60 +314,81 @@ class Dispatcher:
         return _finish(reminder, FAILED, f"provider error {error.code or error.http_status}"[:120], now)
 
     def reconcile(self, now: datetime) -> Counter:
-        """Settle reminders whose owner vanished: claimed ones go back; sending ones are looked up first."""
+        """Settle reminders whose owner vanished: claimed ones go back; sending ones are looked up first.
+
+        Each row is first taken under this process's lease by a compare-and-set, so two schedulers
+        reconciling at once never both act on the same row (one would requeue what the other just
+        found sent).
+        """
         outcome: Counter = Counter()
         stale = db.session.scalars(
-            select(Reminder)
+            select(Reminder.id)
             .where(
                 or_(Reminder.status == CLAIMED, Reminder.status == SENDING),
                 or_(Reminder.lease_expires_at.is_(None), Reminder.lease_expires_at < now),
             )
             .limit(200)
         ).all()
-        for reminder in stale:
+        for reminder_id in stale:
+            taken_over = db.session.execute(
+                update(Reminder)
+                .where(
+                    Reminder.id == reminder_id,
+                    or_(Reminder.status == CLAIMED, Reminder.status == SENDING),
+                    or_(Reminder.lease_expires_at.is_(None), Reminder.lease_expires_at < now),
+                )
+                .values(lease_owner=self.owner, lease_expires_at=now + timedelta(seconds=self.lease_seconds))
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            db.session.commit()
+            if taken_over != 1:
+                outcome["taken-by-another"] += 1
+                continue
+            reminder = db.session.get(Reminder, reminder_id)
             if reminder.status == CLAIMED:
                 _requeue(reminder, now, "lease expired before sending")
                 outcome["requeued"] += 1
                 continue
-            try:
-                found = self.backend.find(reminder.to_phone, reminder.sending_since - timedelta(minutes=2), now)
-            except SmsError:
-                outcome["lookup-failed"] += 1
-                continue
-            taken = set(
-                db.session.scalars(
-                    select(Reminder.provider_sid).where(Reminder.provider_sid.in_([m.sid for m in found]))
-                )
-            )
-            candidates = sorted(
-                (
-                    m
-                    for m in found
-                    if m.body == reminder.body
-                    and m.sid not in taken
-                    and m.date_created >= reminder.sending_since - timedelta(seconds=1)
-                ),
-                key=lambda m: m.date_created,
-            )
-            match = candidates[0] if candidates else None
-            if match is not None:
-                reminder.status, reminder.provider_sid, reminder.provider_status = SENT, match.sid, match.status
-                reminder.sent_at, reminder.updated_at = match.date_created, now
-                reminder.lease_owner = reminder.lease_expires_at = None
-                db.session.commit()
-                outcome["found-sent"] += 1
-            else:
-                # Nothing went out, so there is no provider trouble to back off from: send again now.
-                if now > reminder.window_end_at:
-                    outcome[_finish(reminder, MISSED, "the window closed after an interrupted send", now)] += 1
-                else:
-                    _requeue(reminder, now, "not found at the provider after an interrupted send")
-                    outcome["requeued"] += 1
+            outcome[self._settle_sending(reminder, now)] += 1
         return outcome
 
-    def _throttle(self) -> None:
+    def _settle_sending(self, reminder: Reminder, now: datetime) -> str:
+        """A `sending` row this process now holds: record it sent if the provider has it, else send again."""
+        try:
+            found = self.backend.find(reminder.to_phone, reminder.sending_since - timedelta(minutes=2), now)
+        except SmsError:
+            reminder.lease_expires_at = now  # let the next reconcile (ours or another's) try again
+            db.session.commit()
+            return "lookup-failed"
+        taken = set(
+            db.session.scalars(select(Reminder.provider_sid).where(Reminder.provider_sid.in_([m.sid for m in found])))
+        )
+        candidates = sorted(
+            (
+                m
+                for m in found
+                if m.body == reminder.body
+                and m.sid not in taken
+                and m.date_created >= reminder.sending_since - timedelta(seconds=1)
+            ),
+            key=lambda m: m.date_created,
+        )
+        if candidates:
+            match = candidates[0]
+            reminder.status, reminder.provider_sid, reminder.provider_status = SENT, match.sid, match.status
+            reminder.sent_at, reminder.updated_at = match.date_created, now
+            reminder.lease_owner = reminder.lease_expires_at = None
+            db.session.commit()
+            return "found-sent"
+        # Nothing went out, so there is no provider trouble to back off from: send again now.
+        if now > reminder.window_end_at:
+            return _finish(reminder, MISSED, "the window closed after an interrupted send", now)
+        _requeue(reminder, now, "not found at the provider after an interrupted send")
+        return "requeued"
+
+    def _throttle(self) -> float:
         """Stay under max_per_second for this process, across its sending threads: each call takes the
-        next free slot, 1/max_per_second after the one before, and waits for it."""
+        next free slot, 1/max_per_second after the one before, and waits for it. Returns the slot."""
         gap = 1.0 / self.max_per_second
         with self._slot_lock:
             slot = max(clock.monotonic(), self._next_slot)
@@ -375,6 +396,7 @@ class Dispatcher:
         wait = slot - clock.monotonic()
         if wait > 0:
             clock.sleep(wait)
+        return slot
 
     def _hook(self, point: str) -> None:
         if self.pause_hook is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hep.accounts.models import User
@@ -20,6 +20,15 @@ class NeedlingSession(db.Model):
     __table_args__ = (
         Index("ix_needling_sessions_patient_starts", "patient_id", "starts_at"),
         Index("ix_needling_sessions_physio_starts", "physiotherapist_id", "starts_at"),
+        # A patient is in one scheduled session at a given start: makes a concurrently retried booking a no-op.
+        Index(
+            "uq_needling_sessions_scheduled_start",
+            "patient_id",
+            "starts_at",
+            unique=True,
+            sqlite_where=text("status = 'scheduled'"),
+            postgresql_where=text("status = 'scheduled'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

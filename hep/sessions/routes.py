@@ -111,6 +111,7 @@ def get_session(session_id):
 @login_required(*STAFF_ROLES)
 @blp.arguments(SessionChangeSchema)
 @blp.response(200, SessionSchema)
+@blp.alt_response(409, response="CONFLICT")
 def change_session(changes, session_id):
     """Reschedule, cancel, complete or mark a no-show"""
     return service.change(current_user(), session_id, changes, now=utcnow())

@@ -7,12 +7,13 @@ from datetime import datetime, timedelta
 from functools import cache
 
 from sqlalchemy import Select, bindparam, select
+from sqlalchemy.exc import IntegrityError
 
 from hep.accounts import tokens
 from hep.accounts.models import PHYSIOTHERAPIST, STAFF_ROLES, Patient, User
 from hep.accounts.service import get_patient, require_patient_access
 from hep.audit import service as audit
-from hep.errors import Forbidden, Invalid, NotFound
+from hep.errors import Conflict, Forbidden, Invalid, NotFound
 from hep.extensions import db
 from hep.sessions.models import CANCELLED, SCHEDULED, CalendarFeed, NeedlingSession
 
@@ -45,13 +46,7 @@ def schedule(actor: User, patient_id: int, data: dict, *, now: datetime) -> Need
     _require_staff(actor)
     patient = get_patient(actor, patient_id)
     _check_start(data["starts_at"], now)
-    same = db.session.scalar(
-        select(NeedlingSession).where(
-            NeedlingSession.patient_id == patient_id,
-            NeedlingSession.starts_at == data["starts_at"],
-            NeedlingSession.status == SCHEDULED,
-        )
-    )
+    same = _booked_at(patient_id, data["starts_at"])
     if same is not None:  # a retried booking: the patient cannot be in two sessions at once anyway
         return same
     session = NeedlingSession(
@@ -65,11 +60,29 @@ def schedule(actor: User, patient_id: int, data: dict, *, now: datetime) -> Need
         updated_at=now,
     )
     db.session.add(session)
-    db.session.flush()
+    try:
+        db.session.flush()
+    except IntegrityError:
+        # The same booking, retried at the same instant, won the unique index: answer with that one.
+        db.session.rollback()
+        same = _booked_at(patient_id, data["starts_at"])
+        if same is None:
+            raise
+        return same
     audit.record(actor, audit.CREATE, "session", now=now, patient_id=patient_id, resource_id=session.id)
     db.session.commit()
     _replan(patient_id, now)
     return session
+
+
+def _booked_at(patient_id: int, starts_at: datetime) -> NeedlingSession | None:
+    return db.session.scalar(
+        select(NeedlingSession).where(
+            NeedlingSession.patient_id == patient_id,
+            NeedlingSession.starts_at == starts_at,
+            NeedlingSession.status == SCHEDULED,
+        )
+    )
 
 
 def get_session(actor: User, session_id: int) -> NeedlingSession:
@@ -103,7 +116,11 @@ def change(actor: User, session_id: int, changes: dict, *, now: datetime) -> Nee
         session.updated_at = now
         session.sequence += 1
         audit.record(actor, audit.UPDATE, "session", now=now, patient_id=session.patient_id, resource_id=session_id)
-        db.session.commit()
+        try:
+            db.session.commit()
+        except IntegrityError:
+            db.session.rollback()
+            raise Conflict("The patient already has a session booked at that time.") from None
         _replan(session.patient_id, now)
     return session
 
