@@ -130,7 +130,14 @@ def test(argv: list[str]) -> None:
     os.execv(PYTHON, [str(PYTHON), "-m", "pytest", *argv])
 
 
-COMMANDS = {"run": run, "test": test}
+def bench(argv: list[str]) -> None:
+    """Run every benchmark one after another and summarise the targets (benchmarks/run_all.py)."""
+    ensure_venv("requirements-dev.txt")
+    os.chdir(ROOT)
+    os.execv(PYTHON, [str(PYTHON), "benchmarks/run_all.py", *argv])
+
+
+COMMANDS = {"run": run, "test": test, "bench": bench}
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
