@@ -1324,7 +1324,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--patients", type=int, default=100_000, help="patients to plan for (default 100000)")
     parser.add_argument("--claims", type=int, default=20_000, help="due reminders to claim (default 20000)")
     parser.add_argument("--messages", type=int, default=600, help="texts to send (default 600)")
-    parser.add_argument("--jobs", type=int, default=10_000, help="patients for the APScheduler comparison (10000)")
+    parser.add_argument("--jobs", type=int, default=100_000, help="patients for the APScheduler comparison (100000)")
     parser.add_argument("--runs", type=int, default=3, help="runs per figure (default 3)")
     parser.add_argument(
         "--database-url",
