@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sqlalchemy.orm import load_only
+
 from hep.accounts.auth import current_user, login_required
 from hep.accounts.models import STAFF_ROLES
 from hep.api import Blueprint
@@ -18,6 +20,17 @@ from hep.library.schemas import (
 from hep.pagination import paginate
 
 blp = Blueprint("library", __name__, url_prefix="/api/v1/exercises", description="Exercise library")
+# What a search result shows: the long JSON columns (steps, cues, progressions...) are not even read.
+SUMMARY_COLUMNS = (
+    Exercise.slug,
+    Exercise.clinic_id,
+    Exercise.name,
+    Exercise.summary,
+    Exercise.category,
+    Exercise.position,
+    Exercise.difficulty,
+    Exercise.archived_at,
+)
 
 
 @blp.route("", methods=["GET"])
@@ -28,7 +41,7 @@ blp = Blueprint("library", __name__, url_prefix="/api/v1/exercises", description
 def search(args):
     """Search the library and your clinic's exercises, by name"""
     page = {k: args.pop(k, None) for k in ("cursor", "limit")}
-    query = service.search_query(current_user().clinic_id, **args)
+    query = service.search_query(current_user().clinic_id, **args).options(load_only(*SUMMARY_COLUMNS))
     items, cursor = paginate(query, [Exercise.name, Exercise.id], **page)
     return {"items": items, "next_cursor": cursor}
 
