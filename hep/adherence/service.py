@@ -8,14 +8,16 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 
 from hep.accounts.models import PATIENT, User
 from hep.accounts.service import get_patient
 from hep.adherence.models import AdherenceLog
 from hep.errors import Conflict, Forbidden, Invalid, NotFound, flatten_messages
 from hep.extensions import db
+from hep.library.models import Exercise
 from hep.programs.models import Routine, RoutineItem, RoutinePhase, RoutineVersion
 
 CLOCK_SKEW = timedelta(minutes=5)
@@ -58,15 +60,16 @@ def _patient_items(patient_id: int, item_ids: set[int]) -> dict[int, tuple[Routi
         .join(RoutineVersion, RoutinePhase.version_id == RoutineVersion.id)
         .join(Routine, RoutineVersion.routine_id == Routine.id)
         .where(RoutineItem.id.in_(item_ids), Routine.patient_id == patient_id)
+        # The prescription snapshot needs the exercise's slug and name only: not its JSON or its tags.
+        .options(joinedload(RoutineItem.exercise).load_only(Exercise.slug, Exercise.name).lazyload(Exercise.tags))
     ).all()
     return {item.id: (item, routine_id) for item, routine_id in rows}
 
 
-def _new_log(
-    patient_id: int, entry: dict, item: RoutineItem, routine_id: int, *, now: datetime, source: str
-) -> AdherenceLog:
+def _new_log(patient_id: int, entry: dict, item: RoutineItem, routine_id: int, *, now: datetime, source: str) -> dict:
+    """The row of a new log entry, as the column values to insert."""
     performed = entry["performed_at"]
-    return AdherenceLog(
+    return dict(
         id=entry["id"],
         patient_id=patient_id,
         routine_id=routine_id,
@@ -109,8 +112,12 @@ def _sync_once(patient_id: int, results: list[dict], *, now, rules, source) -> l
     valid = [r["data"] for r in results if "data" in r]
     existing = (
         {
-            log.id: log
-            for log in db.session.scalars(select(AdherenceLog).where(AdherenceLog.id.in_([e["id"] for e in valid])))
+            row.id: row
+            for row in db.session.execute(
+                select(AdherenceLog.id, AdherenceLog.patient_id, AdherenceLog.content_hash).where(
+                    AdherenceLog.id.in_([e["id"] for e in valid])
+                )
+            )
         }
         if valid
         else {}
@@ -120,6 +127,10 @@ def _sync_once(patient_id: int, results: list[dict], *, now, rules, source) -> l
     for index, result in enumerate(results):
         answer = _answer(index, result, patient_id, existing, items, seen, now=now, rules=rules, source=source)
         answers.append(answer)
+    if seen:
+        # One INSERT for the batch's new rows (SQLAlchemy sends them as multi-row VALUES), not one ORM
+        # object each: a resend finds them all in `existing` and writes nothing.
+        db.session.execute(insert(AdherenceLog), list(seen.values()))
     db.session.commit()
     return answers
 
@@ -139,7 +150,12 @@ def _answer(index, result, patient_id, existing, items, seen, *, now, rules, sou
     digest = entry_hash(entry)
     known = existing.get(entry_id) or seen.get(entry_id)
     if known is not None:
-        if known.patient_id == patient_id and known.content_hash == digest:
+        known_patient, known_hash = (
+            (known["patient_id"], known["content_hash"])
+            if isinstance(known, dict)
+            else (known.patient_id, known.content_hash)
+        )
+        if known_patient == patient_id and known_hash == digest:
             return answer | {"status": DUPLICATE}
         return answer | {
             "status": CONFLICT,
@@ -159,9 +175,7 @@ def _answer(index, result, patient_id, existing, items, seen, *, now, rules, sou
         param = exc.invalid_params[0]
         return answer | {"status": REJECTED, "invalid_params": [{**param, "name": f"entries.{index}.{param['name']}"}]}
     item, routine_id = items[entry["routine_item_id"]]
-    log = _new_log(patient_id, entry, item, routine_id, now=now, source=source)
-    db.session.add(log)
-    seen[entry_id] = log
+    seen[entry_id] = _new_log(patient_id, entry, item, routine_id, now=now, source=source)
     return answer | {"status": CREATED}
 
 
