@@ -496,6 +496,8 @@ class Shared:
     sessions_lock: threading.Lock = field(default_factory=threading.Lock)
     awaiting_consent: list[int] = field(default_factory=list)
     edits: Counter = field(default_factory=Counter)
+    touched: Counter = field(default_factory=Counter)  # routine id: edits begun or ended (who raced whom)
+    twin_bookings: list[set[int]] = field(default_factory=list)  # session ids each doubled booking answered
 
 
 def _entry(patient: SoakPatient, rng: random.Random) -> dict:
@@ -720,25 +722,41 @@ def physio_client(shared: Shared, token: str, seed: int) -> None:
 
 
 def edit_routine(shared: Shared, http_: Http, token: str, routine_id: int, rng: random.Random) -> None:
-    """Open a routine, change it (a new version), and sometimes save twice (retry, double click)."""
+    """Open a routine, change it (a new version), and sometimes save twice (retry, double click).
+
+    Two physiotherapists saving different content at once get 201 and 409: a 409 is expected only when
+    another edit of the routine began or ended while this one was under way.
+    """
     path = f"/api/v1/routines/{routine_id}"
-    result = http_.call("routine (physio)", "GET", path, token=token)
-    if not result or result[0] != 200:
-        return
-    body = _routine_body(json.loads(result[1])["current"])
-    item = body["phases"][-1]["items"][0]
     with shared.sessions_lock:
-        shared.edits["routine edits"] += 1
-        item["notes"] = f"soak edit {shared.edits['routine edits']}"
-    if rng.random() < 0.2:
-        item["sets"] = max(1, min(10, item["sets"] + rng.choice((-1, 1))))
-    roll = rng.random()
-    if roll < 0.15:  # double click: the same save twice at once; exactly one version should result
-        http_.twice("routine edit (twin)", "PUT", path, token=token, body=body, expect=(200, 201))
-        return
-    http_.call("routine edit", "PUT", path, token=token, body=body, expect=(201, 200))
-    if roll < 0.4:  # saved again unchanged (a retry after a timeout): no new version
-        http_.call("routine re-save", "PUT", path, token=token, body=body, expect=(200, 201))
+        shared.touched[routine_id] += 1
+        mark = shared.touched[routine_id]
+    try:
+        result = http_.call("routine (physio)", "GET", path, token=token)
+        if not result or result[0] != 200:
+            return
+        body = _routine_body(json.loads(result[1])["current"])
+        item = body["phases"][-1]["items"][0]
+        with shared.sessions_lock:
+            shared.edits["routine edits"] += 1
+            item["notes"] = f"soak edit {shared.edits['routine edits']}"
+        if rng.random() < 0.2:
+            item["sets"] = max(1, min(10, item["sets"] + rng.choice((-1, 1))))
+        roll = rng.random()
+        if roll < 0.15:  # double click: the same save twice at once; exactly one version should result
+            results = http_.twice("routine edit (twin)", "PUT", path, token=token, body=body, expect=(200, 201, 409))
+        else:
+            results = [http_.call("routine edit", "PUT", path, token=token, body=body, expect=(201, 200, 409))]
+            if roll < 0.4:  # saved again unchanged (a retry after a timeout): no new version
+                again = http_.call("routine re-save", "PUT", path, token=token, body=body, expect=(200, 201, 409))
+                results.append(again)
+        with shared.sessions_lock:
+            raced = shared.touched[routine_id] != mark
+        if any(r and r[0] == 409 for r in results) and not raced:
+            shared.stats.problem("routine edit", "unexpected", f"PUT {path}: 409 with no other edit under way")
+    finally:
+        with shared.sessions_lock:
+            shared.touched[routine_id] += 1
 
 
 def _session_start(rng: random.Random) -> str:
@@ -757,6 +775,8 @@ def book_session(shared: Shared, http_: Http, token: str, p: SoakPatient, rng: r
     booked = {json.loads(r[1])["id"] for r in results if r and r[0] == 201}
     with shared.sessions_lock:
         shared.sessions[p.id].extend(sorted(booked))
+        if len(results) == 2:
+            shared.twin_bookings.append(booked)
 
 
 def move_session(shared: Shared, http_: Http, token: str, rng: random.Random) -> None:
@@ -1162,6 +1182,7 @@ class Run:
     code: str
     workers: int
     own_cpu: float  # % of one core: the load generator, the fake Twilio and the carrier (this process)
+    twin_bookings: list[set[int]]
 
 
 def _count_open(engine: sa.Engine, load_end: datetime) -> int:
@@ -1355,6 +1376,7 @@ def soak(database: Database, args: argparse.Namespace, workdir: Path) -> Run:
         code=code,
         workers=args.workers,
         own_cpu=own_cpu,
+        twin_bookings=shared.twin_bookings,
     )
 
 
@@ -1554,14 +1576,17 @@ def check_reminders(run: Run) -> tuple[list[Check], dict]:
         latest = late if latest is None else max(latest, late)
         if accepted < start or late > LATE_GRACE:
             outside.append((m["to"], accepted.astimezone(ZoneInfo(patient.zone)).isoformat(), patient.group))
-    # After an opt-out: the attempt must have begun while texts were allowed.
+    # After an opt-out: Twilio must have accepted the text before the opt-out was recorded (with the same
+    # grace as the window: a send already past its last check is in flight), or after consent came back.
     spans, after_stop = _inactive_spans(run), []
-    for r in reminders:
-        if r["sending_since"] is None or r["provider_sid"] is None:
-            continue
-        for begin, end in spans.get(r["patient_id"], []):
-            if begin <= r["sending_since"] and (end is None or r["sending_since"] < end):
-                after_stop.append(r)
+    for m in messages:
+        patient, accepted = by_phone.get(m["to"]), run.fake.accepted_at[m["sid"]]
+        for begin, end in spans.get(patient.id, []) if patient else []:
+            if begin + LATE_GRACE < accepted and (end is None or accepted < end):
+                kind = by_sid[m["sid"]]["kind"] if m["sid"] in by_sid else "no reminder"
+                after_stop.append(
+                    f"patient {patient.id}, {kind} text at {accepted:%H:%M:%S.%f}, stopped {begin:%H:%M:%S.%f}"
+                )
     # Daily cap: at most max_per_day (1) exercise texts per patient and local day.
     per_day = Counter(
         (r["patient_id"], r["local_date"]) for r in reminders if r["kind"] == "exercise" and r["provider_sid"]
@@ -1601,8 +1626,8 @@ def check_reminders(run: Run) -> tuple[list[Check], dict]:
         Check(
             "no text after an opt-out or a lost number; at most one exercise text a day",
             not after_stop and not over_cap,
-            f"{len(after_stop)} sends begun while texts were stopped, {len(over_cap)} patient-days over the cap"
-            + (f"; e.g. {_brief(after_stop)}" if after_stop else ""),
+            f"{len(after_stop)} texts accepted more than {LATE_GRACE.seconds} s after texts were stopped,"
+            f" {len(over_cap)} patient-days over the cap" + (f"; e.g. {after_stop[0]}" if after_stop else ""),
         ),
     ]
     return checks, figures
@@ -1661,20 +1686,32 @@ def check_webhooks(run: Run) -> tuple[Check, dict]:
         f"{len(run.fake.callbacks)} posted: {len(rejected)} refused"
         + (f" (e.g. {rejected[0].status} {rejected[0].url})" if rejected else "")
         + f"; {len(lost)} reminders behind the final status reported"
-        + (f" (e.g. {_brief(lost)}, reported {run.carrier.final[lost[0]['provider_sid']]})" if lost else "")
+        + (
+            f" (e.g. {_brief(lost)}, reported {run.carrier.final[lost[0]['provider_sid']]}; {_lag(lost, run)})"
+            if lost
+            else ""
+        )
         + f"; {len(mismatched)} re-delivered texts answered differently",
     )
     return check, {"adopted by reconcile after Twilio's final report (status left at sent)": len(adopted)}
 
 
+def _lag(rows: list[dict], run: Run) -> str:
+    """How long after Twilio accepted each text its SID was recorded (a callback before that finds nothing)."""
+    lags = sorted((r["sent_at"] - run.fake.accepted_at[r["provider_sid"]]).total_seconds() for r in rows)
+    return "SID recorded " + ", ".join(f"{lag:+.1f} s" for lag in lags) + " after Twilio accepted the text"
+
+
 def check_sessions(run: Run) -> Check:
-    """A retried booking books nothing twice."""
+    """A retried booking books one session: both tries answered with it, and none stored twice."""
     scheduled = Counter((s["patient_id"], s["starts_at"]) for s in run.db["sessions"] if s["status"] == "scheduled")
     doubled = {k: n for k, n in scheduled.items() if n > 1}
+    split = [ids for ids in run.twin_bookings if len(ids) != 1]
     return Check(
         "no session booked twice by a retried booking",
-        not doubled,
-        f"{len(run.db['sessions'])} sessions; {len(doubled)} patient/start pairs booked more than once",
+        not doubled and not split,
+        f"{len(run.twin_bookings)} bookings sent twice at once: {len(split)} not answered with one same session;"
+        f" {len(run.db['sessions'])} sessions, {len(doubled)} patient/start pairs booked more than once",
     )
 
 
