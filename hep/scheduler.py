@@ -66,13 +66,16 @@ def reconcile_job(backend) -> None:
 
 
 def housekeeping_job() -> None:
-    """Drop what nobody needs any more: old idempotency records and heartbeats of gone processes."""
+    """Drop what nobody needs any more: old idempotency records, heartbeats of gone processes, and
+    delivery reports that never found their reminder."""
     from hep.adherence.models import IdempotencyRecord
-    from hep.reminders.models import Heartbeat
+    from hep.reminders.models import EarlyStatus, Heartbeat
 
     now = utcnow()
     db.session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.created_at < now - timedelta(days=7)))
     db.session.execute(delete(Heartbeat).where(Heartbeat.beat_at < now - timedelta(days=1)))
+    # Reports for SIDs never recorded (a send whose answer was lost and never reconciled as ours).
+    db.session.execute(delete(EarlyStatus).where(EarlyStatus.received_at < now - timedelta(days=2)))
     db.session.commit()
 
 

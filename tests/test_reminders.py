@@ -15,7 +15,7 @@ from hep.accounts.models import User
 from hep.extensions import db
 from hep.reminders import consent, messages
 from hep.reminders.dispatch import Dispatcher
-from hep.reminders.models import Reminder, ReminderSettings, SmsContact
+from hep.reminders.models import EarlyStatus, Reminder, ReminderSettings, SmsContact
 from hep.reminders.planner import plan
 from hep.reminders.sms import TwilioBackend
 from hep.sessions import service as sessions
@@ -270,6 +270,28 @@ def test_the_send_rate_cap_holds_across_sending_threads(texted, sms, fake):
     gaps = [b - a for a, b in itertools.pairwise(slots)]
     assert len(slots) == 5 and min(gaps) >= 1 / 20 - 1e-9  # 50 ms apart, though 5 threads were ready at once
     assert all(woke >= slot for slot, woke in taken)  # and no call went before its slot
+
+
+def test_a_delivery_report_that_beats_the_recorded_sid_is_applied_once_it_is_recorded(texted, sms, fake):
+    patient = texted()
+    when = _due_now(patient)
+
+    def carrier_is_quick(point: str) -> None:
+        if point == "after-send":  # Twilio has the text; the dispatcher has not recorded its SID yet
+            assert fake.deliver(fake.messages[-1]["sid"], "delivered").status == 204
+
+    dispatcher = Dispatcher(
+        backend=sms,
+        owner="test-worker",
+        max_per_second=1000,
+        status_callback="http://localhost/webhooks/twilio/status",
+        pause_hook=carrier_is_quick,
+    )
+    with time_machine.travel(when, tick=False):
+        assert dispatcher.run_once() == {"sent": 1}
+    reminder = rows(patient)[0]
+    assert (reminder.status, reminder.provider_status) == ("delivered", "delivered")
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(EarlyStatus)) == 0
 
 
 def test_status_callbacks_only_move_forward(texted, dispatcher, fake):

@@ -30,7 +30,7 @@ from hep.adherence.metrics import day_logs, expected_of
 from hep.dbtypes import utcnow
 from hep.extensions import db
 from hep.programs.compiled import items_on, live_routines
-from hep.reminders import consent, messages
+from hep.reminders import consent, inbound, messages
 from hep.reminders.models import (
     ACTIVE,
     CLAIMED,
@@ -287,6 +287,7 @@ class Dispatcher:
             db.session.connection().execute(_RECORD_SENT, accepted)
             db.session.commit()
             outcome[SENT] += len(accepted)
+            inbound.apply_early_statuses([a["sid"] for a in accepted], now=now)
         for rid, result in results:
             if isinstance(result, SmsError):
                 outcome[self._failed(db.session.get(Reminder, rid), result, now)] += 1
@@ -379,6 +380,7 @@ class Dispatcher:
             reminder.sent_at, reminder.updated_at = match.date_created, now
             reminder.lease_owner = reminder.lease_expires_at = None
             db.session.commit()
+            inbound.apply_early_statuses([match.sid], now=now)
             return "found-sent"
         # Nothing went out, so there is no provider trouble to back off from: send again now.
         if now > reminder.window_end_at:

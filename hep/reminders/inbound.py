@@ -7,13 +7,14 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 from hep.accounts.models import Patient, User
 from hep.adherence import service as adherence
 from hep.extensions import db
 from hep.programs.service import items_on, routines_for
 from hep.reminders import consent, messages
-from hep.reminders.models import PROGRESS, InboundMessage, PainReport, Reminder, SmsContact
+from hep.reminders.models import PROGRESS, EarlyStatus, InboundMessage, PainReport, Reminder, SmsContact
 
 STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"}
 START_WORDS = {"START", "YES", "UNSTOP"}
@@ -31,10 +32,17 @@ SMS_DONE_NAMESPACE = uuid.UUID("1b4c1e0e-2f0c-4a53-8d8e-3f4f2f6b7a10")
 
 
 def record_status(sid: str, provider_status: str, error_code: int | None, *, now: datetime) -> None:
-    """Move a sent reminder's status forward only: duplicate and late callbacks change nothing."""
+    """Move a sent reminder's status forward only: duplicate and late callbacks change nothing.
+
+    A report for a SID no reminder has yet is kept (the most advanced one) until the dispatcher
+    records that SID, which happens after Twilio's answer to the send: a fast carrier can beat it.
+    """
     new = PROVIDER_STATUS.get(provider_status.lower())
+    if new is None:
+        return
     reminder = db.session.scalar(select(Reminder).where(Reminder.provider_sid == sid))
-    if new is None or reminder is None:
+    if reminder is None:
+        _keep_early(sid, new, provider_status, error_code, now)
         return
     current = PROGRESS.get(reminder.status, -1)
     if PROGRESS[new] > current:
@@ -52,6 +60,30 @@ def record_status(sid: str, provider_status: str, error_code: int | None, *, now
             detail=f"delivery error {error_code}",
         )
     db.session.commit()
+
+
+def _keep_early(sid: str, new: str, provider_status: str, error_code: int | None, now: datetime) -> None:
+    early = db.session.get(EarlyStatus, sid)
+    if early is None:
+        db.session.add(
+            EarlyStatus(provider_sid=sid, provider_status=provider_status, error_code=error_code, received_at=now)
+        )
+    elif PROGRESS[new] > PROGRESS[PROVIDER_STATUS[early.provider_status.lower()]]:
+        early.provider_status, early.error_code, early.received_at = provider_status, error_code, now
+    try:
+        db.session.commit()
+    except IntegrityError:  # the same report, re-delivered at the same instant: one copy is enough
+        db.session.rollback()
+
+
+def apply_early_statuses(sids: list[str], *, now: datetime) -> None:
+    """Apply (then forget) the reports that arrived before these SIDs were recorded."""
+    if not sids:
+        return
+    for early in db.session.scalars(select(EarlyStatus).where(EarlyStatus.provider_sid.in_(sids))).all():
+        sid, status, code = early.provider_sid, early.provider_status, early.error_code
+        db.session.delete(early)
+        record_status(sid, status, code, now=now)  # commits
 
 
 def handle_text(sid: str, from_phone: str, body: str, *, now: datetime) -> str | None:

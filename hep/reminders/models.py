@@ -139,3 +139,15 @@ class Heartbeat(db.Model):
 
     owner: Mapped[str] = mapped_column(String(80), primary_key=True)
     beat_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class EarlyStatus(db.Model):
+    """A delivery report that arrived before its reminder's SID was recorded (the provider can call back
+    while the dispatcher is still waiting for the same call to return); applied once the SID is known."""
+
+    __tablename__ = "early_provider_statuses"
+
+    provider_sid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    provider_status: Mapped[str] = mapped_column(String(20))
+    error_code: Mapped[int | None] = mapped_column(Integer)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
