@@ -1,6 +1,5 @@
 """Races the soak (benchmarks/soak.py) found, each reproduced in-process by letting a second request or
-process run at the exact moment that broke it. Fixed ones stay as regression tests; one still open is
-marked xfail (strict): when it starts passing, remove its marker."""
+process run at the exact moment that broke it; fixed since, and kept as regression tests."""
 
 from __future__ import annotations
 
@@ -106,12 +105,6 @@ def test_two_schedulers_reconciling_one_uncertain_send_text_it_once(app, make, f
     assert reminder.status == "sent" and reminder.provider_sid == fake.messages[0]["sid"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a status callback for a SID not yet recorded is dropped (hep/reminders/inbound.py, record_status), and "
-    "the dispatcher records the SID only after Twilio answered (hep/reminders/dispatch.py): a callback in between "
-    "is lost for good, and the reminder stays `sent` though Twilio reported `delivered`",
-)
 def test_a_delivery_report_that_beats_the_recorded_sid_is_not_lost(app, make, client, monkeypatch):
     make.exercise(slug="daily")
     physio = make.physio()
