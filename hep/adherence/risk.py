@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.orm import contains_eager
 
 from hep.accounts.models import PHYSIOTHERAPIST, Clinic, Patient, User
-from hep.adherence.metrics import day_logs, days_between, expected_on, last_activity, tally
+from hep.adherence.metrics import day_logs, days_between, expected_of, last_activity, tally
 from hep.errors import Forbidden, Invalid
 from hep.extensions import db
-from hep.programs.service import local_today, routines_for
+from hep.programs.compiled import items_on, live_routines
+from hep.programs.models import Routine, RoutineVersion
+from hep.programs.service import local_today
 
 
 def _physio_id(actor: User, physiotherapist_id: int | None) -> int:
@@ -32,7 +35,10 @@ def risk_list(actor: User, physiotherapist_id: int | None, *, now: datetime) -> 
     clinic = db.session.get(Clinic, actor.clinic_id)
     patients = list(
         db.session.scalars(
-            select(Patient).join(Patient.user).where(Patient.physiotherapist_id == physio_id, User.is_active.is_(True))
+            select(Patient)
+            .join(Patient.user)
+            .options(contains_eager(Patient.user))
+            .where(Patient.physiotherapist_id == physio_id, User.is_active.is_(True))
         )
     )
     if not patients:
@@ -40,25 +46,50 @@ def risk_list(actor: User, physiotherapist_id: int | None, *, now: datetime) -> 
     ids = [p.user_id for p in patients]
     todays = {p.user_id: local_today(p, now) for p in patients}
     earliest = min(todays.values()) - timedelta(days=14)
-    logs = day_logs(ids, earliest, max(todays.values()))
-    routines = routines_for(ids)
+    logs: dict[int, dict] = {pid: {} for pid in ids}
+    for (pid, day), day_log in day_logs(ids, earliest, max(todays.values())).items():
+        logs[pid][day] = day_log
+    routines = live_routines(ids, earliest)
+    starts = _first_starts(ids)
     last = last_activity(ids)
-    rows = [_row(p, routines[p.user_id], todays[p.user_id], logs, last.get(p.user_id), clinic) for p in patients]
+    rows = [
+        _row(
+            p,
+            routines[p.user_id],
+            starts.get(p.user_id),
+            todays[p.user_id],
+            logs[p.user_id],
+            last.get(p.user_id),
+            clinic,
+        )
+        for p in patients
+    ]
     rows.sort(
         key=lambda r: (-len(r["reasons"]), r["adherence_7d"] if r["adherence_7d"] is not None else 2.0, r["name"])
     )
     return rows
 
 
-def _row(patient: Patient, routines, today, all_logs, last, clinic: Clinic) -> dict:
+def _first_starts(ids: list[int]) -> dict[int, date]:
+    """When each patient's earliest live routine started (its first version's start date)."""
+    return dict(
+        db.session.execute(
+            select(Routine.patient_id, func.min(RoutineVersion.start_date))
+            .join(RoutineVersion, RoutineVersion.routine_id == Routine.id)
+            .where(Routine.patient_id.in_(ids), Routine.archived_at.is_(None), RoutineVersion.number == 1)
+            .group_by(Routine.patient_id)
+        ).all()
+    )
+
+
+def _row(patient: Patient, routines, first_start, today, logs, last, clinic: Clinic) -> dict:
     # Whole days only: today is still under way and would read as a drop every morning.
     recent = days_between(today - timedelta(days=7), today - timedelta(days=1))
     before = days_between(today - timedelta(days=14), today - timedelta(days=8))
-    expected = {day: expected_on(routines, day) for day in before + recent}
-    logs = {day: v for (pid, day), v in all_logs.items() if pid == patient.user_id}
+    expected = {day: expected_of(items_on(routines, day), day) for day in before + recent}
     now_t, prev_t = tally(recent, expected, logs), tally(before, expected, logs)
     active = any(expected[day] for day in recent)
-    first_day = min((r.versions[0].start_date for r in routines), default=today)
+    first_day = first_start or today
     since = last or max(first_day - timedelta(days=1), today - timedelta(days=365))
     days_inactive = (today - since).days if active else None
     reasons = []
