@@ -322,6 +322,7 @@ MATRIX = [
     ),
     Row("GET", "/api/v1/patients/{patient_id}/adherence", SELF_OR_STAFF, url=lambda world: f"{_p(world)}/adherence"),
     Row("GET", "/api/v1/risk", staff_only(200) | {w.ADMIN: 422, w.OUT_ADMIN: 422}),
+    Row("GET", "/api/v1/clinic/adherence-report", staff_only(200)),  # each clinic's staff see their own clinic's
     # needling sessions
     Row(
         "POST",

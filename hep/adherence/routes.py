@@ -4,25 +4,28 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 import uuid
 
-from flask import Response, current_app, stream_with_context
+from flask import Response, current_app, g, request, stream_with_context
 
 from hep.accounts.auth import current_user, login_required
 from hep.accounts.models import PATIENT, STAFF_ROLES
 from hep.accounts.service import get_patient
-from hep.adherence import metrics, risk, service
+from hep.adherence import metrics, report, risk, service
 from hep.adherence.models import AdherenceLog
 from hep.adherence.schemas import (
     AdherenceSchema,
     BatchResultSchema,
     BatchSchema,
+    ClinicReportSchema,
     LogCorrectionSchema,
     LogEntrySchema,
     LogListArgsSchema,
     LogPageSchema,
     LogSchema,
     RangeArgsSchema,
+    ReportArgsSchema,
     RiskArgsSchema,
     RiskListSchema,
 )
@@ -214,3 +217,36 @@ def risk_list(args):
     audit.record(actor, audit.READ, "risk_list", now=utcnow())
     db.session.commit()
     return {"items": rows}
+
+
+@blp.route("/clinic/adherence-report", methods=["GET"])
+@login_required(*STAFF_ROLES)
+@blp.arguments(ReportArgsSchema, location="query")
+@blp.response(200, ClinicReportSchema)
+def clinic_adherence_report(args):
+    """Your clinic's adherence and pain over the last N whole days: totals, weeks, physiotherapists"""
+    actor = current_user()
+    now = utcnow()
+    result = report.clinic_report(actor, days=args["days"], physiotherapist_id=args.get("physiotherapist_id"), now=now)
+    audit.record(actor, audit.READ, "adherence_report", now=now)
+    db.session.commit()
+    return result
+
+
+# Staff reports that read many patients say how long the server spent on them (a W3C Server-Timing header,
+# in ms), so a slow answer can be told apart from a slow network in the browser's tools and in benchmarks.
+TIMED = frozenset({"adherence.risk_list", "adherence.clinic_adherence_report"})
+
+
+@blp.before_request
+def _start_clock() -> None:
+    if request.endpoint in TIMED:
+        g.server_timing_start = time.perf_counter()
+
+
+@blp.after_request
+def _server_timing(response: Response) -> Response:
+    started = g.pop("server_timing_start", None)
+    if started is not None:
+        response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
+    return response

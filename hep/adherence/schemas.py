@@ -187,3 +187,56 @@ class RiskListSchema(ma.Schema):
 
 class RiskArgsSchema(ma.Schema):
     physiotherapist_id = Id(metadata={"description": "Default: you (physiotherapists) / required for admins"})
+
+
+class ReportArgsSchema(ma.Schema):
+    days = ma.fields.Integer(
+        load_default=28,
+        validate=validate.Range(7, 90),
+        metadata={"description": "Whole days counted, yesterday back, in each patient's time zone"},
+    )
+    physiotherapist_id = Id(metadata={"description": "Only this physiotherapist's patients (default: the clinic's)"})
+
+
+class DistributionSchema(ma.Schema):
+    at_least_80 = ma.fields.Integer(required=True, metadata={"description": "Patients at 80 % or more"})
+    from_50_to_80 = ma.fields.Integer(required=True, metadata={"description": "Patients at 50 % to under 80 %"})
+    below_50 = ma.fields.Integer(required=True, metadata={"description": "Patients under 50 %"})
+    nothing_due = ma.fields.Integer(required=True, metadata={"description": "Patients with no routine in effect"})
+
+
+class ReportFiguresSchema(ma.Schema):
+    patients = ma.fields.Integer(required=True)
+    active_patients = ma.fields.Integer(required=True, metadata={"description": "With something due in the window"})
+    logging_patients = ma.fields.Integer(required=True, metadata={"description": "With an entry in the window"})
+    due = ma.fields.Float(required=True, metadata={"description": "Occurrences due, summed over the patients"})
+    done = ma.fields.Float(required=True, metadata={"description": "Credited occurrences, summed"})
+    adherence = ma.fields.Float(allow_none=True, required=True, metadata={"description": "done / due"})
+    mean_patient_adherence = ma.fields.Float(
+        allow_none=True, required=True, metadata={"description": "Mean of the active patients' own adherence"}
+    )
+    entries = ma.fields.Integer(required=True)
+    pain_before = ma.fields.Float(allow_none=True, required=True, metadata={"description": "Mean over the entries"})
+    pain_after = ma.fields.Float(allow_none=True, required=True, metadata={"description": "Mean over the entries"})
+    distribution = ma.fields.Nested(DistributionSchema, required=True)
+
+
+class ReportWeekSchema(ReportFiguresSchema):
+    week_start = ma.fields.Date(
+        required=True, metadata={"description": "Monday; counted over the days of that week inside the window"}
+    )
+
+
+class ReportPhysioSchema(ReportFiguresSchema):
+    physiotherapist_id = ma.fields.Integer(required=True)
+    name = ma.fields.String(required=True)
+
+
+class ClinicReportSchema(ReportFiguresSchema):
+    generated_at = ma.fields.AwareDateTime(required=True)
+    days = ma.fields.Integer(required=True)
+    first_day = ma.fields.Date(required=True, metadata={"description": "Earliest local day counted"})
+    last_day = ma.fields.Date(required=True, metadata={"description": "Latest local day counted (yesterday)"})
+    physiotherapist_id = ma.fields.Integer(allow_none=True, required=True)
+    weeks = ma.fields.List(ma.fields.Nested(ReportWeekSchema), required=True)
+    physiotherapists = ma.fields.List(ma.fields.Nested(ReportPhysioSchema), required=True)
