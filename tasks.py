@@ -127,7 +127,10 @@ def test(argv: list[str]) -> None:
     sh(BIN / "ruff", "check", ".")
     say("pytest")
     os.chdir(ROOT)
-    os.execv(PYTHON, [str(PYTHON), "-m", "pytest", *argv])
+    # One worker per core (pytest-xdist); each worker makes its own SQLite template and PostgreSQL
+    # database. `-n 0` (or any -n) given on the command line wins.
+    workers = [] if any(a == "-n" or a.startswith(("-n=", "--numprocesses")) for a in argv) else ["-n", "auto"]
+    os.execv(PYTHON, [str(PYTHON), "-m", "pytest", *workers, *argv])
 
 
 def bench(argv: list[str]) -> None:

@@ -33,6 +33,8 @@ def api_schema(app):
 
 
 schema = schemathesis.pytest.from_fixture("api_schema")
+# Reads and writes as separate tests, so parallel workers (pytest-xdist) can share the fuzzing out.
+reads, writes = schema.include(method="GET"), schema.exclude(method="GET")
 
 
 @pytest.fixture
@@ -45,17 +47,38 @@ def physio(make):
     return physio
 
 
-FUZZ = settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+FUZZ = settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
 
 
-@schema.parametrize()
+@pytest.fixture
+def on_sqlite_only(backend):
+    # A patient's calls are mostly refused at the object-rule check, before anything database-specific
+    # runs; the physiotherapist's fuzzing covers PostgreSQL. This keeps the suite within its time budget.
+    if backend != "sqlite":
+        pytest.skip("patient-role fuzzing runs on SQLite; the physiotherapist's covers PostgreSQL")
+
+
+@reads.parametrize()
 @FUZZ
-def test_fuzz_as_physiotherapist(case, make, physio):
+def test_fuzz_reads_as_physiotherapist(case, make, physio):
     case.call_and_validate(headers=make.headers(physio), checks=CHECKS)
 
 
-@schema.parametrize()
+@writes.parametrize()
 @FUZZ
-def test_fuzz_as_patient(case, make, physio):
+def test_fuzz_writes_as_physiotherapist(case, make, physio):
+    case.call_and_validate(headers=make.headers(physio), checks=CHECKS)
+
+
+@reads.parametrize()
+@FUZZ
+def test_fuzz_reads_as_patient(case, make, physio, on_sqlite_only):
+    patient = make.patient(physio.clinic, physio)
+    case.call_and_validate(headers=make.headers(patient), checks=CHECKS)
+
+
+@writes.parametrize()
+@FUZZ
+def test_fuzz_writes_as_patient(case, make, physio, on_sqlite_only):
     patient = make.patient(physio.clinic, physio)
     case.call_and_validate(headers=make.headers(patient), checks=CHECKS)
