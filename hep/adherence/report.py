@@ -3,8 +3,9 @@
 Every figure is metrics.py's (the README's "Adherence: definitions"): each patient is tallied with
 `metrics.tally` over their own last `days` whole days (yesterday back, in their time zone: today is still
 under way, as on the risk list), per Monday-to-Sunday week within those days, and the tallies are summed.
-Patients are streamed in batches by id; each batch's logs are summed in the database (`metrics.day_logs`,
-one GROUP BY) and its prescriptions come from the compiled routine versions (`compiled.live_routines`).
+Patients are streamed in batches by id; each batch's logs are summed in the database (the GROUP BY of
+`metrics.day_logs`, tested to give the same DayLogs) and its prescriptions come from the compiled routine
+versions (`compiled.live_routines`), only for the patients with a routine running in the window.
 """
 
 from __future__ import annotations
