@@ -53,7 +53,6 @@ from hep.sessions.models import SCHEDULED, NeedlingSession
 
 MAX_VALIDITY = 14400  # Twilio's longest validity_period, seconds
 _table = Reminder.__table__
-_PREPARE_CHUNK = 50  # reminders checked and moved to `sending` per round of queries
 _MOVE_TO_SENDING = (
     update(_table)
     .where(
@@ -88,12 +87,18 @@ _RECORD_SENT = (
 
 
 @dataclass(frozen=True)
+class NotSent:
+    """A sending thread's answer when it did not call the provider at all."""
+
+
+@dataclass(frozen=True)
 class Outgoing:
     """What a sending thread needs of a reminder, copied out of the ORM object (which the session may expire)."""
 
     to: str
     body: str
     window_end_at: datetime
+    send_by: float  # time.monotonic() after which the call must not start (half the lease from `sending`)
 
 
 @dataclass
@@ -142,23 +147,29 @@ class Dispatcher:
     def run_once(self, now_fn=utcnow) -> Counter:
         """Claim one batch and work through it; return how each ended.
 
-        Every reminder of the batch is checked again and moved to `sending` on this thread, and that is
-        committed once, before the provider hears of any of them. The provider calls then go out
-        `concurrency` at a time (a call is mostly waiting on the network), and their results are
-        recorded here as they come back, one commit per handful.
+        The batch goes out in rounds of `concurrency` reminders: a round is checked again and moved to
+        `sending` on this thread (three queries, one commit), so its attempts are on record before
+        the provider hears of them; then its provider calls go out at once from the sending threads
+        (a call is mostly waiting on the network), and their results are recorded here as they come
+        back. A round is committed as `sending` only just before it is sent, so a reminder never sits
+        in `sending` for long without its call under way (reconcile would take it for lost).
         """
         outcome: Counter = Counter()
         renewed = now_fn()
         claimed = self.claim(renewed)
-        ready: list[tuple[int, Outgoing]] = []
-        for start in range(0, len(claimed), _PREPARE_CHUNK):
+        size = max(1, self.concurrency)
+        for start in range(0, len(claimed), size):
             if (now_fn() - renewed).total_seconds() > self.lease_seconds / 3:
                 renewed = now_fn()
                 self._renew(renewed)
-            prepared, ended = self._prepare(claimed[start : start + _PREPARE_CHUNK], now_fn())
-            ready.extend(prepared)
+            ready, ended = self._prepare(claimed[start : start + size], now_fn())
             outcome.update(ended)
-        db.session.commit()  # the attempts are on record before the provider hears of them
+            db.session.commit()  # this round's attempts are on record before the provider hears of them
+            outcome.update(self._send_round(ready, now_fn))
+        return outcome
+
+    def _send_round(self, ready: list[tuple[int, Outgoing]], now_fn) -> Counter:
+        outcome: Counter = Counter()
         if self.concurrency <= 1 or len(ready) <= 1:
             for reminder_id, outgoing in ready:
                 outcome.update(self._record([(reminder_id, self._call(outgoing, now_fn()))], now_fn))
@@ -216,6 +227,7 @@ class Dispatcher:
         ended["lost-lease"] = len(ids) - len(reminders)
         templates: dict = {}
         candidates: list[tuple[int, Outgoing]] = []
+        send_by = clock.monotonic() + self.lease_seconds / 2
         for reminder in reminders:
             if reminder.status != CLAIMED or reminder.lease_owner != self.owner:
                 ended["lost-lease"] += 1
@@ -226,7 +238,7 @@ class Dispatcher:
                 continue
             contact = db.session.get(SmsContact, reminder.patient_id)
             candidates.append(
-                (reminder.id, Outgoing(contact.phone, _body(reminder, templates), reminder.window_end_at))
+                (reminder.id, Outgoing(contact.phone, _body(reminder, templates), reminder.window_end_at, send_by))
             )
         del loaded
         if not candidates:
@@ -260,10 +272,14 @@ class Dispatcher:
         ended["lost-lease"] += len(candidates) - len(ours)
         return [(rid, out) for rid, out in candidates if rid in ours], +ended  # unary + drops zero counts
 
-    def _call(self, outgoing: Outgoing, now: datetime) -> Sent | SmsError:
+    def _call(self, outgoing: Outgoing, now: datetime) -> Sent | SmsError | NotSent:
         """The provider call alone, on plain values (no database, no ORM object): safe on a sending thread."""
         self._hook("before-send")
         self._throttle()
+        if clock.monotonic() > outgoing.send_by:
+            # Waited too long for a slot: past this point the lease could run out while the call is in
+            # flight, and reconcile would then take the row for lost. Not calling at all is safe.
+            return NotSent()
         validity = max(60, min(MAX_VALIDITY, int((outgoing.window_end_at - now).total_seconds())))
         try:
             sent = self.backend.send(
@@ -274,15 +290,18 @@ class Dispatcher:
         self._hook("after-send")
         return sent
 
-    def _record(self, results: list[tuple[int, Sent | SmsError]], now_fn) -> Counter:
+    def _record(self, results: list[tuple[int, Sent | SmsError | NotSent]], now_fn) -> Counter:
         """Record what the provider said: the accepted ones in one statement and one commit."""
         outcome: Counter = Counter()
         now = now_fn()
         accepted = [
             {"rid": rid, "sid": r.sid, "provider_status": r.status, "at": now}
             for rid, r in results
-            if not isinstance(r, SmsError)
+            if isinstance(r, Sent)
         ]
+        for rid, r in results:
+            if isinstance(r, NotSent):
+                outcome[self._unsend(rid, now)] += 1
         if accepted:
             db.session.connection().execute(_RECORD_SENT, accepted)
             db.session.commit()
@@ -292,6 +311,25 @@ class Dispatcher:
             if isinstance(result, SmsError):
                 outcome[self._failed(db.session.get(Reminder, rid), result, now)] += 1
         return outcome
+
+    def _unsend(self, reminder_id: int, now: datetime) -> str:
+        """Back to planned, now, a reminder whose call was never made (if it is still ours)."""
+        moved = db.session.execute(
+            update(Reminder)
+            .where(Reminder.id == reminder_id, Reminder.status == SENDING, Reminder.lease_owner == self.owner)
+            .values(
+                status=PLANNED,
+                attempts=Reminder.attempts - 1,
+                next_attempt_at=now,
+                lease_owner=None,
+                lease_expires_at=None,
+                reason="not sent: no sending slot before its lease ran short",
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        db.session.commit()
+        return "requeued" if moved == 1 else "lost-lease"
 
     def _failed(self, reminder: Reminder, error: SmsError, now: datetime) -> str:
         reminder.error_code = error.code

@@ -150,12 +150,14 @@ def _contacts_statement() -> Select:
 
 def _contacts(patient_ids: list[int] | None, batch: int) -> Iterator[list[Row]]:
     """Consenting, active patients in id order, `batch` at a time: memory stays flat however many there are."""
-    query = _contacts_statement()
+    query, params = _contacts_statement(), {}
     if patient_ids is not None:
-        query = query.where(Patient.user_id.in_(patient_ids))
+        # One array parameter on PostgreSQL: a plain IN would hit the driver's 65,535-parameter limit.
+        query = query.where(among(Patient.user_id, "only", db.engine.dialect.name))
+        params["only"] = list(patient_ids)
     last = 0
     while True:
-        rows = db.session.execute(query, {"after": last, "batch": batch}).all()
+        rows = db.session.execute(query, {**params, "after": last, "batch": batch}).all()
         if not rows:
             return
         yield rows
