@@ -248,6 +248,21 @@ def test_concurrent_sends_reach_each_patient_once_and_record_each_outcome(texted
     }
 
 
+def test_a_reminder_that_waits_too_long_for_a_sending_slot_is_requeued_not_sent(texted, sms, fake):
+    patients = [texted(phone=f"+4474001236{n:02d}") for n in range(3)]
+    when = _due_now(patients[0])
+    # Slots 0.5 s apart, and a call must start within half of a 0.6 s lease: only the first makes it.
+    dispatcher = Dispatcher(backend=sms, owner="test-worker", max_per_second=2, concurrency=3, lease_seconds=0.6)
+    try:
+        with time_machine.travel(when, tick=False):
+            outcome = dispatcher.run_once()
+    finally:
+        dispatcher.close()
+    assert outcome == {"sent": 1, "requeued": 2} and len(fake.messages) == 1
+    waiting = [rows(p)[0] for p in patients if rows(p)[0].status == "planned"]
+    assert [(r.attempts, r.lease_owner) for r in waiting] == [(0, None), (0, None)]
+
+
 def test_the_send_rate_cap_holds_across_sending_threads(texted, sms, fake):
     patients = [texted(phone=f"+4474001235{n:02d}") for n in range(5)]
     when = _due_now(patients[0])
