@@ -91,7 +91,7 @@ def run(part: Part, quick: bool, out_dir: Path | None) -> bool:
     return done.returncode == 0
 
 
-TARGET_ROW = re.compile(r"^\|(?P<cells>.*)\|\s*(?P<met>met|\*\*not met\*\*)\s*\|\s*$")
+TARGET_ROW = re.compile(r"^\|(?P<cells>.*)\|\s*(?P<met>met|\*\*met\*\*|\*\*not met\*\*)\s*\|\s*$")
 
 
 def target_rows(path: Path) -> list[list[str]]:
@@ -105,9 +105,9 @@ def target_rows(path: Path) -> list[list[str]]:
         elif SUMMARY_START in line:
             return rows  # never summarise a summary
         match = TARGET_ROW.match(line)
-        if match:
+        if match and section != "Summary":  # a file's own summary repeats rows found in its sections
             cells = [c.strip() for c in match["cells"].split("|")]
-            rows.append([section, *cells, match["met"]])
+            rows.append([section, *cells, match["met"].replace("**met**", "met")])
     return rows
 
 

@@ -22,6 +22,11 @@ REMINDERS = """# Reminders
 | target | measured | met? |
 |---|---|---|
 | planning: wall time, 100,000 patients: <= 20 s | 41 s | **not met** |
+
+## 1. Planning
+
+| planning: wall time, 100,000 patients: <= 20 s | 41 s | **not met** |
+| planning: peak RSS: <= 200 MB | 128 MB | **met** |
 """
 
 
@@ -35,8 +40,10 @@ def test_summary_lists_each_target_row_with_its_file_section_and_verdict(tmp_pat
         " | met |",
         "| [RESULTS.md](RESULTS.md) | PostgreSQL | library search ÷ baseline (requests/s) | 0.2 (0.19-0.21) | >= 0.25"
         " | **not met** |",
-        "| [RESULTS-reminders.md](RESULTS-reminders.md) | Summary | planning: wall time, 100,000 patients | 41 s"
+        "| [RESULTS-reminders.md](RESULTS-reminders.md) | 1. Planning | planning: wall time, 100,000 patients | 41 s"
         " | <= 20 s | **not met** |",
+        "| [RESULTS-reminders.md](RESULTS-reminders.md) | 1. Planning | planning: peak RSS | 128 MB | <= 200 MB"
+        " | met |",
     ]
 
 
