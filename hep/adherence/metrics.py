@@ -15,6 +15,7 @@ from sqlalchemy import Select, bindparam, func, select
 
 from hep.accounts.models import Patient
 from hep.adherence.models import AdherenceLog
+from hep.dbtypes import among
 from hep.extensions import db
 from hep.programs.models import Routine
 from hep.programs.service import items_on
@@ -35,6 +36,13 @@ class DayLogs:
     entries: int = 0
     pain_before: tuple[float, int] = (0.0, 0)
     pain_after: tuple[float, int] = (0.0, 0)
+
+    def add(self, exercise_id: int, side: str, credit, count: int, pb_sum, pb_n: int, pa_sum, pa_n: int) -> None:
+        """Fold in one row of day_logs_statement (one exercise and side of the day)."""
+        self.credit[(exercise_id, side)] = float(credit)
+        self.entries += count
+        self.pain_before = (self.pain_before[0] + float(pb_sum), self.pain_before[1] + pb_n)
+        self.pain_after = (self.pain_after[0] + float(pa_sum), self.pain_after[1] + pa_n)
 
 
 def days_between(start: date, end: date) -> list[date]:
@@ -59,8 +67,9 @@ def expected_of(in_effect: list[tuple[object, object]], day: date) -> list[Expec
 
 
 @cache
-def _day_logs_statement() -> Select:
-    # Built once: today's plan runs it on every request.
+def day_logs_statement(dialect_name: str) -> Select:
+    """Per patient, local day, exercise and side: credit, entries and pain sums (patient_ids, start, end)."""
+    # Built once per dialect: today's plan runs it on every request, the clinic report per batch.
     return (
         select(
             AdherenceLog.patient_id,
@@ -75,7 +84,7 @@ def _day_logs_statement() -> Select:
             func.count(AdherenceLog.pain_after),
         )
         .where(
-            AdherenceLog.patient_id.in_(bindparam("patient_ids", expanding=True)),
+            among(AdherenceLog.patient_id, "patient_ids", dialect_name),
             AdherenceLog.deleted_at.is_(None),
             AdherenceLog.local_date.between(bindparam("start"), bindparam("end")),
         )
@@ -86,15 +95,11 @@ def _day_logs_statement() -> Select:
 def day_logs(patient_ids: list[int], start: date, end: date) -> dict[tuple[int, date], DayLogs]:
     """Per patient and local day: credit per (exercise, side), entry count and pain sums, in one query."""
     rows = db.session.execute(
-        _day_logs_statement(), {"patient_ids": list(patient_ids), "start": start, "end": end}
-    ).all()
+        day_logs_statement(db.engine.dialect.name), {"patient_ids": list(patient_ids), "start": start, "end": end}
+    )
     result: dict[tuple[int, date], DayLogs] = {}
-    for pid, day, exercise_id, side, credit, count, pb_sum, pb_n, pa_sum, pa_n in rows:
-        logs = result.setdefault((pid, day), DayLogs(credit={}))
-        logs.credit[(exercise_id, side)] = float(credit)
-        logs.entries += count
-        logs.pain_before = (logs.pain_before[0] + float(pb_sum), logs.pain_before[1] + pb_n)
-        logs.pain_after = (logs.pain_after[0] + float(pa_sum), logs.pain_after[1] + pa_n)
+    for pid, day, *sums in rows:
+        result.setdefault((pid, day), DayLogs(credit={})).add(*sums)
     return result
 
 

@@ -18,11 +18,19 @@ from datetime import date, datetime, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, Select, bindparam, func, or_, select
+from sqlalchemy import Engine, Select, bindparam, or_, select
 
 from hep.accounts.models import PHYSIOTHERAPIST, Clinic, Patient, User
-from hep.adherence.metrics import DayLogs, Expected, Tally, days_between, expected_of, tally, week_start
-from hep.adherence.models import AdherenceLog
+from hep.adherence.metrics import (
+    DayLogs,
+    Expected,
+    Tally,
+    day_logs_statement,
+    days_between,
+    expected_of,
+    tally,
+    week_start,
+)
 from hep.dbtypes import among
 from hep.errors import Forbidden, Invalid
 from hep.extensions import db
@@ -183,34 +191,9 @@ class _Window:
 
 
 @cache
-def _day_logs_statement(dialect_name: str) -> Select:
-    # metrics.day_logs' GROUP BY, with the batch's ids as one array parameter on PostgreSQL.
-    return (
-        select(
-            AdherenceLog.patient_id,
-            AdherenceLog.local_date,
-            AdherenceLog.exercise_id,
-            AdherenceLog.side,
-            func.sum(AdherenceLog.credit),
-            func.count(),
-            func.coalesce(func.sum(AdherenceLog.pain_before), 0),
-            func.count(AdherenceLog.pain_before),
-            func.coalesce(func.sum(AdherenceLog.pain_after), 0),
-            func.count(AdherenceLog.pain_after),
-        )
-        .where(
-            among(AdherenceLog.patient_id, "patient_ids", dialect_name),
-            AdherenceLog.deleted_at.is_(None),
-            AdherenceLog.local_date.between(bindparam("start"), bindparam("end")),
-        )
-        .group_by(AdherenceLog.patient_id, AdherenceLog.local_date, AdherenceLog.exercise_id, AdherenceLog.side)
-    )
-
-
-@cache
 def _day_logs_sql(dialect) -> tuple[str, dict]:
     """The statement as psycopg's SQL, with the values of its own literals (the coalesce zeros)."""
-    compiled = _day_logs_statement(dialect.name).compile(dialect=dialect)
+    compiled = day_logs_statement(dialect.name).compile(dialect=dialect)
     return str(compiled), {k: v for k, v in compiled.params.items() if v is not None}
 
 
@@ -222,7 +205,7 @@ def _day_log_rows(params: dict) -> Iterator[tuple]:
     """
     dialect = db.engine.dialect
     if dialect.name != "postgresql":
-        yield from db.session.execute(_day_logs_statement(dialect.name), params)
+        yield from db.session.execute(day_logs_statement(dialect.name), params)
         return
     sql, literals = _day_logs_sql(dialect)
     with db.session.connection().connection.driver_connection.cursor() as cursor:
@@ -232,15 +215,12 @@ def _day_log_rows(params: dict) -> Iterator[tuple]:
 def _grouped(rows) -> dict[int, dict[date, DayLogs]]:
     """The day-logs rows as metrics.day_logs builds them, grouped by patient: {patient: {day: DayLogs}}."""
     result: dict[int, dict[date, DayLogs]] = defaultdict(dict)
-    for pid, day, exercise_id, side, credit, count, pb_sum, pb_n, pa_sum, pa_n in rows:
+    for pid, day, *sums in rows:
         days = result[pid]
         logs = days.get(day)
         if logs is None:
             logs = days[day] = DayLogs(credit={})
-        logs.credit[(exercise_id, side)] = float(credit)
-        logs.entries += count
-        logs.pain_before = (logs.pain_before[0] + float(pb_sum), logs.pain_before[1] + pb_n)
-        logs.pain_after = (logs.pain_after[0] + float(pa_sum), logs.pain_after[1] + pa_n)
+        logs.add(*sums)
     return result
 
 
@@ -334,7 +314,7 @@ def clinic_report(actor: User, *, days: int, physiotherapist_id: int | None, now
     idle: Counter = Counter()  # (physiotherapist, local today): patients with nothing due and nothing logged
     for batch, logs in _with_logs(_batches(clinic.id, physio_id, days, now)):
         todays = batch.todays
-        routines = live_routines(_running(list(todays), batch.start, batch.end), batch.start)
+        routines = live_routines(_running(list(todays), batch.start, batch.end), batch.start, remember=False)
         for row in batch.rows:
             mine, own = routines.get(row.user_id), logs.get(row.user_id)
             if not mine and not own:
