@@ -13,6 +13,7 @@ import time_machine
 
 from hep.accounts.models import User
 from hep.extensions import db
+from hep.programs import compiled
 from hep.reminders import consent, messages
 from hep.reminders.dispatch import Dispatcher
 from hep.reminders.models import EarlyStatus, Reminder, ReminderSettings, SmsContact
@@ -143,6 +144,13 @@ def test_planning_twice_creates_nothing_twice(texted):
     first = plan(moment)
     assert first >= 1 and plan(moment) == 0
     assert len(rows(patient)) == first
+
+
+def test_planning_leaves_the_apps_version_cache_alone(texted):
+    texted(phone="+447400123401"), texted(phone="+447400123402")
+    compiled.versions_cache.clear()
+    assert plan(datetime(2026, 11, 23, 9, 0, tzinfo=UTC)) >= 2
+    assert len(compiled.versions_cache) == 0  # a bulk reader does not evict what the apps read all day
 
 
 def test_daily_and_weekly_caps(texted):

@@ -19,13 +19,13 @@ from sqlalchemy import Select, select
 from hep.dbtypes import among
 from hep.extensions import db
 from hep.library.models import Exercise
-from hep.programs.models import WEEKDAYS, Routine, RoutineItem, RoutinePhase, RoutineVersion
+from hep.programs.models import Routine, RoutineItem, RoutinePhase, RoutineVersion, WeeklySchedule
 
 CACHE_SIZE = 4096  # versions kept per process: a few MB at most
 
 
 @dataclass(frozen=True, slots=True)
-class Item:
+class Item(WeeklySchedule):
     id: int
     exercise_id: int
     sets: int
@@ -38,17 +38,6 @@ class Item:
     days_per_week: int | None
     weekdays: tuple[str, ...] | None
     notes: str | None
-
-    @property
-    def flexible(self) -> bool:
-        """Done on any N days of the week, rather than on named or all days."""
-        return self.weekdays is None and (self.days_per_week or 7) < 7
-
-    def fixed_on(self, day: date) -> bool:
-        """Due on this particular day (named weekdays, or every day)."""
-        if self.weekdays is not None:
-            return WEEKDAYS[day.weekday()] in self.weekdays
-        return (self.days_per_week or 7) == 7
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +87,9 @@ class _Versions:
     def clear(self) -> None:
         with self._lock:
             self._data.clear()
+
+    def __len__(self) -> int:
+        return len(self._data)
 
 
 versions_cache = _Versions(CACHE_SIZE)
@@ -195,8 +187,12 @@ def _versions_statement(dialect_name: str) -> Select:
     )
 
 
-def live_routines(patient_ids: list[int], since: date) -> dict[int, list[LiveRoutine]]:
-    """Each patient's live routines, with every version that governs some day from `since` on."""
+def live_routines(patient_ids: list[int], since: date, *, remember: bool = True) -> dict[int, list[LiveRoutine]]:
+    """Each patient's live routines, with every version that governs some day from `since` on.
+
+    Bulk readers (the planner, the clinic report) pass remember=False: they use what is cached but do not
+    fill the cache with thousands of versions, which would evict the ones the patients' apps read all day.
+    """
     wanted: dict[int, dict[int, list[tuple[date, int, str]]]] = {pid: {} for pid in patient_ids}
     for patient_id, routine_id, version_id, content_hash, effective_from in db.session.execute(
         _versions_statement(db.engine.dialect.name), {"patient_ids": list(patient_ids)}
@@ -210,7 +206,8 @@ def live_routines(patient_ids: list[int], since: date) -> dict[int, list[LiveRou
     missing = [k for k in keys if k[0] not in found]
     if missing:
         loaded = _load([k[0] for k in missing])
-        versions_cache.put_many(loaded, dict(missing))
+        if remember:
+            versions_cache.put_many(loaded, dict(missing))
         found.update((v.id, v) for v in loaded)
     return {
         pid: [LiveRoutine(rid, tuple((e, found[vid]) for e, vid, _h in versions)) for rid, versions in routines.items()]

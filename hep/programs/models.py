@@ -15,6 +15,26 @@ SIDES = ("left", "right", "both")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
+class WeeklySchedule:
+    """When an item is due, from its `weekdays` and `days_per_week`: shared by the ORM item and the
+    compiled one (hep/programs/compiled.py), so the rule is written once."""
+
+    __slots__ = ()
+    weekdays: list[str] | tuple[str, ...] | None
+    days_per_week: int | None
+
+    @property
+    def flexible(self) -> bool:
+        """Done on any N days of the week, rather than on named or all days."""
+        return self.weekdays is None and (self.days_per_week or 7) < 7
+
+    def fixed_on(self, day: date) -> bool:
+        """Due on this particular day (named weekdays, or every day)."""
+        if self.weekdays is not None:
+            return WEEKDAYS[day.weekday()] in self.weekdays
+        return (self.days_per_week or 7) == 7
+
+
 class Routine(db.Model):
     """A patient's program. Its content lives in versions; editing adds a version."""
 
@@ -81,7 +101,7 @@ class RoutinePhase(db.Model):
     )
 
 
-class RoutineItem(db.Model):
+class RoutineItem(WeeklySchedule, db.Model):
     """One prescribed exercise with its dosage."""
 
     __tablename__ = "routine_items"
@@ -106,17 +126,6 @@ class RoutineItem(db.Model):
     @property
     def slug(self) -> str:
         return self.exercise.slug
-
-    @property
-    def flexible(self) -> bool:
-        """Done on any N days of the week, rather than on named or all days."""
-        return self.weekdays is None and (self.days_per_week or 7) < 7
-
-    def fixed_on(self, day: date) -> bool:
-        """Due on this particular day (named weekdays, or every day)."""
-        if self.weekdays is not None:
-            return WEEKDAYS[day.weekday()] in self.weekdays
-        return (self.days_per_week or 7) == 7
 
     def prescription(self) -> dict:
         """What was prescribed, as stored next to each log done against this item."""

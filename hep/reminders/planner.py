@@ -171,7 +171,7 @@ def plan(now: datetime, *, patient_ids: list[int] | None = None, batch: int = 50
     since = (now - timedelta(days=1)).date()  # the earliest local "today" anywhere on Earth
     for rows in _contacts(patient_ids, batch):
         ids = [row.user_id for row in rows]
-        routines = live_routines(ids, since)
+        routines = live_routines(ids, since, remember=False)
         sessions = _sessions(ids, now)
         existing = _existing(ids, now)
         values = []
