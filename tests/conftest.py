@@ -49,23 +49,40 @@ def pg_admin_url() -> str:
     return sa.make_url(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1)).render_as_string(False)
 
 
+def skip_or_fail(message: str) -> None:
+    """Skip with a message saying why; under CI=true a missing service is a failure, never a skip."""
+    if IN_CI:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def require_postgresql(what: str) -> str:
+    """The TEST_DATABASE_URL server for a test that starts its own processes on it; skip (or, under CI, fail)
+    unless it is set and answers."""
+    if not PG_URL:
+        skip_or_fail(f"TEST_DATABASE_URL is not set: {what} needs PostgreSQL (.ci/run sets it)")
+    engine = sa.create_engine(pg_admin_url())
+    try:
+        with engine.connect():
+            pass
+    except sa.exc.OperationalError as exc:
+        skip_or_fail(f"PostgreSQL at TEST_DATABASE_URL is unreachable: {exc.orig}")
+    finally:
+        engine.dispose()
+    return PG_URL
+
+
 def create_pg_database(prefix: str) -> str:
     """Create an empty PostgreSQL database and return its SQLAlchemy URL."""
     if not PG_URL:
-        message = "TEST_DATABASE_URL is not set: PostgreSQL runs skipped (.ci/run sets it)"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
+        skip_or_fail("TEST_DATABASE_URL is not set: PostgreSQL runs skipped (.ci/run sets it)")
     admin = sa.create_engine(pg_admin_url(), isolation_level="AUTOCOMMIT")
     name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     try:
         with admin.connect() as conn:
             conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     except sa.exc.OperationalError as exc:
-        message = f"PostgreSQL at TEST_DATABASE_URL is unreachable: {exc.orig}"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
+        skip_or_fail(f"PostgreSQL at TEST_DATABASE_URL is unreachable: {exc.orig}")
     finally:
         admin.dispose()
     return sa.make_url(pg_admin_url()).set(database=name).render_as_string(False)

@@ -7,31 +7,15 @@ import sys
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
-from tests.conftest import IN_CI, PG_URL, pg_admin_url
+from tests.conftest import require_postgresql
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _skip_or_fail(message: str) -> None:
-    if IN_CI:
-        pytest.fail(message)
-    pytest.skip(message)
-
-
 @pytest.mark.slow
 def test_reminders_benchmark_runs_and_writes_every_figure(tmp_path):
-    if not PG_URL:
-        _skip_or_fail("TEST_DATABASE_URL is not set: the reminders benchmark needs PostgreSQL (.ci/run sets it)")
-    engine = sa.create_engine(pg_admin_url())
-    try:
-        with engine.connect():
-            pass
-    except sa.exc.OperationalError as exc:
-        _skip_or_fail(f"PostgreSQL at TEST_DATABASE_URL is unreachable: {exc.orig}")
-    finally:
-        engine.dispose()
+    url = require_postgresql("the reminders benchmark")
 
     out = tmp_path / "RESULTS-reminders.md"
     tiny = ["--patients", "50", "--claims", "200", "--messages", "10", "--jobs", "20", "--runs", "1", "--no-profile"]
@@ -40,7 +24,7 @@ def test_reminders_benchmark_runs_and_writes_every_figure(tmp_path):
         str(ROOT / "benchmarks" / "reminders.py"),
         *tiny,
         "--database-url",
-        PG_URL,
+        url,
         "--out",
         str(out),
     ]

@@ -13,9 +13,8 @@ import sys
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
-from tests.conftest import IN_CI, PG_URL, pg_admin_url
+from tests.conftest import require_postgresql
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECKS = (
@@ -35,27 +34,12 @@ CHECKS = (
 )
 
 
-def _skip_or_fail(message: str) -> None:
-    if IN_CI:
-        pytest.fail(message)
-    pytest.skip(message)
-
-
 @pytest.mark.slow
 def test_soak_runs_and_every_check_passes(tmp_path):
-    if not PG_URL:
-        _skip_or_fail("TEST_DATABASE_URL is not set: the soak needs PostgreSQL (.ci/run sets it)")
-    engine = sa.create_engine(pg_admin_url())
-    try:
-        with engine.connect():
-            pass
-    except sa.exc.OperationalError as exc:
-        _skip_or_fail(f"PostgreSQL at TEST_DATABASE_URL is unreachable: {exc.orig}")
-    finally:
-        engine.dispose()
+    url = require_postgresql("the soak")
 
     out = tmp_path / "RESULTS-soak.md"
-    tiny = ["--minutes", "0.25", "--patients", "10", "--workers", "2", "--database-url", PG_URL, "--out", str(out)]
+    tiny = ["--minutes", "0.25", "--patients", "10", "--workers", "2", "--database-url", url, "--out", str(out)]
     command = [sys.executable, str(ROOT / "benchmarks" / "soak.py"), *tiny]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=180, check=False)
 

@@ -1,5 +1,7 @@
 """Races the soak (benchmarks/soak.py) found, each reproduced in-process by letting a second request or
-process run at the exact moment that broke it; fixed since, and kept as regression tests."""
+process run at the exact moment that broke it; fixed since, and kept as regression tests. (The fourth, a
+delivery report that beats the recorded SID, is tests/test_reminders.py's
+test_a_delivery_report_that_beats_the_recorded_sid_is_applied_once_it_is_recorded.)"""
 
 from __future__ import annotations
 
@@ -103,44 +105,6 @@ def test_two_schedulers_reconciling_one_uncertain_send_text_it_once(app, make, f
     [reminder] = db.session.scalars(sa.select(Reminder).where(Reminder.attempts > 0)).all()
     assert len(fake.messages) == 1, [m["sid"] for m in fake.messages]
     assert reminder.status == "sent" and reminder.provider_sid == fake.messages[0]["sid"]
-
-
-def test_a_delivery_report_that_beats_the_recorded_sid_is_not_lost(app, make, client, monkeypatch):
-    make.exercise(slug="daily")
-    physio = make.physio()
-    patient = make.patient(physio.clinic, physio, timezone="Europe/London", phone="+447400123457")
-    make.routine(patient, routine_body(date(2026, 1, 1), items=[item("daily")]), now=NOW - timedelta(days=30))
-    consent.grant(physio, patient.id, "verbal", now=NOW - timedelta(days=30))
-    db.session.execute(sa.update(Reminder).values(status="sent"))  # the confirmation: not under test here
-    db.session.commit()
-    when = datetime(2026, 11, 23, 18, 0, tzinfo=UTC)
-    plan(when - timedelta(hours=10))
-    monkeypatch.setitem(app.config, "TWILIO_AUTH_TOKEN", TOKEN)
-
-    def transport(url, params, headers):
-        response = client.post(url.removeprefix("http://localhost"), data=dict(params), headers=dict(headers))
-        return response.status_code, response.get_data(as_text=True)
-
-    with FakeTwilio(SID, TOKEN, transport=transport) as fake:
-        backend = _backend(fake)
-
-        def carrier_is_quick(point: str) -> None:
-            if point == "after-send":  # Twilio has the text; the dispatcher has not recorded its SID yet
-                assert fake.deliver(fake.messages[-1]["sid"], "delivered").status == 204
-
-        dispatcher = Dispatcher(
-            backend=backend,
-            owner="scheduler",
-            max_per_second=1000,
-            status_callback="http://localhost/webhooks/twilio/status",
-            pause_hook=carrier_is_quick,
-        )
-        with time_machine.travel(when, tick=False):
-            assert dispatcher.run_once() == {"sent": 1}
-        backend.close()
-    [reminder] = db.session.scalars(sa.select(Reminder).where(Reminder.attempts > 0)).all()
-    db.session.refresh(reminder)
-    assert reminder.status == "delivered"
 
 
 # --- routines: the same save twice at once ---------------------------------------------------

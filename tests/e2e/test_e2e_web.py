@@ -26,7 +26,7 @@ from pypdf import PdfReader
 from hep import create_app
 from hep.dbtypes import utcnow
 from hep.extensions import db
-from tests.conftest import IN_CI, app_settings
+from tests.conftest import app_settings, skip_or_fail
 
 pytestmark = pytest.mark.slow
 
@@ -56,10 +56,7 @@ UNLABELLED = """() => Array.from(document.querySelectorAll('input, select, texta
 def live(sqlite_template, tmp_path_factory):
     """The app on a real server, with the library, the demo clinic and an outsider clinic."""
     if not CHROMIUM.exists():
-        message = f"{CHROMIUM} is missing: run `python3 tasks.py test`, which installs Debian's chromium"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
+        skip_or_fail(f"{CHROMIUM} is missing: run `python3 tasks.py test`, which installs Debian's chromium")
     from werkzeug.serving import make_server
 
     from hep import demo
