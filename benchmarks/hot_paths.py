@@ -17,7 +17,6 @@ import os
 import platform
 import random
 import secrets
-import shlex
 import signal
 import socket
 import sqlite3
@@ -43,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a scri
 import sqlalchemy as sa
 from flask_migrate import upgrade
 
+from benchmarks.common import command_line, machine_ticks, write_section
 from hep import create_app
 from hep.accounts import tokens
 from hep.accounts.models import PATIENT, PHYSIOTHERAPIST, Clinic, Patient, User
@@ -496,16 +496,6 @@ def _drive(address: tuple[str, int], source: Iterator[Request], deadline: float,
         conn.close()
 
 
-def _machine_jiffies() -> tuple[int, int] | None:
-    """(busy, total) clock ticks of all cores from /proc/stat, or None off Linux."""
-    try:
-        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    except (OSError, ValueError):
-        return None
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
-    return sum(fields) - idle, sum(fields)
-
-
 def _process_jiffies(pid: int) -> tuple[int, int] | None:
     """(parent pid, user + system clock ticks) of a process, or None when it is gone."""
     try:
@@ -541,7 +531,7 @@ class CpuMeter:
 
     def sample(self) -> CpuSample | None:
         """The machine's busy and total ticks, and each of our processes' ticks."""
-        machine = _machine_jiffies()
+        machine = machine_ticks()
         if machine is None:
             return None
         ours = {}
@@ -874,19 +864,6 @@ def _versions() -> str:
     return f"Python {platform.python_version()}; " + ", ".join(found)
 
 
-def command_line(argv: list[str]) -> str:
-    """The command as run, relative to the project, with any database password hidden."""
-    shown = []
-    for arg in argv:
-        option, equals, value = arg.partition("=") if arg.startswith("--") and "=" in arg else ("", "", arg)
-        if "://" in value:
-            value = sa.make_url(value).render_as_string(hide_password=True)
-        shown.append(option + equals + value)
-    python = Path(sys.executable)
-    python_shown = os.path.relpath(python, ROOT) if python.is_relative_to(ROOT) else str(python)
-    return shlex.join([python_shown, "benchmarks/hot_paths.py", *shown])
-
-
 @dataclass
 class Report:
     label: str
@@ -920,7 +897,7 @@ def section(report: Report) -> str:
         f"- software: {_versions()}",
         f"- other work on the machine during the runs: {_other_work(results)}",
         f"- database: {report.database.description}",
-        f"- command: `{command_line(report.argv)}`",
+        f"- command: `{command_line('hot_paths.py', report.argv)}`",
         f"- load: {settings.connections} connections, {settings.seconds:g} s per run, {settings.runs} run(s) per"
         " scenario; gunicorn -w 2 (sync workers, which close the connection after each response)",
         f"- data: {len(data.patients)} patients, one routine each from the shipped templates"
@@ -949,24 +926,6 @@ def _other_work(results: dict[str, list[RunResult]]) -> str:
     worst = max(seen)
     flag = " (**the machine was shared: figures are skewed, rerun on a quiet machine**)" if worst > BUSY else ""
     return f"at most {worst:.0f} % of all cores in any run{flag}"
-
-
-def write_results(path: Path, label: str, text: str) -> None:
-    """Put the section into the results file: replace the one with the same label, else append; keep the header."""
-    header, sections = HEADER, {}
-    if path.exists():
-        current: str | None = None
-        chunks: dict[str | None, list[str]] = {None: []}
-        for line in path.read_text().splitlines(keepends=True):
-            if line.startswith("## "):
-                current = line[3:].strip()
-                chunks[current] = []
-            chunks[current].append(line)
-        header = "".join(chunks.pop(None)).rstrip("\n") + "\n"
-        sections = {k: "".join(v).rstrip("\n") + "\n" for k, v in chunks.items()}
-    sections[label] = text.rstrip("\n") + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(header + "\n" + "\n".join(sections.values()))
 
 
 # --- main -----------------------------------------------------------------------------------
@@ -1009,7 +968,7 @@ def main(argv: list[str]) -> int:
     report = Report(label, settings, database, data, plan_sizes, results, argv)
     text = section(report)
     print(text)
-    write_results(args.out, label, text)
+    write_section(args.out, label, text, HEADER)
     say(f"wrote section {label!r} to {args.out}")
     if report.errors:
         say(f"!!! {report.errors} REQUESTS FAILED: the figures are not a valid measurement (see {args.out})")

@@ -21,7 +21,6 @@ import os
 import platform
 import re
 import resource
-import shlex
 import statistics
 import subprocess
 import sys
@@ -41,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a scri
 import requests
 import sqlalchemy as sa
 
+from benchmarks.common import code_version, command_line, machine_ticks
 from hep import create_app
 from hep.accounts.models import PATIENT, PHYSIOTHERAPIST, Clinic, Patient, User
 from hep.config import database_url
@@ -344,16 +344,6 @@ def table(rows: list[Row]) -> list[str]:
 # --- the machine ----------------------------------------------------------------------------
 
 
-def _machine_ticks() -> tuple[int, int] | None:
-    """(busy, total) clock ticks of all cores from /proc/stat."""
-    try:
-        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    except (OSError, ValueError):
-        return None
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
-    return sum(fields) - idle, sum(fields)
-
-
 class CpuWatch:
     """Once a second, the CPU each process used, summed by who it works for: this benchmark (this
     process, its children and the PostgreSQL backends of its database), PostgreSQL's shared
@@ -407,7 +397,7 @@ class CpuWatch:
             self._sample()
 
     def __enter__(self) -> CpuWatch:
-        self.machine_before = _machine_ticks()
+        self.machine_before = machine_ticks()
         self._sample()
         self._thread.start()
         return self
@@ -416,7 +406,7 @@ class CpuWatch:
         self._stop.set()
         self._thread.join()
         self._sample()
-        self.machine_after = _machine_ticks()
+        self.machine_after = machine_ticks()
 
     def share(self, kind: str) -> float | None:
         """% of all cores used by that kind of process while watched (processes that lived < 1 s are missed)."""
@@ -443,9 +433,9 @@ def measured_part(part: Part, database: str) -> Iterator[Part]:
 
 def machine_busy(seconds: float = 2.0) -> float | None:
     """% of all cores busy over a short idle sample (before anything of ours runs)."""
-    before = _machine_ticks()
+    before = machine_ticks()
     time.sleep(seconds)
-    after = _machine_ticks()
+    after = machine_ticks()
     if not before or not after or after[1] <= before[1]:
         return None
     return 100 * (after[0] - before[0]) / (after[1] - before[1])
@@ -477,32 +467,6 @@ def versions() -> str:
         except metadata.PackageNotFoundError:
             continue
     return f"Python {platform.python_version()}; " + ", ".join(found)
-
-
-def code_version() -> str:
-    """The commit measured, and whether hep/ had uncommitted changes then."""
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "hep"], cwd=ROOT, capture_output=True, text=True)
-    except OSError:
-        return "unknown (no git)"
-    if head.returncode != 0:
-        return "unknown (not a git checkout)"
-    changed = len(dirty.stdout.splitlines())
-    return f"commit {head.stdout.strip()}" + (f" with {changed} uncommitted file(s) under hep/" if changed else "")
-
-
-def command_line(argv: list[str]) -> str:
-    """The command as run, relative to the project, with any database password hidden."""
-    shown = []
-    for arg in argv:
-        option, equals, value = arg.rpartition("=") if arg.startswith("--") else ("", "", arg)
-        if "://" in value:
-            value = sa.make_url(value).render_as_string(hide_password=True)
-        shown.append(option + equals + value)
-    python = Path(sys.executable)
-    python_shown = os.path.relpath(python, ROOT) if python.is_relative_to(ROOT) else str(python)
-    return shlex.join([python_shown, "benchmarks/reminders.py", *shown])
 
 
 # --- the database ---------------------------------------------------------------------------
@@ -1254,7 +1218,7 @@ def render(args: argparse.Namespace, argv: list[str], bench: Bench, info: dict, 
         " PostgreSQL (same machine) and the fake Twilio (a thread pool in the benchmark process)",
         f"- software: {versions()}; PostgreSQL {bench.version} on {sa.make_url(bench.url).host}",
         f"- code: {info['code']}",
-        f"- command: `{command_line(argv)}`",
+        f"- command: `{command_line('reminders.py', argv)}`",
         f"- machine busy before starting (2 s sample, all cores): {_pct(info['idle_busy'])};"
         f" load average then: {info['loadavg']}",
         f"- data: {args.patients:,} patients in {info['clinics']:,} clinic(s), built in {info['build']:.0f} s;"

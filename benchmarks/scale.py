@@ -18,7 +18,6 @@ import os
 import platform
 import random
 import secrets
-import shlex
 import statistics
 import sys
 import tempfile
@@ -40,7 +39,8 @@ import psycopg
 import sqlalchemy as sa
 from flask_migrate import upgrade
 
-from benchmarks.hot_paths import _cpu_model, _machine_jiffies, _process_jiffies, _versions, gunicorn, say
+from benchmarks.common import command_line, machine_ticks, write_section
+from benchmarks.hot_paths import _cpu_model, _process_jiffies, _versions, gunicorn, say
 from hep import create_app
 from hep.accounts import tokens
 from hep.accounts.models import CLINIC_ADMIN, PATIENT, PHYSIOTHERAPIST, Clinic, User
@@ -678,7 +678,7 @@ class Meter:
 
     def sample(self) -> tuple[int, int, dict[int, int]] | None:
         """(busy ticks, total ticks, {our pid: ticks})."""
-        machine = _machine_jiffies()
+        machine = machine_ticks()
         if machine is None:
             return None
         ours = {}
@@ -1053,19 +1053,6 @@ class Settings:
     report_requests: int
 
 
-def command_line(argv: list[str]) -> str:
-    """The command as run, relative to the project, with any database password hidden."""
-    shown = []
-    for arg in argv:
-        option, equals, value = arg.partition("=") if arg.startswith("--") and "=" in arg else ("", "", arg)
-        if "://" in value:
-            value = sa.make_url(value).render_as_string(hide_password=True)
-        shown.append(option + equals + value)
-    python = Path(sys.executable)
-    python_shown = os.path.relpath(python, ROOT) if python.is_relative_to(ROOT) else str(python)
-    return shlex.join([python_shown, "benchmarks/scale.py", *shown])
-
-
 def _describe(built: Built) -> str:
     shape = built.shape
     thinned = (
@@ -1112,7 +1099,7 @@ def section(label: str, settings: Settings, builds: list[Built], measured: Measu
         f" whole machine {statistics.median(measured.machine):.0f} % (median)"
         if measured.machine
         else f"- other work on the machine during the measurements: {other_text}",
-        f"- command: `{command_line(argv)}`",
+        f"- command: `{command_line('scale.py', argv)}`",
         f"- runs: {settings.runs}; gunicorn -w 2 (sync workers) per database; risk list {settings.risk_requests}"
         f" and report {settings.report_requests} requests per run, one at a time; flat cost {settings.requests}"
         f" plan and {settings.sync_requests} sync requests per run and size over {settings.connections} connections",
@@ -1133,22 +1120,6 @@ def section(label: str, settings: Settings, builds: list[Built], measured: Measu
     for title, text in profiles:
         lines += ["", "<details><summary>" + title + "</summary>", "", "```", text.strip("\n"), "```", "", "</details>"]
     return "\n".join(lines) + "\n"
-
-
-def write_results(path: Path, label: str, text: str) -> None:
-    """Replace the section with this label (or append it); keep the header and the other sections."""
-    sections: dict[str, str] = {}
-    if path.exists():
-        current = None
-        for line in path.read_text().splitlines(keepends=True):
-            if line.startswith("## "):
-                current = line[3:].strip()
-                sections[current] = ""
-            if current is not None:
-                sections[current] += line
-    sections[label] = text
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(HEADER + "\n" + "\n".join(s.rstrip("\n") + "\n" for s in sections.values()))
 
 
 # --- main -----------------------------------------------------------------------------------
@@ -1265,7 +1236,7 @@ def main(argv: list[str]) -> int:
             server.drop_all()
     text = section(args.label, settings, list(builds.values()), measured, server.version, argv, profiles)
     print(text)
-    write_results(args.out, args.label, text)
+    write_section(args.out, args.label, text, HEADER)
     say(f"wrote section {args.label!r} to {args.out}")
     if measured.errors:
         say(f"!!! {sum(measured.errors.values())} REQUESTS FAILED: the figures are not a valid measurement")

@@ -20,7 +20,6 @@ import os
 import platform
 import random
 import secrets
-import shlex
 import signal
 import subprocess
 import sys
@@ -42,13 +41,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a scri
 
 import sqlalchemy as sa
 
+from benchmarks.common import code_version, command_line, write_section
 from benchmarks.hot_paths import _cpu_model, _memory, _versions, build_dataset, gunicorn
 from hep import create_app
 from hep.accounts import tokens
 from hep.accounts.models import PHYSIOTHERAPIST, Patient, User
 from hep.adherence.models import AdherenceLog
+from hep.adherence.service import DONE_FIELDS
 from hep.config import database_url
 from hep.extensions import db
+from hep.programs.service import ITEM_FIELDS
 from hep.reminders import consent
 from hep.reminders.inbound import SMS_DONE_NAMESPACE
 from hep.reminders.models import ReminderSettings, SmsContact
@@ -644,19 +646,7 @@ def patient_client(shared: Shared, patients: list[SoakPatient], seed: int) -> No
 
 def _routine_body(current: dict) -> dict:
     """A routine's current version as the body a PUT takes."""
-    keep = (
-        "exercise",
-        "sets",
-        "reps",
-        "hold_seconds",
-        "rest_seconds",
-        "side",
-        "load",
-        "times_per_day",
-        "days_per_week",
-        "weekdays",
-        "notes",
-    )
+    keep = ("exercise", *ITEM_FIELDS)
     return {
         "title": current["title"],
         "start_date": current["start_date"],
@@ -1438,16 +1428,7 @@ def _exceptions(log: str) -> Counter:
 
 def _same_content(row: dict, entry: dict) -> bool:
     sent_at = datetime.fromisoformat(entry["performed_at"])
-    fields = (
-        "routine_item_id",
-        "sets_done",
-        "reps_done",
-        "hold_seconds_done",
-        "pain_before",
-        "pain_after",
-        "difficulty",
-        "note",
-    )
+    fields = ("routine_item_id", *DONE_FIELDS)
     return all(row[f] == entry[f] for f in fields) and row["performed_at"] == sent_at
 
 
@@ -1804,7 +1785,7 @@ def section(run: Run, checks: list[Check], figures: dict, database: Database, ar
         f"- machine: {cores} cores ({_cpu_model()}), {_memory()} RAM, {platform.system()} {platform.release()};"
         " the load generator, the fake Twilio, gunicorn, both schedulers and PostgreSQL share these cores",
         f"- software: {_versions()}; {database.description}; HEP {run.code}",
-        f"- command: `{command_line(argv)}`",
+        f"- command: `{command_line('soak.py', argv)}`",
         f"- duration: {run.seconds / 60:.1f} min of load, then {run.drain_seconds:.0f} s of draining"
         f" (schedulers and delivery reports only); final scheduler pass: {run.once_pass}",
         f"- CPU: {machine}",
@@ -1852,48 +1833,6 @@ def section(run: Run, checks: list[Check], figures: dict, database: Database, ar
     return "\n".join(lines)
 
 
-def code_version() -> str:
-    """The commit the service ran from, and any of its files changed since (uncommitted work was soaked too)."""
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "hep", "wsgi.py", "migrations"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-        )
-    except OSError:
-        return "unknown (no git)"
-    changed = [line[3:] for line in dirty.stdout.splitlines()]
-    return f"commit {head.stdout.strip()}" + (f", with uncommitted changes to {', '.join(changed)}" if changed else "")
-
-
-def command_line(argv: list[str]) -> str:
-    """The command as run, relative to the project, with any database password hidden."""
-    shown = [sa.make_url(a).render_as_string(hide_password=True) if "://" in a else a for a in argv]
-    python = Path(sys.executable)
-    python_shown = os.path.relpath(python, ROOT) if python.is_relative_to(ROOT) else str(python)
-    return shlex.join([python_shown, "benchmarks/soak.py", *shown])
-
-
-def write_section(path: Path, text: str) -> None:
-    """Replace the file's "## Soak" section (or append it), keeping the header and any other section."""
-    header, sections = HEADER, {}
-    if path.exists():
-        current: str | None = None
-        chunks: dict[str | None, list[str]] = {None: []}
-        for line in path.read_text().splitlines(keepends=True):
-            if line.startswith("## "):
-                current = line[3:].strip()
-                chunks[current] = []
-            chunks[current].append(line)
-        header = "".join(chunks.pop(None)).rstrip("\n") + "\n"
-        sections = {k: "".join(v).rstrip("\n") + "\n" for k, v in chunks.items()}
-    sections["Soak"] = text.rstrip("\n") + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(header + "\n" + "\n".join(sections.values()))
-
-
 # --- main -----------------------------------------------------------------------------------
 
 
@@ -1938,7 +1877,7 @@ def main(argv: list[str]) -> int:
     checks = [*http_checks, *log_checks, *reminder_checks, webhook_check, check_sessions(run), check_versions(run)]
     text = section(run, checks, {"logs": log_figures, "reminders": reminder_figures}, database, argv)
     print(text)
-    write_section(args.out, text)
+    write_section(args.out, "Soak", text, HEADER)
     say(f"wrote the Soak section to {args.out}")
     for check in checks:
         say(f"{'PASS' if check.passed else 'FAIL'}: {check.name}: {check.detail}")
