@@ -53,7 +53,8 @@ from hep.library.loader import load_library
 from hep.programs import service as programs
 from hep.programs import templates
 from hep.programs.models import ProgramTemplate, Routine
-from hep.programs.service import items_on, local_today
+from hep.programs.schedule import due_on
+from hep.programs.service import local_today
 
 ROOT = Path(__file__).resolve().parent.parent
 HISTORY_DAYS = 21  # routines started three weeks ago: every shipped template (6+ weeks) is still running
@@ -213,9 +214,7 @@ def _history_entries(user: User, routines: list[Routine], now: datetime, rng: ra
         day = today - timedelta(days=back)
         if back and rng.random() < 0.2:
             continue
-        for _routine, item in items_on(routines, day):
-            if not item.fixed_on(day) and not item.flexible:
-                continue
+        for _routine, item in due_on(routines, day, {}):
             for n in range(item.times_per_day):
                 at = datetime.combine(day, clock(8 + 6 * n, 30), zone)
                 if at > now:
@@ -283,7 +282,7 @@ def build_dataset(url: str, count: int, token_ttl: int) -> Dataset:
         physio_token = issued[physio.id]
         patients = []
         for user in users:
-            today_items = items_on(routines[user.id], local_today(user.patient, now))
+            today_items = due_on(routines[user.id], local_today(user.patient, now), {})
             ids = tuple(item.id for _routine, item in today_items)
             patients.append(BenchPatient(user.id, issued[user.id], user.patient.timezone, ids))
         db.session.remove()

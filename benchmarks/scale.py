@@ -50,8 +50,8 @@ from hep.extensions import db
 from hep.library.loader import load_library
 from hep.programs import service as programs
 from hep.programs import templates
-from hep.programs.models import WEEKDAYS, ProgramTemplate, RoutineItem
-from hep.programs.service import items_on
+from hep.programs.models import ProgramTemplate, RoutineItem
+from hep.programs.schedule import WEEKDAYS, items_on
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMEZONES = ("America/Vancouver", "Europe/London", "Australia/Sydney", "America/Toronto", "Asia/Kolkata", "UTC")

@@ -15,7 +15,8 @@ from hep.extensions import db
 from hep.programs import service as programs
 from hep.programs import templates
 from hep.programs.models import ProgramTemplate, Routine
-from hep.programs.service import items_on, local_today
+from hep.programs.schedule import due_on
+from hep.programs.service import local_today
 from hep.reminders import consent
 from hep.sessions import service as sessions
 from hep.sessions.models import COMPLETED, NeedlingSession
@@ -91,9 +92,7 @@ def _program(patient: User, physio: User, spec: dict, now: datetime) -> None:
             2 + (HISTORY_DAYS - back) // 3 if spec["story"] == "pain-rising" else max(2, 6 - (HISTORY_DAYS - back) // 5)
         )
         note = NOTES[spec["story"]].get(back)
-        for _routine, item in items_on([routine], day):
-            if not item.fixed_on(day) and not item.flexible:
-                continue
+        for _routine, item in due_on([routine], day, {}):
             for n in range(item.times_per_day):
                 at = datetime.combine(day, time(8 + 6 * n, 30), zone)
                 entries.append(

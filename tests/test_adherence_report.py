@@ -13,7 +13,7 @@ from hep.accounts.models import User
 from hep.adherence import metrics, report
 from hep.audit.models import AuditEvent
 from hep.extensions import db
-from hep.programs import compiled
+from hep.programs import compiled, schedule
 from hep.programs import service as programs
 from hep.programs.models import Routine
 from hep.programs.schemas import RoutineInSchema
@@ -295,7 +295,7 @@ def test_total_matches_a_tally_of_the_window_with_the_orm_routines(client, make,
     window = metrics.days_between(WEEK1, WEEK2 + timedelta(days=6))
     routines = routines_for([p.id])[p.id]
     logs = {day: v for (_pid, day), v in metrics.day_logs([p.id], WEEK1, window[-1]).items()}
-    expected = metrics.tally(window, {d: metrics.expected_on(routines, d) for d in window}, logs)
+    expected = metrics.tally(window, {d: schedule.expected_on(routines, d) for d in window}, logs)
     assert (body["due"], body["done"], body["adherence"]) == (
         round(expected.due, 3),
         round(expected.done, 3),
@@ -309,7 +309,7 @@ def test_expected_over_a_span_equals_day_by_day(make, revised_patient):
     span = metrics.days_between(WEEK1 - timedelta(days=20), WEEK2 + timedelta(days=40))
     live = compiled.live_routines([p.id], span[0])[p.id]
     orm = routines_for([p.id])[p.id]
-    assert report.expected_over(live, span) == {d: metrics.expected_on(orm, d) for d in span}
+    assert report.expected_over(live, span) == {d: schedule.expected_on(orm, d) for d in span}
 
 
 def test_batches_add_up_to_the_same_report(make, clinic, monkeypatch):

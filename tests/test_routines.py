@@ -10,7 +10,8 @@ import time_machine
 from hep.adherence.models import AdherenceLog
 from hep.extensions import db
 from hep.programs.models import Routine
-from hep.programs.service import items_on, routines_for
+from hep.programs.schedule import items_on
+from hep.programs.service import routines_for
 from tests.factories import item, routine_body
 
 START = date(2026, 11, 16)  # a Monday

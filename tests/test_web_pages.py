@@ -12,7 +12,9 @@ from sqlalchemy import select
 
 from hep.accounts.models import ActivationCode, User
 from hep.extensions import db
-from hep.reminders.models import ConsentEvent
+from hep.reminders import consent
+from hep.reminders.models import ConsentEvent, Reminder
+from hep.reminders.states import Kind
 from hep.sessions.models import CANCELLED, NeedlingSession
 from tests.factories import item, routine_body, web_sign_in
 
@@ -184,9 +186,6 @@ def test_a_session_in_the_past_is_not_booked_and_says_why(client, clinic):
 
 
 def test_reminders_follow_sessions_booked_and_cancelled_on_the_web(client, clinic):
-    from hep.reminders import consent
-    from hep.reminders.models import PRE_SESSION, Reminder
-
     patient, physio = clinic["patients"]["Vera Steady"], clinic["physio"]
     morning = datetime(2026, 11, 24, 16, 0, tzinfo=UTC)  # 08:00 in Vancouver
     with time_machine.travel(morning, tick=False):
@@ -200,7 +199,7 @@ def test_reminders_follow_sessions_booked_and_cancelled_on_the_web(client, clini
         )
         session = db.session.scalar(select(NeedlingSession).where(NeedlingSession.patient_id == patient.id))
         reminder = db.session.scalar(
-            select(Reminder).where(Reminder.patient_id == patient.id, Reminder.kind == PRE_SESSION)
+            select(Reminder).where(Reminder.patient_id == patient.id, Reminder.kind == Kind.PRE_SESSION)
         )
         assert reminder is not None and reminder.status == "planned"
         client.post(f"/sessions/{session.id}", data={"csrf_token": csrf, "action": "cancelled"})

@@ -18,16 +18,7 @@ from hep.adherence.models import AdherenceLog
 from hep.dbtypes import among
 from hep.extensions import db
 from hep.programs.models import Routine
-from hep.programs.service import items_on
-
-Key = tuple[int, str]  # (exercise id, side): how a log is matched to what was due
-
-
-@dataclass(frozen=True)
-class Expected:
-    key: Key
-    times: int  # times per day
-    flexible_days: int | None  # N for "any N days a week"; None when due on fixed days
+from hep.programs.schedule import Expected, Key, expected_on, week_start
 
 
 @dataclass
@@ -47,23 +38,6 @@ class DayLogs:
 
 def days_between(start: date, end: date) -> list[date]:
     return [start + timedelta(days=i) for i in range((end - start).days + 1)]
-
-
-def expected_on(routines: list[Routine], day: date) -> list[Expected]:
-    """What a patient's routines ask of them on a day."""
-    return expected_of(items_on(routines, day), day)
-
-
-def expected_of(in_effect: list[tuple[object, object]], day: date) -> list[Expected]:
-    """What these (routine, item) pairs in effect on a day ask of the patient that day."""
-    found = []
-    for _routine, item in in_effect:
-        key = (item.exercise_id, item.side)
-        if item.flexible:
-            found.append(Expected(key, item.times_per_day, item.days_per_week))
-        elif item.fixed_on(day):
-            found.append(Expected(key, item.times_per_day, None))
-    return found
 
 
 @cache
@@ -181,10 +155,6 @@ def streak(today: date, expected: dict[date, list[Expected]], logs: dict[date, D
         elif back > 0:
             break
     return count
-
-
-def week_start(day: date) -> date:
-    return day - timedelta(days=day.weekday())
 
 
 def patient_view(patient_id: int, routines: list[Routine], *, today: date, days: int) -> dict:

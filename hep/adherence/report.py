@@ -27,15 +27,14 @@ from hep.adherence.metrics import (
     Tally,
     day_logs_statement,
     days_between,
-    expected_of,
     tally,
-    week_start,
 )
 from hep.dbtypes import among
 from hep.errors import Forbidden, Invalid
 from hep.extensions import db
-from hep.programs.compiled import LiveRoutine, items_on, live_routines
+from hep.programs.compiled import LiveRoutine, live_routines
 from hep.programs.models import Routine, RoutineVersion
+from hep.programs.schedule import expected_of, items_on, week_start
 from hep.programs.service import local_today
 
 BATCH = 1000  # patients per round trip: bounds memory whatever the clinic's size
@@ -132,8 +131,8 @@ def _boundaries(routines: list[LiveRoutine]) -> set[date]:
     """Days on which what is in effect may change: a version takes over, a routine starts or ends, a phase starts."""
     days = set()
     for routine in routines:
-        for effective_from, version in routine.versions:
-            days.add(effective_from)
+        for version in routine.versions:
+            days.add(version.effective_from)
             days.add(version.start_date)
             if version.end_date is not None:
                 days.add(version.end_date + timedelta(days=1))
@@ -142,7 +141,7 @@ def _boundaries(routines: list[LiveRoutine]) -> set[date]:
 
 
 def expected_over(routines: list[LiveRoutine], span: list[date]) -> dict[date, list[Expected]]:
-    """`metrics.expected_of(items_on(routines, day), day)` for each day of a span of consecutive days.
+    """`schedule.expected_on(routines, day)` for each day of a span of consecutive days.
 
     What is in effect only changes on a boundary day and what is due only with the weekday, so each
     (stretch between boundaries, weekday) is worked out once and shared by its days.

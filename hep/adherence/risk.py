@@ -8,11 +8,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import contains_eager
 
 from hep.accounts.models import PHYSIOTHERAPIST, Clinic, Patient, User
-from hep.adherence.metrics import day_logs, days_between, expected_of, last_activity, tally
+from hep.adherence.metrics import day_logs, days_between, last_activity, tally
 from hep.errors import Forbidden, Invalid
 from hep.extensions import db
-from hep.programs.compiled import items_on, live_routines
+from hep.programs.compiled import live_routines
 from hep.programs.models import Routine, RoutineVersion
+from hep.programs.schedule import expected_on
 from hep.programs.service import local_today
 
 
@@ -86,7 +87,7 @@ def _row(patient: Patient, routines, first_start, today, logs, last, clinic: Cli
     # Whole days only: today is still under way and would read as a drop every morning.
     recent = days_between(today - timedelta(days=7), today - timedelta(days=1))
     before = days_between(today - timedelta(days=14), today - timedelta(days=8))
-    expected = {day: expected_of(items_on(routines, day), day) for day in before + recent}
+    expected = {day: expected_on(routines, day) for day in before + recent}
     now_t, prev_t = tally(recent, expected, logs), tally(before, expected, logs)
     active = any(expected[day] for day in recent)
     first_day = first_start or today

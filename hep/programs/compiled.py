@@ -19,7 +19,8 @@ from sqlalchemy import Select, select
 from hep.dbtypes import among
 from hep.extensions import db
 from hep.library.models import Exercise
-from hep.programs.models import Routine, RoutineItem, RoutinePhase, RoutineVersion, WeeklySchedule
+from hep.programs.models import Routine, RoutineItem, RoutinePhase, RoutineVersion
+from hep.programs.schedule import WeeklySchedule, version_on
 
 CACHE_SIZE = 4096  # versions kept per process: a few MB at most
 
@@ -51,16 +52,10 @@ class Phase:
 class Version:
     id: int
     routine_id: int
+    effective_from: date
     start_date: date
     end_date: date | None
     phases: tuple[Phase, ...]
-
-    def phase_on(self, day: date) -> Phase | None:
-        """The phase in effect on a day (the last one that has started), if the routine runs then."""
-        if day < self.start_date or (self.end_date is not None and day > self.end_date):
-            return None
-        started = [p for p in self.phases if p.start_date <= day]
-        return started[-1] if started else None
 
 
 class _Versions:
@@ -123,7 +118,11 @@ def _load_statements(dialect_name: str) -> tuple[Select, Select, Select]:
         .order_by(RoutinePhase.version_id, RoutinePhase.position)
     )
     versions = select(
-        RoutineVersion.id, RoutineVersion.routine_id, RoutineVersion.start_date, RoutineVersion.end_date
+        RoutineVersion.id,
+        RoutineVersion.routine_id,
+        RoutineVersion.effective_from,
+        RoutineVersion.start_date,
+        RoutineVersion.end_date,
     ).where(among(RoutineVersion.id, "ids", dialect_name))
     return items, phases, versions
 
@@ -140,35 +139,18 @@ def _load(ids: list[int]) -> list[Version]:
     for version_id, phase_id, name, start in db.session.execute(phases_query, params):
         phases.setdefault(version_id, []).append(Phase(name, start, tuple(items.get(phase_id, ()))))
     return [
-        Version(vid, routine_id, start, end, tuple(phases.get(vid, ())))
-        for vid, routine_id, start, end in db.session.execute(versions_query, params)
+        Version(vid, routine_id, effective, start, end, tuple(phases.get(vid, ())))
+        for vid, routine_id, effective, start, end in db.session.execute(versions_query, params)
     ]
 
 
 @dataclass(frozen=True, slots=True)
 class LiveRoutine:
-    """A routine that is not archived, with the versions that can govern from some day on."""
+    """A routine that is not archived, with the versions that can govern from some day on (oldest first);
+    what governs which day is hep/programs/schedule.py's."""
 
     id: int
-    versions: tuple[tuple[date, Version], ...]  # (effective from, version), oldest first
-
-    def version_on(self, day: date) -> Version:
-        """As programs.service.version_on: the newest version effective by then, else the first."""
-        governing = self.versions[0][1]
-        for effective_from, version in self.versions:
-            if effective_from <= day:
-                governing = version
-        return governing
-
-
-def items_on(routines: list[LiveRoutine], day: date) -> list[tuple[int, Item]]:
-    """(routine id, item) for every item in effect on a day (due or flexible) across these routines."""
-    found = []
-    for routine in routines:
-        phase = routine.version_on(day).phase_on(day)
-        if phase is not None:
-            found.extend((routine.id, item) for item in phase.items)
-    return found
+    versions: tuple[Version, ...]
 
 
 @cache
@@ -210,14 +192,14 @@ def live_routines(patient_ids: list[int], since: date, *, remember: bool = True)
             versions_cache.put_many(loaded, dict(missing))
         found.update((v.id, v) for v in loaded)
     return {
-        pid: [LiveRoutine(rid, tuple((e, found[vid]) for e, vid, _h in versions)) for rid, versions in routines.items()]
+        pid: [LiveRoutine(rid, tuple(found[vid] for _e, vid, _h in versions)) for rid, versions in routines.items()]
         for pid, routines in wanted.items()
     }
 
 
 def governing_versions(patient_id: int, day: date) -> list[Version]:
     """The version of each of the patient's live routines that governs `day`, in routine order."""
-    return [routine.version_on(day) for routine in live_routines([patient_id], day)[patient_id]]
+    return [version_on(routine, day) for routine in live_routines([patient_id], day)[patient_id]]
 
 
 @cache

@@ -10,29 +10,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from hep.dbtypes import UTCDateTime, utcnow
 from hep.extensions import db
 from hep.library.models import Exercise
+from hep.programs.schedule import WeeklySchedule
 
 SIDES = ("left", "right", "both")
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-class WeeklySchedule:
-    """When an item is due, from its `weekdays` and `days_per_week`: shared by the ORM item and the
-    compiled one (hep/programs/compiled.py), so the rule is written once."""
-
-    __slots__ = ()
-    weekdays: list[str] | tuple[str, ...] | None
-    days_per_week: int | None
-
-    @property
-    def flexible(self) -> bool:
-        """Done on any N days of the week, rather than on named or all days."""
-        return self.weekdays is None and (self.days_per_week or 7) < 7
-
-    def fixed_on(self, day: date) -> bool:
-        """Due on this particular day (named weekdays, or every day)."""
-        if self.weekdays is not None:
-            return WEEKDAYS[day.weekday()] in self.weekdays
-        return (self.days_per_week or 7) == 7
 
 
 class Routine(db.Model):
@@ -78,13 +58,6 @@ class RoutineVersion(db.Model):
     phases: Mapped[list[RoutinePhase]] = relationship(
         order_by="RoutinePhase.position", lazy="selectin", cascade="all, delete-orphan"
     )
-
-    def phase_on(self, day: date) -> RoutinePhase | None:
-        """The phase in effect on a day (the last one that has started), if the routine runs then."""
-        if day < self.start_date or (self.end_date is not None and day > self.end_date):
-            return None
-        started = [p for p in self.phases if p.start_date <= day]
-        return started[-1] if started else None
 
 
 class RoutinePhase(db.Model):

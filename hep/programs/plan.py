@@ -6,57 +6,46 @@ from datetime import datetime
 
 from hep.accounts.models import User
 from hep.accounts.service import get_patient
-from hep.adherence.metrics import day_logs, week_start
-from hep.programs.compiled import exercise_summaries, governing_versions
-from hep.programs.service import local_today, routines_for, version_on
+from hep.adherence.metrics import day_logs
+from hep.programs import schedule
+from hep.programs.compiled import exercise_summaries, live_routines
+from hep.programs.service import local_today, routines_for
 from hep.sessions.service import next_session
 
 
 def today_plan(actor: User, patient_id: int, *, now: datetime) -> dict:
-    """Items due today in the patient's time zone, with what is logged so far."""
+    """Items due today in the patient's time zone (hep/programs/schedule.py's due_on), with what is logged so far."""
     patient = get_patient(actor, patient_id)
     today = local_today(patient, now)
-    in_effect = []
-    for version in governing_versions(patient_id, today):
-        phase = version.phase_on(today)
-        if phase is not None:
-            in_effect.extend((version.routine_id, item) for item in phase.items)
-    if not in_effect:
+    routines = live_routines([patient_id], today)[patient_id]
+    if not schedule.items_on(routines, today):
         return {"date": today, "timezone": patient.timezone, "items": [], "next_session": next_session(patient_id, now)}
-    monday = week_start(today)
-    logs = {day: v for (_pid, day), v in day_logs([patient_id], monday, today).items()}
-    todays = logs.get(today)
-    exercises = exercise_summaries({item.exercise_id for _routine_id, item in in_effect})
-    items = []
-    for routine_id, item in in_effect:
-        key = (item.exercise_id, item.side)
-        days_done = sum(1 for v in logs.values() if v.credit.get(key, 0) > 0)
-        done_today = todays.credit.get(key, 0.0) if todays else 0.0
-        if item.flexible:
-            if days_done >= item.days_per_week and done_today == 0:
-                continue  # this week's days are done
-        elif not item.fixed_on(today):
-            continue
-        items.append(
-            {
-                "routine_id": routine_id,
-                "item_id": item.id,
-                "exercise": exercises[item.exercise_id],
-                "sets": item.sets,
-                "reps": item.reps,
-                "hold_seconds": item.hold_seconds,
-                "rest_seconds": item.rest_seconds,
-                "side": item.side,
-                "load": item.load,
-                "notes": item.notes,
-                "days_per_week": item.days_per_week,
-                "weekdays": list(item.weekdays) if item.weekdays is not None else None,
-                "flexible": item.flexible,
-                "times_due": item.times_per_day,
-                "done_today": round(min(done_today, item.times_per_day), 3),
-                "days_done_this_week": days_done,
-            }
-        )
+    logs = day_logs([patient_id], schedule.week_start(today), today)
+    credit = {day: v.credit for (_pid, day), v in logs.items()}
+    due = schedule.due_on(routines, today, credit)
+    exercises = exercise_summaries({item.exercise_id for _routine, item in due})
+    todays = credit.get(today, {})
+    items = [
+        {
+            "routine_id": routine.id,
+            "item_id": item.id,
+            "exercise": exercises[item.exercise_id],
+            "sets": item.sets,
+            "reps": item.reps,
+            "hold_seconds": item.hold_seconds,
+            "rest_seconds": item.rest_seconds,
+            "side": item.side,
+            "load": item.load,
+            "notes": item.notes,
+            "days_per_week": item.days_per_week,
+            "weekdays": list(item.weekdays) if item.weekdays is not None else None,
+            "flexible": item.flexible,
+            "times_due": item.times_per_day,
+            "done_today": round(min(todays.get(schedule.key_of(item), 0.0), item.times_per_day), 3),
+            "days_done_this_week": schedule.days_done(item, today, credit),
+        }
+        for routine, item in due
+    ]
     return {"date": today, "timezone": patient.timezone, "items": items, "next_session": next_session(patient_id, now)}
 
 
@@ -66,8 +55,8 @@ def current_routines(actor: User, patient_id: int, *, now: datetime) -> dict:
     today = local_today(patient, now)
     result = []
     for routine in routines_for([patient_id])[patient_id]:
-        version = version_on(routine, today)
-        phase = version.phase_on(today)
+        version = schedule.version_on(routine, today)
+        phase = schedule.phase_on(version, today)
         upcoming = [p for p in version.phases if p.start_date > today]
         if phase is None and not upcoming:
             continue

@@ -8,7 +8,8 @@ import marshmallow as ma
 from marshmallow import validate
 
 from hep.library.schemas import CONDITIONS, SLUG_RE
-from hep.programs.models import SIDES, WEEKDAYS
+from hep.programs.models import SIDES
+from hep.programs.schedule import WEEKDAYS
 
 Note = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=1000))
 

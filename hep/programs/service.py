@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from hep import signals
 from hep.accounts.models import Patient, User
 from hep.accounts.service import get_patient, require_patient_access
 from hep.audit import service as audit
@@ -111,7 +112,7 @@ def create_routine(actor: User, patient_id: int, data: dict, *, now: datetime) -
     db.session.flush()
     audit.record(actor, audit.CREATE, "routine", now=now, patient_id=patient_id, resource_id=routine.id)
     db.session.commit()
-    _replan(patient_id, now)
+    signals.patient_changed.send(patient_id=patient_id, now=now)
     return routine
 
 
@@ -159,7 +160,7 @@ def revise_routine(actor: User, routine_id: int, data: dict, *, now: datetime) -
             return routine, False
         raise Conflict("The routine was changed at the same time by someone else; reload it and save again.") from None
     db.session.refresh(routine)
-    _replan(routine.patient_id, now)
+    signals.patient_changed.send(patient_id=routine.patient_id, now=now)
     return routine, True
 
 
@@ -171,7 +172,7 @@ def archive_routine(actor: User, routine_id: int, *, now: datetime) -> None:
         routine.archived_at = now
         audit.record(actor, audit.DELETE, "routine", now=now, patient_id=routine.patient_id, resource_id=routine_id)
         db.session.commit()
-        _replan(routine.patient_id, now)
+        signals.patient_changed.send(patient_id=routine.patient_id, now=now)
 
 
 def list_routines(actor: User, patient_id: int, *, now: datetime) -> list[Routine]:
@@ -194,15 +195,6 @@ def get_version(actor: User, routine_id: int, number: int) -> RoutineVersion:
     raise NotFound(f"Routine {routine_id} has no version {number}.")
 
 
-def version_on(routine: Routine, day: date) -> RoutineVersion:
-    """The version that governs a day: the newest one effective by then (the first for earlier days)."""
-    governing = routine.versions[0]
-    for version in routine.versions:
-        if version.effective_from <= day:
-            governing = version
-    return governing
-
-
 def routines_for(patient_ids: list[int]) -> dict[int, list[Routine]]:
     """Every non-archived routine of these patients, with versions, phases and items, in few queries."""
     result: dict[int, list[Routine]] = {pid: [] for pid in patient_ids}
@@ -211,19 +203,3 @@ def routines_for(patient_ids: list[int]) -> dict[int, list[Routine]]:
     ):
         result[routine.patient_id].append(routine)
     return result
-
-
-def items_on(routines: list[Routine], day: date) -> list[tuple[Routine, RoutineItem]]:
-    """Every item in effect on a day (due or flexible) across a patient's routines."""
-    found = []
-    for routine in routines:
-        phase = version_on(routine, day).phase_on(day)
-        if phase is not None:
-            found.extend((routine, item) for item in phase.items)
-    return found
-
-
-def _replan(patient_id: int, now: datetime) -> None:
-    from hep.reminders.service import patient_changed  # reminders depend on this area, not the reverse
-
-    patient_changed(patient_id, now)

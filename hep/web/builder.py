@@ -23,7 +23,8 @@ from hep.library.models import Exercise
 from hep.library.schemas import CATEGORIES, CONDITIONS, REGIONS
 from hep.programs import service as programs
 from hep.programs import templates
-from hep.programs.models import SIDES, WEEKDAYS, Routine
+from hep.programs.models import SIDES, Routine
+from hep.programs.schedule import WEEKDAYS
 from hep.programs.schemas import RoutineInSchema
 from hep.web import bp
 from hep.web.auth import current_staff

@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 
 from flask import Flask, url_for
 
-from hep.programs.models import WEEKDAYS
+from hep.programs import schedule
+from hep.programs.schedule import WEEKDAYS
 
 STATIC = Path(__file__).parent / "static"
 DAY_NAMES = dict(zip(WEEKDAYS, ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"), strict=True))
@@ -91,4 +92,6 @@ def register(app: Flask) -> None:
     from hep.web.auth import csrf_token, current_staff_or_none
 
     app.jinja_env.filters.update(dosage=dosage, local=local, day=day, label=label, percent=percent, log_time=log_time)
-    app.jinja_env.globals.update(csrf_token=csrf_token, asset=asset, web_user=current_staff_or_none)
+    app.jinja_env.globals.update(
+        csrf_token=csrf_token, asset=asset, web_user=current_staff_or_none, phase_on=schedule.phase_on
+    )

@@ -215,7 +215,6 @@ def record_consent(patient_id: int):
             if method not in ("verbal", "written"):
                 raise Invalid("method", "choose how consent was given: verbal or written")
             consent.grant(actor, patient_id, method, now=now)
-            reminders.patient_changed(patient_id, now)
             flash("Consent recorded; a confirmation text will go out inside the allowed hours.", "success")
     except DomainError as exc:
         flash(f"Could not change consent: {exc.detail}", "error")

@@ -16,7 +16,7 @@ from hep.accounts.models import User
 from hep.errors import DomainError
 from hep.library import service as library
 from hep.library.models import Exercise
-from hep.programs.models import WEEKDAYS
+from hep.programs.schedule import WEEKDAYS
 
 ITEM_FIELDS = (
     "exercise",
