@@ -47,7 +47,8 @@ from hep.config import database_url
 from hep.extensions import db
 from hep.library.models import Exercise
 from hep.programs.models import Routine, RoutineItem, RoutinePhase, RoutineVersion
-from hep.reminders.models import ACTIVE, CONSENT_CONFIRMATION, EXERCISE, PLANNED, Reminder, SmsContact
+from hep.reminders.models import Reminder, SmsContact
+from hep.reminders.states import ContactStatus, Kind, Status
 from tests.fake_twilio import FakeTwilio
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -634,7 +635,7 @@ def build(bench: Bench, count: int, now: datetime) -> float:
             conn,
             SmsContact.__table__,
             count,
-            lambda n: {"patient_id": p[n][0], "phone": p[n][2], "status": ACTIVE, "updated_at": now},
+            lambda n: {"patient_id": p[n][0], "phone": p[n][2], "status": ContactStatus.ACTIVE, "updated_at": now},
         )
         _insert(
             conn,
@@ -698,7 +699,7 @@ def reminder_row(patient: tuple[int, int, str], slot: str, due: datetime, end: d
         "due_at": due,
         "window_end_at": end,
         "next_attempt_at": due,
-        "status": PLANNED,
+        "status": Status.PLANNED,
         "attempts": 0,
         "created_at": now,
         "updated_at": now,
@@ -712,7 +713,7 @@ def bare_insert(bench: Bench, count: int, now: datetime) -> float:
     """Insert `count` reminder-shaped rows with Core executemany, 1,000 per statement and commit; rows/s."""
     table, patients = Reminder.__table__, bench.patients
     due, end = now + timedelta(hours=6), now + timedelta(hours=9)
-    rows = [reminder_row(patients[i % len(patients)], f"bare-{i}", due, end, now, EXERCISE) for i in range(count)]
+    rows = [reminder_row(patients[i % len(patients)], f"bare-{i}", due, end, now, Kind.EXERCISE) for i in range(count)]
     started = time.perf_counter()
     with bench.engine.connect() as conn:
         for start in range(0, count, 1000):
@@ -816,7 +817,7 @@ def seed_due(bench: Bench, count: int) -> None:
             Reminder.__table__,
             count,
             lambda i: reminder_row(
-                patients[i % len(patients)], f"claim-{i}", base + timedelta(microseconds=i), end, now, EXERCISE
+                patients[i % len(patients)], f"claim-{i}", base + timedelta(microseconds=i), end, now, Kind.EXERCISE
             ),
         )
     bench.vacuum("reminders")
@@ -941,7 +942,7 @@ def seed_consent(bench: Bench, count: int, tag: str) -> None:
     with bench.engine.begin() as conn:
         conn.execute(
             Reminder.__table__.insert(),
-            [reminder_row(p, f"consent-{tag}", due, end, now, CONSENT_CONFIRMATION) for p in bench.patients[:count]],
+            [reminder_row(p, f"consent-{tag}", due, end, now, Kind.CONSENT) for p in bench.patients[:count]],
         )
     bench.vacuum("reminders")
 
@@ -1075,7 +1076,7 @@ def schedule_jobs(bench: Bench, count: int) -> tuple[float, int, float]:
                 "date",
                 run_date=now + timedelta(hours=6, seconds=n % 3600),
                 id=f"reminder-{patient_id}-exercise-{slot}-{n}",
-                kwargs={"patient_id": patient_id, "kind": EXERCISE, "slot": slot},
+                kwargs={"patient_id": patient_id, "kind": Kind.EXERCISE, "slot": slot},
                 misfire_grace_time=3600,
             )
             if time.perf_counter() - last >= 2:
@@ -1090,7 +1091,7 @@ def schedule_jobs(bench: Bench, count: int) -> tuple[float, int, float]:
                 "date",
                 run_date=now + timedelta(days=day, hours=6),
                 id=job_id,
-                kwargs={"patient_id": patients[0][0], "kind": EXERCISE, "slot": f"day-{day}"},
+                kwargs={"patient_id": patients[0][0], "kind": Kind.EXERCISE, "slot": f"day-{day}"},
             )
         started = time.perf_counter()
         for day, job_id in enumerate(week):

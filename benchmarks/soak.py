@@ -54,7 +54,7 @@ from hep.programs.service import ITEM_FIELDS
 from hep.reminders import consent
 from hep.reminders.inbound import SMS_DONE_NAMESPACE
 from hep.reminders.models import ReminderSettings, SmsContact
-from hep.reminders.planner import local_moment
+from hep.reminders.policy import local_moment
 from tests.fake_twilio import FakeTwilio, urllib_transport
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -79,12 +79,13 @@ def _register_blueprints(app: Flask) -> None:
     from hep.programs.routes import blp as programs_blp
     from hep.reminders import messages as _messages  # noqa: F401
     from hep.reminders import models as _reminders  # noqa: F401
-    from hep.reminders import webhooks
+    from hep.reminders import subscriptions, webhooks
     from hep.reminders.routes import blp as reminders_blp
     from hep.sessions import models as _sessions  # noqa: F401
     from hep.sessions.routes import blp as sessions_blp
     from hep.sessions.routes import feed_bp
 
+    subscriptions.connect()
     app.register_blueprint(health.bp)
     app.register_blueprint(feed_bp)
     app.register_blueprint(webhooks.bp)

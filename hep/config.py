@@ -75,10 +75,18 @@ def load(instance_path: str) -> dict:
         "TWILIO_MESSAGING_SERVICE_SID": env.get("TWILIO_MESSAGING_SERVICE_SID"),
         "TWILIO_BASE_URL": env.get("TWILIO_BASE_URL"),  # tests only: a local fake
         "SMS_STATUS_CALLBACK_URL": env.get("HEP_SMS_STATUS_CALLBACK_URL"),
+        "TWILIO_TIMEOUT": float(env.get("HEP_TWILIO_TIMEOUT", 10)),  # seconds; keep well under the lease
         "SMS_MAX_PER_SECOND": float(env.get("HEP_SMS_MAX_PER_SECOND", 10)),
+        # Where the account-wide send rate is held: auto (Redis, else PostgreSQL, else this process).
+        "SMS_RATE_STORAGE": env.get("HEP_SMS_RATE_STORAGE", "auto"),
         "SMS_CONCURRENCY": _int("HEP_SMS_CONCURRENCY", 8),
         "REMINDER_BATCH": _int("HEP_REMINDER_BATCH", 50),
         "REMINDER_LEASE_SECONDS": _int("HEP_REMINDER_LEASE_SECONDS", 120),
+        # An interrupted send not found at the provider is looked up again this much later before a resend.
+        "RECONCILE_RECHECK_SECONDS": _int("HEP_RECONCILE_RECHECK_SECONDS", 60),
+        # Tests only: stop a scheduler at a point of dispatch (before-send, after-send) so it can be killed there.
+        "TEST_PAUSE_AT": env.get("HEP_TEST_PAUSE_AT"),
+        "TEST_PAUSE_MARKER": env.get("HEP_TEST_PAUSE_MARKER"),
         # Clinician web app (hep/web): a session cookie backed by a token family of its own.
         "SESSION_COOKIE_NAME": "hep_session",
         "SESSION_COOKIE_HTTPONLY": True,

@@ -1,9 +1,9 @@
 """The scheduler process: a short table of periodic jobs (never inside gunicorn workers).
 
 Reminders are rows in the database, not one APScheduler job each: a row can be claimed under a
-lease by whichever scheduler process is free, survives restarts, is re-planned in one UPDATE
-when a routine or session changes, and carries its own state; so any number of these
-processes can run side by side.
+lease by whichever scheduler process is free, survives restarts, is re-planned when a routine,
+session, consent or rule changes, and carries its own state; so any number of these processes can
+run side by side. Each job logs one line when it did something, and nothing when it did not.
 """
 
 from __future__ import annotations
@@ -11,14 +11,22 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from collections.abc import Callable
 from datetime import timedelta
 
 from apscheduler.schedulers.blocking import BlockingScheduler
-from flask import Flask
+from flask import Flask, current_app
 from sqlalchemy import delete
 
+from hep.adherence.models import IdempotencyRecord
 from hep.dbtypes import utcnow
 from hep.extensions import db
+from hep.reminders.dispatch import dispatcher_from_app
+from hep.reminders.models import EarlyStatus, Heartbeat
+from hep.reminders.planner import plan
+from hep.reminders.reconcile import reconciler_from_app
+from hep.reminders.sender import Throttle, throttle_from_config
+from hep.reminders.sms import SmsBackend, backend_from_config
 
 log = logging.getLogger("hep.scheduler")
 
@@ -28,19 +36,16 @@ def _owner() -> str:
 
 
 def plan_job() -> None:
-    """Materialise reminders for the next day or so."""
-    from hep.reminders.planner import plan
+    """Keep the reminder rows for the next day or so in line with the rules."""
+    changed = plan(utcnow())
+    if changed:
+        log.info("planned: %d reminders added or moved", changed)
 
-    log.info("planned %d reminders", plan(utcnow()))
 
-
-def dispatch_job(backend) -> None:
+def dispatch_job(backend: SmsBackend, throttle: Throttle) -> None:
     """Send what is due; record a heartbeat."""
-    from hep.reminders.dispatch import dispatcher_from_app
-    from hep.reminders.models import Heartbeat
-
     owner = _owner()
-    dispatcher = dispatcher_from_app(backend, owner)
+    dispatcher = dispatcher_from_app(backend, owner, throttle)
     try:
         while True:
             outcome = dispatcher.run_once()
@@ -56,11 +61,9 @@ def dispatch_job(backend) -> None:
     db.session.commit()
 
 
-def reconcile_job(backend) -> None:
-    """Settle reminders whose process died mid-send."""
-    from hep.reminders.dispatch import dispatcher_from_app
-
-    outcome = dispatcher_from_app(backend, _owner()).reconcile(utcnow())
+def reconcile_job(backend: SmsBackend) -> None:
+    """Settle reminders whose process died mid-send, or whose provider answer was lost."""
+    outcome = reconciler_from_app(current_app.config, backend, _owner()).run(utcnow())
     if outcome:
         log.info("reconciled %s", dict(outcome))
 
@@ -68,9 +71,6 @@ def reconcile_job(backend) -> None:
 def housekeeping_job() -> None:
     """Drop what nobody needs any more: old idempotency records, heartbeats of gone processes, and
     delivery reports that never found their reminder."""
-    from hep.adherence.models import IdempotencyRecord
-    from hep.reminders.models import EarlyStatus, Heartbeat
-
     now = utcnow()
     db.session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.created_at < now - timedelta(days=7)))
     db.session.execute(delete(Heartbeat).where(Heartbeat.beat_at < now - timedelta(days=1)))
@@ -79,21 +79,20 @@ def housekeeping_job() -> None:
     db.session.commit()
 
 
-def jobs(backend) -> list[tuple[str, object, int]]:
+def jobs(backend: SmsBackend, throttle: Throttle) -> list[tuple[str, Callable[[], None], int]]:
     """(name, function, every N seconds): the whole schedule."""
     return [
         ("plan", plan_job, 600),
         ("reconcile", lambda: reconcile_job(backend), 60),
-        ("dispatch", lambda: dispatch_job(backend), 15),
+        ("dispatch", lambda: dispatch_job(backend, throttle), 15),
         ("housekeeping", housekeeping_job, 3600),
     ]
 
 
 def run(app: Flask, *, once: bool = False) -> None:
     """Run the jobs forever (or each once, for tests and cron-style use)."""
-    from hep.reminders.sms import backend_from_config
-
     backend = backend_from_config(app.config)
+    throttle = throttle_from_config(app.config, app.config["SQLALCHEMY_DATABASE_URI"])
 
     def in_app(job):
         def wrapped():
@@ -107,15 +106,18 @@ def run(app: Flask, *, once: bool = False) -> None:
 
     try:
         if once:
-            for _name, job, _every in jobs(backend):
+            for _name, job, _every in jobs(backend, throttle):
                 in_app(job)()
             return
+        # APScheduler logs every run of every job at INFO ("Running job ..." every 15 s): keep it to warnings.
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
         scheduler = BlockingScheduler(timezone="UTC")
-        for name, job, every in jobs(backend):
+        for name, job, every in jobs(backend, throttle):
             scheduler.add_job(
                 in_app(job), "interval", seconds=every, id=name, max_instances=1, coalesce=True, next_run_time=utcnow()
             )
-        log.info("scheduler %s starting: %s", _owner(), ", ".join(name for name, _, _ in jobs(backend)))
+        log.info("scheduler %s starting: %s", _owner(), ", ".join(name for name, _, _ in jobs(backend, throttle)))
         scheduler.start()
     finally:
+        throttle.close()
         backend.close()

@@ -114,7 +114,7 @@ def test_send_without_options_sends_no_callback_or_validity(backend: TwilioBacke
 # -- TwilioBackend: reconciling ------------------------------------------------------------------
 
 
-def test_find_returns_messages_to_the_number_created_in_the_window(
+def test_find_returns_the_messages_to_the_number_created_since(
     backend: TwilioBackend, server: FakeTwilio, clock: Clock
 ) -> None:
     server.add_message(PATIENT, "before", date_created=T0 - timedelta(minutes=1))
@@ -123,30 +123,62 @@ def test_find_returns_messages_to_the_number_created_in_the_window(
     clock.moment = T0 + timedelta(minutes=5)
     second = backend.send(PATIENT, "second")
     backend.send(OTHER, "someone else")
-    server.add_message(PATIENT, "after", date_created=T0 + timedelta(minutes=11))
 
-    found = backend.find(PATIENT, T0, T0 + timedelta(minutes=10))
+    found = backend.find(PATIENT, T0)
 
-    assert sorted(found, key=lambda f: f.body) == [
-        Found(first.sid, PATIENT, "first", "queued", T0),
+    assert found == [
         Found(second.sid, PATIENT, "second", "queued", T0 + timedelta(minutes=5)),
+        Found(first.sid, PATIENT, "first", "queued", T0),
     ]
 
 
-def test_find_sends_the_sdk_date_filters(backend: TwilioBackend, server: FakeTwilio) -> None:
-    backend.find(PATIENT, T0 + timedelta(hours=2), T0 + timedelta(hours=3))
+def test_a_queued_message_has_no_date_sent_and_is_not_listed_by_a_date_sent_filter(
+    backend: TwilioBackend, server: FakeTwilio
+) -> None:
+    sent = backend.send(PATIENT, "still queued")
+    messages = backend._messages
+
+    by_date_sent = messages.list(to=PATIENT, date_sent_after=T0 - timedelta(days=1))
+
+    assert server.message(sent.sid)["date_sent"] is None
+    assert by_date_sent == []
+    server.deliver(sent.sid, "sent")
+    assert [m.sid for m in messages.list(to=PATIENT, date_sent_after=T0 - timedelta(days=1))] == [sent.sid]
+
+
+def test_find_lists_a_queued_message_that_has_no_date_sent(backend: TwilioBackend, server: FakeTwilio) -> None:
+    sent = backend.send(PATIENT, "still queued")
+
+    found = backend.find(PATIENT, T0 - timedelta(minutes=2))
+
+    assert [(f.sid, f.status) for f in found] == [(sent.sid, "queued")]
+
+
+def test_find_lists_by_recipient_and_sender_without_date_filters(backend: TwilioBackend, server: FakeTwilio) -> None:
+    backend.find(PATIENT, T0)
 
     query = server.requests[-1].query
-    assert query["To"] == PATIENT
-    assert query["DateSent>"] == "2026-11-23T00:00:00Z"
-    assert query["DateSent<"] == "2026-11-24T18:00:00Z"
+    assert (query["To"], query["From"]) == (PATIENT, SENDER)
+    assert not [key for key in query if key.startswith("DateSent")]
+
+
+def test_find_through_a_messaging_service_lists_by_recipient_only(
+    make_backend: Callable[..., TwilioBackend], server: FakeTwilio
+) -> None:
+    backend = make_backend(from_number=None, messaging_service_sid="MG" + "1" * 32)
+    sent = backend.send(PATIENT, "accepted, sender not chosen yet")
+
+    found = backend.find(PATIENT, T0)
+
+    assert "From" not in server.requests[-1].query
+    assert [(f.sid, f.status) for f in found] == [(sent.sid, "accepted")]
 
 
 def test_find_matches_a_message_created_within_the_same_second_as_since(backend: TwilioBackend, clock: Clock) -> None:
     clock.moment = T0 + timedelta(milliseconds=700)
     sent = backend.send(PATIENT, "Hello")
 
-    found = backend.find(PATIENT, T0 + timedelta(milliseconds=500), T0 + timedelta(seconds=5))
+    found = backend.find(PATIENT, T0 + timedelta(milliseconds=500))
 
     assert [f.sid for f in found] == [sent.sid]
 
@@ -154,37 +186,48 @@ def test_find_matches_a_message_created_within_the_same_second_as_since(backend:
 def test_find_returns_dates_as_aware_utc(backend: TwilioBackend) -> None:
     backend.send(PATIENT, "Hello")
 
-    [found] = backend.find(PATIENT, T0 - timedelta(hours=1), T0 + timedelta(hours=1))
+    [found] = backend.find(PATIENT, T0 - timedelta(hours=1))
 
     assert found.date_created == T0
     assert found.date_created.utcoffset() == timedelta(0)
 
 
-def test_find_follows_next_page_links(
+def test_find_follows_next_page_links_and_stops_at_since(
     backend: TwilioBackend, server: FakeTwilio, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(sms, "_PAGE_SIZE", 2)
-    for minute in range(5):
+    for minute in range(-6, 5):
         server.add_message(PATIENT, f"m{minute}", date_created=T0 + timedelta(minutes=minute))
 
-    found = backend.find(PATIENT, T0, T0 + timedelta(hours=1))
+    found = backend.find(PATIENT, T0)
 
-    assert sorted(f.body for f in found) == ["m0", "m1", "m2", "m3", "m4"]
-    assert [r.query.get("Page") for r in server.requests] == [None, "1", "2"]
+    assert [f.body for f in found] == ["m4", "m3", "m2", "m1", "m0"]
+    assert [r.query.get("Page") for r in server.requests] == [None, "1", "2"]  # not the older pages
+
+
+def test_a_lookup_that_runs_past_its_limit_is_not_conclusive(
+    backend: TwilioBackend, server: FakeTwilio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sms, "_LOOKUP_LIMIT", 3)
+    for second in range(5):
+        server.add_message(PATIENT, f"m{second}", date_created=T0 + timedelta(seconds=second))
+
+    with pytest.raises(SmsError, match="not conclusive"):
+        backend.find(PATIENT, T0)
 
 
 def test_find_accepts_non_utc_aware_datetimes(backend: TwilioBackend) -> None:
     sent = backend.send(PATIENT, "Hello")
     vancouver = timezone(timedelta(hours=-8))
 
-    found = backend.find(PATIENT, T0.astimezone(vancouver), (T0 + timedelta(seconds=1)).astimezone(vancouver))
+    found = backend.find(PATIENT, T0.astimezone(vancouver))
 
     assert [f.sid for f in found] == [sent.sid]
 
 
 def test_find_refuses_naive_datetimes(backend: TwilioBackend) -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
-        backend.find(PATIENT, datetime(2026, 11, 23), datetime(2026, 11, 24))
+        backend.find(PATIENT, datetime(2026, 11, 23))
 
 
 # -- TwilioBackend: errors -----------------------------------------------------------------------
@@ -210,7 +253,7 @@ def test_rate_limits_and_server_errors_on_find_are_retryable(
     server.fail_next(1, status=status, code=code)
 
     with pytest.raises(SmsError) as caught:
-        backend.find(PATIENT, T0, T0 + timedelta(hours=1))
+        backend.find(PATIENT, T0)
 
     assert (caught.value.http_status, caught.value.code, caught.value.retryable) == (status, code, True)
 
@@ -278,7 +321,7 @@ def test_a_message_accepted_after_the_client_timed_out_is_found_when_reconciling
     with pytest.raises(SmsError):
         backend.send(PATIENT, "Hello")
 
-    found = backend.find(PATIENT, T0, T0 + timedelta(minutes=1))
+    found = backend.find(PATIENT, T0)
 
     assert [f.body for f in found] == ["Hello"]
 
@@ -415,15 +458,15 @@ def test_console_find_reads_the_outbox_back(tmp_path: Path) -> None:
     backend.send(OTHER, "Someone else")
     after = datetime.now(UTC)
 
-    [found] = backend.find(PATIENT, before, after)
+    [found] = backend.find(PATIENT, before)
 
     assert (found.sid, found.to, found.body, found.status) == (sent.sid, PATIENT, "Hello", sent.status)
     assert before <= found.date_created <= after
-    assert backend.find(PATIENT, after + timedelta(seconds=1), after + timedelta(hours=1)) == []
+    assert backend.find(PATIENT, after + timedelta(seconds=1)) == []
 
 
 def test_console_find_without_an_outbox_finds_nothing(tmp_path: Path) -> None:
-    assert ConsoleBackend(tmp_path / "missing.jsonl").find(PATIENT, T0, T0 + timedelta(days=1)) == []
+    assert ConsoleBackend(tmp_path / "missing.jsonl").find(PATIENT, T0) == []
 
 
 def test_console_find_skips_a_torn_line(tmp_path: Path) -> None:
@@ -433,7 +476,7 @@ def test_console_find_skips_a_torn_line(tmp_path: Path) -> None:
     with outbox.open("a") as file:
         file.write('{"sid": "CONSOLE12')
 
-    found = backend.find(PATIENT, datetime.now(UTC) - timedelta(minutes=1), datetime.now(UTC))
+    found = backend.find(PATIENT, datetime.now(UTC) - timedelta(minutes=1))
 
     assert [f.sid for f in found] == [sent.sid]
 

@@ -22,6 +22,7 @@ from hep.reminders import consent
 from hep.reminders.dispatch import Dispatcher
 from hep.reminders.models import Reminder
 from hep.reminders.planner import plan
+from hep.reminders.reconcile import Reconciler
 from hep.reminders.sms import TwilioBackend
 from hep.sessions import service as sessions
 from hep.sessions.models import NeedlingSession
@@ -96,8 +97,8 @@ def test_two_schedulers_reconciling_one_uncertain_send_text_it_once(app, make, f
         later = when + timedelta(seconds=5)
         # Both schedulers' reconcile jobs run (every 60 s, in step when started together). Scheduler 2 has
         # read the stale row; while it asks Twilio, scheduler 1 settles the same row as sent.
-        once(second, "find", monkeypatch, lambda: elsewhere(app, lambda: one.reconcile(later)))
-        two.reconcile(later)
+        once(second, "find", monkeypatch, lambda: elsewhere(app, lambda: Reconciler(first, "scheduler-1").run(later)))
+        Reconciler(second, "scheduler-2").run(later)
         one.run_once()
         two.run_once()
     first.close()

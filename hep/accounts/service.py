@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from hep import signals
 from hep.accounts import passwords, tokens
 from hep.accounts.contact import looks_like_phone, normalise_phone
 from hep.accounts.models import (
@@ -348,10 +349,6 @@ def update_patient(actor: User, patient_id: int, changes: dict, *, now: datetime
     new_phone = changes.get("phone", user.phone)
     if not new_email and not new_phone:
         raise Invalid("email", "an e-mail address or a mobile phone is required")
-    if "phone" in changes and changes["phone"] != user.phone:
-        from hep.reminders.consent import phone_changed  # reminders depend on accounts, not the reverse
-
-        phone_changed(patient_id, changes["phone"], now=now)
     for key, value in changes.items():
         setattr(user if key in USER_FIELDS else patient, key, value)
     if changes.get("is_active") is False:
@@ -359,9 +356,7 @@ def update_patient(actor: User, patient_id: int, changes: dict, *, now: datetime
     audit.record(actor, audit.UPDATE, "patient", now=now, patient_id=patient_id, resource_id=patient_id)
     _commit_unique()
     if {"timezone", "phone", "is_active"} & set(changes):
-        from hep.reminders.service import patient_changed  # reminders depend on accounts, not the reverse
-
-        patient_changed(patient_id, now)
+        signals.patient_changed.send(patient_id=patient_id, now=now)
     return patient
 
 

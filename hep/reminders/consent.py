@@ -3,30 +3,23 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from hep.accounts.models import User
+from hep import signals
+from hep.accounts.models import Patient, User
 from hep.accounts.service import get_patient
 from hep.errors import Invalid
 from hep.extensions import db
-from hep.reminders.models import (
-    ACTIVE,
-    CONSENT_CONFIRMATION,
-    NO_CONSENT,
-    OPTED_OUT,
-    PLANNED,
-    UNUSABLE,
-    ConsentEvent,
-    Reminder,
-    SmsContact,
-)
+from hep.reminders import policy
+from hep.reminders.facts import rules_for
+from hep.reminders.models import ConsentEvent, Reminder, SmsContact
+from hep.reminders.moves import move
+from hep.reminders.states import ContactStatus, Kind, Status
 
 METHODS = ("verbal", "written", "app")
-
-
-def contact_for(patient_id: int) -> SmsContact | None:
-    return db.session.get(SmsContact, patient_id)
 
 
 def grant(actor: User, patient_id: int, method: str, *, now: datetime) -> SmsContact:
@@ -39,12 +32,12 @@ def grant(actor: User, patient_id: int, method: str, *, now: datetime) -> SmsCon
     if not phone:
         raise Invalid("phone", "the patient has no mobile number")
     contact = db.session.get(SmsContact, patient_id)
-    if contact is not None and contact.status == ACTIVE and contact.phone == phone:
+    if contact is not None and contact.status == ContactStatus.ACTIVE and contact.phone == phone:
         return contact
     if contact is None:
         contact = SmsContact(patient_id=patient_id, phone=phone)
         db.session.add(contact)
-    contact.phone, contact.status, contact.updated_at = phone, ACTIVE, now
+    contact.phone, contact.status, contact.updated_at = phone, ContactStatus.ACTIVE, now
     db.session.add(
         ConsentEvent(
             patient_id=patient_id, at=now, event="granted", method=method, phone=phone, recorded_by_id=actor.id
@@ -56,26 +49,22 @@ def grant(actor: User, patient_id: int, method: str, *, now: datetime) -> SmsCon
     except IntegrityError:  # the same consent recorded at the same moment by a double click: one wins
         db.session.rollback()
         return db.session.get(SmsContact, patient_id)
+    signals.consent_changed.send(patient_id=patient_id, now=now)
     return contact
 
 
 def _confirmation(patient_id: int, clinic_id: int, now: datetime) -> None:
     """Queue the one confirmation text, inside today's (or the next day's) allowed window."""
-    from zoneinfo import ZoneInfo
-
-    from hep.accounts.models import Patient
-    from hep.reminders.planner import local_moment, settings_for
-
-    settings = settings_for(clinic_id)
+    rules = rules_for(clinic_id)
     zone = ZoneInfo(db.session.get(Patient, patient_id).timezone)
     day = now.astimezone(zone).date()
-    end = local_moment(day, settings.window_end, zone)
+    start, end = policy.window(day, rules, zone)
     if now >= end:
         day += timedelta(days=1)
-        end = local_moment(day, settings.window_end, zone)
-    due = max(now, local_moment(day, settings.window_start, zone))
+        start, end = policy.window(day, rules, zone)
+    due = max(now, start)
     count = db.session.scalar(
-        db.select(db.func.count())
+        select(func.count())
         .select_from(ConsentEvent)
         .where(ConsentEvent.patient_id == patient_id, ConsentEvent.event == "granted")
     )
@@ -83,13 +72,13 @@ def _confirmation(patient_id: int, clinic_id: int, now: datetime) -> None:
         Reminder(
             patient_id=patient_id,
             clinic_id=clinic_id,
-            kind=CONSENT_CONFIRMATION,
+            kind=Kind.CONSENT,
             slot=f"consent-{count}",
             local_date=day,
             due_at=due,
             next_attempt_at=due,
             window_end_at=end,
-            status=PLANNED,
+            status=Status.PLANNED,
             attempts=0,
             created_at=now,
             updated_at=now,
@@ -101,16 +90,17 @@ def revoke(actor: User, patient_id: int, *, now: datetime) -> SmsContact | None:
     """Staff or the patient withdraw consent; planned texts stop."""
     patient = get_patient(actor, patient_id)
     contact = db.session.get(SmsContact, patient_id)
-    if contact is not None and contact.status == ACTIVE:
+    if contact is not None and contact.status == ContactStatus.ACTIVE:
         _set(
             contact,
-            OPTED_OUT,
+            ContactStatus.OPTED_OUT,
             now,
             method="app" if actor.id == patient.user_id else "staff",
             recorded_by=actor.id,
             event="opted_out",
         )
         db.session.commit()
+        signals.consent_changed.send(patient_id=patient_id, now=now)
     return contact
 
 
@@ -123,22 +113,24 @@ def lose(
         return
     _set(
         contact,
-        OPTED_OUT if opted_out else UNUSABLE,
+        ContactStatus.OPTED_OUT if opted_out else ContactStatus.UNUSABLE,
         now,
         method=method,
         detail=detail,
         event="opted_out" if opted_out else "unusable",
     )
     db.session.commit()
+    signals.consent_changed.send(patient_id=patient_id, now=now)
 
 
 def opt_in(patient_id: int, *, now: datetime) -> bool:
     """START/YES/UNSTOP: texts resume, but only for a patient who had consented before."""
     contact = db.session.get(SmsContact, patient_id)
-    if contact is None or contact.status != OPTED_OUT:
+    if contact is None or contact.status != ContactStatus.OPTED_OUT:
         return False
-    _set(contact, ACTIVE, now, method="sms-keyword", event="opted_in")
+    _set(contact, ContactStatus.ACTIVE, now, method="sms-keyword", event="opted_in")
     db.session.commit()
+    signals.consent_changed.send(patient_id=patient_id, now=now)
     return True
 
 
@@ -164,23 +156,29 @@ def _set(
             detail=detail,
         )
     )
-    if status != ACTIVE:
-        db.session.execute(
-            db.update(Reminder)
-            .where(Reminder.patient_id == contact.patient_id, Reminder.status == PLANNED)
-            .values(status="withdrawn", reason=f"texts stopped: {event}", updated_at=now)
+    if status != ContactStatus.ACTIVE:
+        move(
+            Status.PLANNED,
+            Status.WITHDRAWN,
+            Reminder.patient_id == contact.patient_id,
+            now=now,
+            reason=f"texts stopped: {event}",
         )
 
 
-def phone_changed(patient_id: int, new_phone: str | None, *, now: datetime) -> None:
-    """Consent was given for a number: a new number needs consent again. Caller commits."""
+def follow_phone(patient_id: int, *, now: datetime) -> None:
+    """Consent was given for a number: after the patient's number changed, it must be recorded again."""
     contact = db.session.get(SmsContact, patient_id)
-    if contact is not None and contact.phone != new_phone and contact.status != NO_CONSENT:
-        _set(
-            contact,
-            NO_CONSENT,
-            now,
-            method="staff",
-            event="phone_changed",
-            detail="the mobile number changed; consent must be recorded again",
-        )
+    if contact is None or contact.status == ContactStatus.NO_CONSENT:
+        return
+    if contact.phone == db.session.get(User, patient_id).phone:
+        return
+    _set(
+        contact,
+        ContactStatus.NO_CONSENT,
+        now,
+        method="staff",
+        event="phone_changed",
+        detail="the mobile number changed; consent must be recorded again",
+    )
+    db.session.commit()

@@ -1,104 +1,90 @@
-"""Dispatch: claim due reminders, check them again, send, record; and reconcile the uncertain ones.
+"""Dispatch: claim due reminders under a lease, check each against the rules in force, send, record.
 
 Exactly once, with any number of scheduler processes:
 - a claim is one atomic UPDATE (PostgreSQL: FOR UPDATE SKIP LOCKED; SQLite: its single writer),
   so two processes never hold the same row;
 - the attempt is committed as `sending` before the provider is called;
-- a `sending` row whose owner's lease ran out (it died, or the call's outcome is unknown) is not
-  sent again blindly: reconcile asks the provider whether a message with that text went to that
-  number since the attempt began, and records it as sent, or only then retries.
+- a `sending` row whose owner's lease ran out is not sent again blindly: hep/reminders/reconcile.py
+  asks the provider first.
+
+This module commits step by step on purpose: the claim, each round's move to `sending`, and each
+result are separate transactions, because each must be on record before the next step talks to the
+provider. Every status change goes through hep/reminders/moves.py.
 """
 
 from __future__ import annotations
 
 import os
 import random
-import threading
 import time as clock
 from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import joinedload
 
 from hep.accounts.models import Patient
-from hep.adherence.metrics import day_logs, expected_of
 from hep.dbtypes import utcnow
 from hep.extensions import db
-from hep.programs.compiled import items_on, live_routines
-from hep.reminders import consent, inbound, messages
-from hep.reminders.models import (
-    ACTIVE,
-    CLAIMED,
-    CONSENT_CONFIRMATION,
-    EXERCISE,
-    FAILED,
-    MISSED,
-    PLANNED,
-    PRE_SESSION,
-    SENDING,
-    SENT,
-    SKIPPED,
-    WITHDRAWN,
-    Reminder,
-    SmsContact,
-)
-from hep.reminders.planner import settings_for
-from hep.reminders.sms import Sent, SmsBackend, SmsError
-from hep.sessions.models import SCHEDULED, NeedlingSession
+from hep.reminders import consent, inbound, messages, policy
+from hep.reminders import facts as reading
+from hep.reminders.models import Reminder, SmsContact
+from hep.reminders.moves import move, move_statement
+from hep.reminders.sender import LocalThrottle, NotSent, Outgoing, Sender, Throttle
+from hep.reminders.sms import Sent, SmsBackend, SmsError, is_opt_out, stops_texts
+from hep.reminders.states import DAY_KINDS, Kind, Status
 
-MAX_VALIDITY = 14400  # Twilio's longest validity_period, seconds
-_table = Reminder.__table__
-_MOVE_TO_SENDING = (
-    update(_table)
-    .where(
-        _table.c.id == bindparam("rid"),
-        _table.c.status == CLAIMED,
-        _table.c.lease_owner == bindparam("owner"),
-        _table.c.lease_expires_at > bindparam("now"),
+_R = Reminder.__table__.c
+_MOVE_TO_SENDING = move_statement(
+    Status.CLAIMED,
+    Status.SENDING,
+    _R.id == bindparam("rid"),
+    _R.lease_owner == bindparam("owner"),
+    _R.lease_expires_at > bindparam("now"),
+    sending_since=bindparam("now"),
+    attempts=_R.attempts + 1,
+    lookups=0,
+    to_phone=bindparam("to_phone"),
+    body=bindparam("body"),
+    lease_expires_at=bindparam("lease"),
+    updated_at=bindparam("now"),
+)
+_RECORD_SENT = move_statement(
+    Status.SENDING,
+    Status.SENT,
+    _R.id == bindparam("rid"),
+    provider_sid=bindparam("sid"),
+    provider_status=bindparam("provider_status"),
+    sent_at=bindparam("at"),
+    updated_at=bindparam("at"),
+    lease_owner=None,
+    lease_expires_at=None,
+)
+
+
+@cache
+def _claim_statement(dialect_name: str):
+    due = (
+        select(_R.id)
+        .where(_R.status == Status.PLANNED, _R.next_attempt_at <= bindparam("now"))
+        .order_by(_R.next_attempt_at)
+        .limit(bindparam("batch"))
     )
-    .values(
-        status=SENDING,
-        sending_since=bindparam("now"),
-        attempts=_table.c.attempts + 1,
-        to_phone=bindparam("to_phone"),
-        body=bindparam("body"),
+    if dialect_name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    return move_statement(
+        Status.PLANNED,
+        Status.CLAIMED,
+        _R.id.in_(due.scalar_subquery()),
+        lease_owner=bindparam("owner"),
         lease_expires_at=bindparam("lease"),
         updated_at=bindparam("now"),
-    )
-)
-_RECORD_SENT = (
-    update(_table)
-    .where(_table.c.id == bindparam("rid"), _table.c.status == SENDING)
-    .values(
-        status=SENT,
-        provider_sid=bindparam("sid"),
-        provider_status=bindparam("provider_status"),
-        sent_at=bindparam("at"),
-        updated_at=bindparam("at"),
-        lease_owner=None,
-        lease_expires_at=None,
-    )
-)
-
-
-@dataclass(frozen=True)
-class NotSent:
-    """A sending thread's answer when it did not call the provider at all."""
-
-
-@dataclass(frozen=True)
-class Outgoing:
-    """What a sending thread needs of a reminder, copied out of the ORM object (which the session may expire)."""
-
-    to: str
-    body: str
-    window_end_at: datetime
-    send_by: float  # time.monotonic() after which the call must not start (half the lease from `sending`)
+    ).returning(_R.id)
 
 
 @dataclass
@@ -111,48 +97,37 @@ class Dispatcher:
     concurrency: int = 1  # provider calls in flight at once (threads); the database work stays on one
     status_callback: str | None = None
     pause_hook: object = None  # tests only: called with a point name, to stop a process mid-dispatch
+    throttle: Throttle | None = None  # default: this process's own cap of max_per_second (the caller closes it)
 
-    _next_slot: float = 0.0
-    _slot_lock: threading.Lock = field(default_factory=threading.Lock)
+    sender: Sender = field(init=False)
     _pool: ThreadPoolExecutor | None = None
+
+    def __post_init__(self) -> None:
+        self.sender = Sender(
+            self.backend, self.throttle or LocalThrottle(self.max_per_second), self.status_callback, self.pause_hook
+        )
 
     def claim(self, now: datetime) -> list[int]:
         """Take up to `batch` due reminders under a lease; nobody else will touch them meanwhile."""
-        due = (
-            select(Reminder.id)
-            .where(Reminder.status == PLANNED, Reminder.next_attempt_at <= now)
-            .order_by(Reminder.next_attempt_at)
-            .limit(self.batch)
-        )
-        if db.engine.dialect.name == "postgresql":
-            due = due.with_for_update(skip_locked=True)
-        claimed = (
-            db.session.execute(
-                update(Reminder)
-                .where(Reminder.id.in_(due.scalar_subquery()), Reminder.status == PLANNED)
-                .values(
-                    status=CLAIMED,
-                    lease_owner=self.owner,
-                    lease_expires_at=now + timedelta(seconds=self.lease_seconds),
-                    updated_at=now,
-                )
-                .returning(Reminder.id)
-            )
-            .scalars()
-            .all()
-        )
+        params = {
+            "now": now,
+            "owner": self.owner,
+            "lease": now + timedelta(seconds=self.lease_seconds),
+            "batch": self.batch,
+        }
+        claimed = db.session.execute(_claim_statement(db.engine.dialect.name), params).scalars().all()
         db.session.commit()
         return list(claimed)
 
     def run_once(self, now_fn=utcnow) -> Counter:
         """Claim one batch and work through it; return how each ended.
 
-        The batch goes out in rounds of `concurrency` reminders: a round is checked again and moved to
-        `sending` on this thread (three queries, one commit), so its attempts are on record before
-        the provider hears of them; then its provider calls go out at once from the sending threads
-        (a call is mostly waiting on the network), and their results are recorded here as they come
-        back. A round is committed as `sending` only just before it is sent, so a reminder never sits
-        in `sending` for long without its call under way (reconcile would take it for lost).
+        The batch goes out in rounds of `concurrency` reminders: a round is checked against the rules in
+        force and moved to `sending` on this thread (a few queries, one commit), so its attempts are on
+        record before the provider hears of them; then its provider calls go out at once from the
+        sending threads, and their results are recorded here as they come back. A round is committed as
+        `sending` only just before it is sent, so a reminder never sits in `sending` for long without
+        its call under way (reconcile would take it for lost).
         """
         outcome: Counter = Counter()
         renewed = now_fn()
@@ -168,36 +143,6 @@ class Dispatcher:
             outcome.update(self._send_round(ready, now_fn))
         return outcome
 
-    def _send_round(self, ready: list[tuple[int, Outgoing]], now_fn) -> Counter:
-        outcome: Counter = Counter()
-        if self.concurrency <= 1 or len(ready) <= 1:
-            for reminder_id, outgoing in ready:
-                outcome.update(self._record([(reminder_id, self._call(outgoing, now_fn()))], now_fn))
-            return outcome
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="sms-send")
-        started = now_fn()
-        pending = {self._pool.submit(self._call, outgoing, started): reminder_id for reminder_id, outgoing in ready}
-        while pending:
-            done, _running = wait(pending, return_when=FIRST_COMPLETED)
-            outcome.update(self._record([(pending.pop(call), call.result()) for call in done], now_fn))
-        return outcome
-
-    def close(self) -> None:
-        """Stop the sending threads (they finish the calls already started)."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
-
-    def _renew(self, now: datetime) -> None:
-        """Keep this process's unexpired claims alive while it works through a long batch."""
-        db.session.execute(
-            update(Reminder)
-            .where(Reminder.lease_owner == self.owner, Reminder.status == CLAIMED, Reminder.lease_expires_at > now)
-            .values(lease_expires_at=now + timedelta(seconds=self.lease_seconds))
-        )
-        db.session.commit()
-
     def send(self, reminder_id: int, now_fn=utcnow) -> str:
         """Check one claimed reminder again, then send it or record why not."""
         prepared, ended = self._prepare([reminder_id], now_fn())
@@ -205,42 +150,98 @@ class Dispatcher:
         if not prepared:
             [(status, _count)] = ended.items()
             return status
-        [(_rid, outgoing)] = prepared
-        [(status, _count)] = self._record([(reminder_id, self._call(outgoing, now_fn()))], now_fn).items()
+        [(status, _count)] = self._record([(reminder_id, self.sender.call(prepared[0][1], now_fn()))], now_fn).items()
         return status
 
-    def _prepare(self, ids: list[int], now: datetime) -> tuple[list[tuple[int, Outgoing]], Counter]:
-        """Check claimed reminders again and move the ones to send to `sending` (the caller commits).
+    def close(self) -> None:
+        """Stop the sending threads (they finish the calls already started)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
 
-        Returns (id, what to send) for those, and how the others ended. The rows, contacts and patients
-        are read in three queries for the whole chunk, not a few per reminder.
-        """
+    def _send_round(self, ready: list[tuple[int, Outgoing]], now_fn) -> Counter:
+        outcome: Counter = Counter()
+        if self.concurrency <= 1 or len(ready) <= 1:
+            for reminder_id, outgoing in ready:
+                outcome.update(self._record([(reminder_id, self.sender.call(outgoing, now_fn()))], now_fn))
+            return outcome
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="sms-send")
+        started = now_fn()
+        pending = {self._pool.submit(self.sender.call, out, started): rid for rid, out in ready}
+        while pending:
+            done, _running = wait(pending, return_when=FIRST_COMPLETED)
+            outcome.update(self._record([(pending.pop(call), call.result()) for call in done], now_fn))
+        return outcome
+
+    def _renew(self, now: datetime) -> None:
+        """Keep this process's unexpired claims alive while it works through a long batch."""
+        db.session.execute(
+            update(Reminder)
+            .where(
+                Reminder.lease_owner == self.owner,
+                Reminder.status == Status.CLAIMED,
+                Reminder.lease_expires_at > now,
+            )
+            .values(lease_expires_at=now + timedelta(seconds=self.lease_seconds))
+        )
+        db.session.commit()
+
+    def _lock_patients(self, ids: list[int], now: datetime) -> None:
+        """Serialise send-time checks per patient across processes, so two schedulers holding reminders of
+        one patient cannot both pass a cap check: PostgreSQL locks the patients' contact rows until this
+        round commits; SQLite's first write takes its database-wide write lock before anything is read."""
+        if db.engine.dialect.name == "postgresql":
+            patients = select(Reminder.patient_id).where(Reminder.id.in_(ids))
+            db.session.execute(
+                select(SmsContact.patient_id)
+                .where(SmsContact.patient_id.in_(patients))
+                .order_by(SmsContact.patient_id)
+                .with_for_update()
+            ).all()
+        else:
+            db.session.execute(
+                update(Reminder)
+                .where(Reminder.id.in_(ids), Reminder.lease_owner == self.owner)
+                .values(updated_at=now)
+                .execution_options(synchronize_session=False)
+            )
+
+    def _prepare(self, ids: list[int], now: datetime) -> tuple[list[tuple[int, Outgoing]], Counter]:
+        """Check claimed reminders against the rules in force and move the ones to send to `sending`
+        (the caller commits). Returns (id, what to send) for those, and how the others ended."""
         ended: Counter = Counter()
-        reminders = db.session.scalars(select(Reminder).where(Reminder.id.in_(ids))).all()
-        patient_ids = {r.patient_id for r in reminders}
-        contacts = db.session.scalars(select(SmsContact).where(SmsContact.patient_id.in_(patient_ids))).all()
-        patients = db.session.scalars(
-            select(Patient).options(joinedload(Patient.user)).where(Patient.user_id.in_(patient_ids))
-        ).all()
-        # Referenced until the loop ends, so the session's (weak) identity map answers _verdict and _body.
-        loaded = [*contacts, *patients]
+        self._lock_patients(ids, now)
+        reminders = [
+            r
+            for r in db.session.scalars(select(Reminder).where(Reminder.id.in_(ids))).all()
+            if r.status == Status.CLAIMED and r.lease_owner == self.owner
+        ]
         ended["lost-lease"] = len(ids) - len(reminders)
+        if not reminders:
+            return [], +ended
+        facts, contacts, credit, sent = reading.send_time_facts(reminders, now, {})
+        patients = db.session.scalars(
+            select(Patient)
+            .options(joinedload(Patient.user))
+            .where(Patient.user_id.in_({r.patient_id for r in reminders}))
+        ).all()
+        by_id = {p.user_id: p for p in patients}
         templates: dict = {}
         candidates: list[tuple[int, Outgoing]] = []
         send_by = clock.monotonic() + self.lease_seconds / 2
         for reminder in reminders:
-            if reminder.status != CLAIMED or reminder.lease_owner != self.owner:
-                ended["lost-lease"] += 1
-                continue
-            verdict = _verdict(reminder, now)
-            if verdict is not None:
-                ended[_finish(reminder, *verdict, now)] += 1
-                continue
-            contact = db.session.get(SmsContact, reminder.patient_id)
-            candidates.append(
-                (reminder.id, Outgoing(contact.phone, _body(reminder, templates), reminder.window_end_at, send_by))
-            )
-        del loaded
+            pid = reminder.patient_id
+            verdict = policy.verdict(reminder, facts[pid], contacts.get(pid), credit[pid], sent[pid], now)
+            if isinstance(verdict, policy.Stop):
+                ended[self._finish(reminder.id, Status.CLAIMED, verdict.status, verdict.reason, now)] += 1
+            elif isinstance(verdict, policy.Later):
+                ended[self._later(reminder.id, verdict, now)] += 1
+            else:
+                if reminder.kind in DAY_KINDS:
+                    sent[pid].per_day[reminder.local_date] += 1  # a second one of this round counts the first
+                body = _body(reminder, by_id[pid], facts[pid], templates)
+                candidates.append((reminder.id, Outgoing(contacts[pid].phone, body, verdict.window_end_at, send_by)))
         if not candidates:
             return [], +ended
         # Compare-and-set, renewing the lease: only while our claim still holds does a row become ours
@@ -263,7 +264,7 @@ class Dispatcher:
             db.session.scalars(
                 select(Reminder.id).where(
                     Reminder.id.in_([rid for rid, _out in candidates]),
-                    Reminder.status == SENDING,
+                    Reminder.status == Status.SENDING,
                     Reminder.lease_owner == self.owner,
                     Reminder.sending_since == now,
                 )
@@ -271,24 +272,6 @@ class Dispatcher:
         )
         ended["lost-lease"] += len(candidates) - len(ours)
         return [(rid, out) for rid, out in candidates if rid in ours], +ended  # unary + drops zero counts
-
-    def _call(self, outgoing: Outgoing, now: datetime) -> Sent | SmsError | NotSent:
-        """The provider call alone, on plain values (no database, no ORM object): safe on a sending thread."""
-        self._hook("before-send")
-        self._throttle()
-        if clock.monotonic() > outgoing.send_by:
-            # Waited too long for a slot: past this point the lease could run out while the call is in
-            # flight, and reconcile would then take the row for lost. Not calling at all is safe.
-            return NotSent()
-        validity = max(60, min(MAX_VALIDITY, int((outgoing.window_end_at - now).total_seconds())))
-        try:
-            sent = self.backend.send(
-                outgoing.to, outgoing.body, status_callback=self.status_callback, validity_period=validity
-            )
-        except SmsError as error:
-            return error
-        self._hook("after-send")
-        return sent
 
     def _record(self, results: list[tuple[int, Sent | SmsError | NotSent]], now_fn) -> Counter:
         """Record what the provider said: the accepted ones in one statement and one commit."""
@@ -305,233 +288,120 @@ class Dispatcher:
         if accepted:
             db.session.connection().execute(_RECORD_SENT, accepted)
             db.session.commit()
-            outcome[SENT] += len(accepted)
+            outcome[Status.SENT] += len(accepted)
             inbound.apply_early_statuses([a["sid"] for a in accepted], now=now)
         for rid, result in results:
             if isinstance(result, SmsError):
-                outcome[self._failed(db.session.get(Reminder, rid), result, now)] += 1
+                outcome[self._failed(rid, result, now)] += 1
         return outcome
+
+    def _mine(self, reminder_id: int):
+        return (Reminder.id == reminder_id, Reminder.lease_owner == self.owner)
+
+    def _finish(
+        self, reminder_id: int, source: Status, status: Status, reason: str, now: datetime, **values
+    ) -> str:
+        moved = move(
+            source,
+            status,
+            *self._mine(reminder_id),
+            now=now,
+            reason=reason[:120],
+            lease_owner=None,
+            lease_expires_at=None,
+            **values,
+        )
+        db.session.commit()
+        return status if moved else "lost-lease"
+
+    def _later(self, reminder_id: int, verdict: policy.Later, now: datetime) -> str:
+        """Back to planned for the time the rules in force give it (a new zone, window or time)."""
+        wanted = verdict.wanted
+        moved = move(
+            Status.CLAIMED,
+            Status.PLANNED,
+            *self._mine(reminder_id),
+            now=now,
+            reason=verdict.reason,
+            due_at=wanted.due_at,
+            next_attempt_at=wanted.due_at,
+            window_end_at=wanted.window_end_at,
+            local_date=wanted.local_date,
+            lease_owner=None,
+            lease_expires_at=None,
+        )
+        db.session.commit()
+        return "later" if moved else "lost-lease"
 
     def _unsend(self, reminder_id: int, now: datetime) -> str:
         """Back to planned, now, a reminder whose call was never made (if it is still ours)."""
-        moved = db.session.execute(
-            update(Reminder)
-            .where(Reminder.id == reminder_id, Reminder.status == SENDING, Reminder.lease_owner == self.owner)
-            .values(
-                status=PLANNED,
-                attempts=Reminder.attempts - 1,
-                next_attempt_at=now,
-                lease_owner=None,
-                lease_expires_at=None,
-                reason="not sent: no sending slot before its lease ran short",
-                updated_at=now,
-            )
-            .execution_options(synchronize_session=False)
-        ).rowcount
+        moved = move(
+            Status.SENDING,
+            Status.PLANNED,
+            *self._mine(reminder_id),
+            now=now,
+            attempts=Reminder.attempts - 1,
+            next_attempt_at=now,
+            lease_owner=None,
+            lease_expires_at=None,
+            reason="not sent: no sending slot before its lease ran short",
+        )
         db.session.commit()
         return "requeued" if moved == 1 else "lost-lease"
 
-    def _failed(self, reminder: Reminder, error: SmsError, now: datetime) -> str:
-        reminder.error_code = error.code
+    def _failed(self, reminder_id: int, error: SmsError, now: datetime) -> str:
+        reminder = db.session.get(Reminder, reminder_id)
         if error.network or (error.http_status or 0) >= 500:
             # The provider may have accepted it (a timeout, or a 502/504 from its edge): leave it `sending`
-            # for reconcile to ask, never resend blind. Only 429 and refusals are known not to have gone out.
-            reminder.lease_expires_at = now
+            # for reconcile to look up, never resend blind. Only 429 and refusals are known not to have gone out.
+            db.session.execute(
+                update(Reminder)
+                .where(*self._mine(reminder_id), Reminder.status == Status.SENDING)
+                .values(error_code=error.code, lease_expires_at=now, updated_at=now)
+            )
             db.session.commit()
             return "uncertain"
-        if error.unusable_number or error.opted_out:
+        if stops_texts(error.code):
             consent.lose(
                 reminder.patient_id,
                 reminder.to_phone,
-                opted_out=error.opted_out,
+                opted_out=is_opt_out(error.code),
                 now=now,
                 detail=f"provider error {error.code}",
             )
-            return _finish(reminder, FAILED, f"provider error {error.code}: {error.message}"[:120], now)
-        if error.retryable:
-            return _retry(reminder, now, f"provider error {error.code or error.http_status}")
-        return _finish(reminder, FAILED, f"provider error {error.code or error.http_status}"[:120], now)
+        if error.retryable and not stops_texts(error.code):
+            return self._retry(reminder, now, f"provider error {error.code or error.http_status}")
+        reason = f"provider error {error.code or error.http_status}: {error.message}"
+        return self._finish(reminder_id, Status.SENDING, Status.FAILED, reason, now, error_code=error.code)
 
-    def reconcile(self, now: datetime) -> Counter:
-        """Settle reminders whose owner vanished: claimed ones go back; sending ones are looked up first.
-
-        Each row is first taken under this process's lease by a compare-and-set, so two schedulers
-        reconciling at once never both act on the same row (one would requeue what the other just
-        found sent).
-        """
-        outcome: Counter = Counter()
-        stale = db.session.scalars(
-            select(Reminder.id)
-            .where(
-                or_(Reminder.status == CLAIMED, Reminder.status == SENDING),
-                or_(Reminder.lease_expires_at.is_(None), Reminder.lease_expires_at < now),
-            )
-            .limit(200)
-        ).all()
-        for reminder_id in stale:
-            taken_over = db.session.execute(
-                update(Reminder)
-                .where(
-                    Reminder.id == reminder_id,
-                    or_(Reminder.status == CLAIMED, Reminder.status == SENDING),
-                    or_(Reminder.lease_expires_at.is_(None), Reminder.lease_expires_at < now),
-                )
-                .values(lease_owner=self.owner, lease_expires_at=now + timedelta(seconds=self.lease_seconds))
-                .execution_options(synchronize_session=False)
-            ).rowcount
-            db.session.commit()
-            if taken_over != 1:
-                outcome["taken-by-another"] += 1
-                continue
-            reminder = db.session.get(Reminder, reminder_id)
-            if reminder.status == CLAIMED:
-                _requeue(reminder, now, "lease expired before sending")
-                outcome["requeued"] += 1
-                continue
-            outcome[self._settle_sending(reminder, now)] += 1
-        return outcome
-
-    def _settle_sending(self, reminder: Reminder, now: datetime) -> str:
-        """A `sending` row this process now holds: record it sent if the provider has it, else send again."""
-        try:
-            found = self.backend.find(reminder.to_phone, reminder.sending_since - timedelta(minutes=2), now)
-        except SmsError:
-            reminder.lease_expires_at = now  # let the next reconcile (ours or another's) try again
-            db.session.commit()
-            return "lookup-failed"
-        taken = set(
-            db.session.scalars(select(Reminder.provider_sid).where(Reminder.provider_sid.in_([m.sid for m in found])))
+    def _retry(self, reminder: Reminder, now: datetime, reason: str) -> str:
+        """Back to planned after a backoff with jitter; the send-time check decides whether it is too late."""
+        delay = min(900, 15 * 2 ** min(reminder.attempts, 6)) * random.uniform(0.5, 1.5)
+        moved = move(
+            Status.SENDING,
+            Status.PLANNED,
+            *self._mine(reminder.id),
+            now=now,
+            reason=reason,
+            next_attempt_at=now + timedelta(seconds=delay),
+            lease_owner=None,
+            lease_expires_at=None,
         )
-        candidates = sorted(
-            (
-                m
-                for m in found
-                if m.body == reminder.body
-                and m.sid not in taken
-                and m.date_created >= reminder.sending_since - timedelta(seconds=1)
-            ),
-            key=lambda m: m.date_created,
-        )
-        if candidates:
-            match = candidates[0]
-            reminder.status, reminder.provider_sid, reminder.provider_status = SENT, match.sid, match.status
-            reminder.sent_at, reminder.updated_at = match.date_created, now
-            reminder.lease_owner = reminder.lease_expires_at = None
-            db.session.commit()
-            inbound.apply_early_statuses([match.sid], now=now)
-            return "found-sent"
-        # Nothing went out, so there is no provider trouble to back off from: send again now.
-        if now > reminder.window_end_at:
-            return _finish(reminder, MISSED, "the window closed after an interrupted send", now)
-        _requeue(reminder, now, "not found at the provider after an interrupted send")
-        return "requeued"
-
-    def _throttle(self) -> float:
-        """Stay under max_per_second for this process, across its sending threads: each call takes the
-        next free slot, 1/max_per_second after the one before, and waits for it. Returns the slot."""
-        gap = 1.0 / self.max_per_second
-        with self._slot_lock:
-            slot = max(clock.monotonic(), self._next_slot)
-            self._next_slot = slot + gap
-        wait = slot - clock.monotonic()
-        if wait > 0:
-            clock.sleep(wait)
-        return slot
-
-    def _hook(self, point: str) -> None:
-        if self.pause_hook is not None:
-            self.pause_hook(point)
+        db.session.commit()
+        return "retry" if moved else "lost-lease"
 
 
-def _verdict(reminder: Reminder, now: datetime) -> tuple[str, str] | None:
-    """Why this reminder must not go out now (status, reason), or None when it should."""
-    if now > reminder.window_end_at:
-        return MISSED, "the sending window closed before it could go out"
-    contact = db.session.get(SmsContact, reminder.patient_id)
-    patient = db.session.get(Patient, reminder.patient_id)
-    if contact is None or contact.status != ACTIVE:
-        return SKIPPED, f"no text consent ({contact.status if contact else 'none recorded'})"
-    if contact.phone != patient.user.phone:
-        return SKIPPED, "consent was for another number"
-    if not patient.user.is_active:
-        return SKIPPED, "patient deactivated"
-    if reminder.kind == CONSENT_CONFIRMATION:
-        return None
-    if reminder.kind == PRE_SESSION:
-        session = db.session.get(NeedlingSession, reminder.session_id)
-        if (
-            session is None
-            or session.status != SCHEDULED
-            or not reminder.slot.endswith(session.starts_at.strftime("%Y%m%dT%H%M"))
-        ):
-            return WITHDRAWN, "the session was cancelled or moved"
-        return None
-    routines = live_routines([patient.user_id], reminder.local_date)[patient.user_id]
-    due = expected_of(items_on(routines, reminder.local_date), reminder.local_date)
-    if not due:
-        return WITHDRAWN, "nothing is due that day any more"
-    if reminder.kind == EXERCISE:
-        logs = day_logs([patient.user_id], reminder.local_date, reminder.local_date).get(
-            (patient.user_id, reminder.local_date)
-        )
-        if logs and all(logs.credit.get(e.key, 0) >= e.times for e in due if not e.flexible_days):
-            return SKIPPED, "today's exercises are already logged"
-        settings = settings_for(patient.user.clinic_id)
-        sent_today = db.session.scalar(
-            select(db.func.count())
-            .select_from(Reminder)
-            .where(
-                Reminder.patient_id == patient.user_id,
-                Reminder.kind == EXERCISE,
-                Reminder.local_date == reminder.local_date,
-                Reminder.status.in_((SENDING, SENT, "delivered")),
-                Reminder.id != reminder.id,
-            )
-        )
-        if sent_today >= settings.max_per_day:
-            return SKIPPED, "daily cap reached"
-    return None
-
-
-def _body(reminder: Reminder, templates: dict | None = None) -> str:
+def _body(reminder: Reminder, patient: Patient, facts: policy.Facts, templates: dict) -> str:
     """The text of a reminder, in the patient's language; `templates` caches the clinic's wording."""
-    patient = db.session.get(Patient, reminder.patient_id)
     clinic = patient.user.clinic
     when = ""
-    if reminder.session_id:
-        starts = db.session.get(NeedlingSession, reminder.session_id).starts_at.astimezone(ZoneInfo(patient.timezone))
-        when = starts.strftime("%a %d %b %H:%M")
+    if reminder.kind == Kind.PRE_SESSION:
+        session = next(s for s in facts.sessions if s.id == reminder.session_id)
+        when = session.starts_at.astimezone(ZoneInfo(patient.timezone)).strftime("%a %d %b %H:%M")
     key = (clinic.id, reminder.kind, patient.language)
-    templates = {} if templates is None else templates
     if key not in templates:
         templates[key] = messages.template(*key)
-    text = templates[key]
-    return messages.render(text, clinic=clinic.name, contact=clinic.contact_phone or "", when=when)
-
-
-def _finish(reminder: Reminder, status: str, reason: str, now: datetime) -> str:
-    reminder.status, reminder.reason, reminder.updated_at = status, reason, now
-    reminder.lease_owner = reminder.lease_expires_at = None
-    db.session.commit()
-    return status
-
-
-def _requeue(reminder: Reminder, now: datetime, reason: str) -> None:
-    reminder.status, reminder.reason, reminder.next_attempt_at, reminder.updated_at = PLANNED, reason, now, now
-    reminder.lease_owner = reminder.lease_expires_at = None
-    db.session.commit()
-
-
-def _retry(reminder: Reminder, now: datetime, reason: str) -> str:
-    """Back to planned after a backoff with jitter, unless that would be after the window closes."""
-    delay = min(900, 15 * 2 ** min(reminder.attempts, 6)) * random.uniform(0.5, 1.5)
-    when = now + timedelta(seconds=delay)
-    if when > reminder.window_end_at:
-        return _finish(reminder, MISSED, f"{reason}; the window closed before a retry", now)
-    reminder.status, reminder.reason, reminder.next_attempt_at, reminder.updated_at = PLANNED, reason, when, now
-    reminder.lease_owner = reminder.lease_expires_at = None
-    db.session.commit()
-    return "retry"
+    return messages.render(templates[key], clinic=clinic.name, contact=clinic.contact_phone or "", when=when)
 
 
 def _pause_at(point: str, marker: str):
@@ -547,17 +417,18 @@ def _pause_at(point: str, marker: str):
     return hook
 
 
-def dispatcher_from_app(backend: SmsBackend, owner: str | None = None) -> Dispatcher:
-    """A dispatcher configured from the app's settings."""
+def dispatcher_from_app(backend: SmsBackend, owner: str, throttle: Throttle | None = None) -> Dispatcher:
+    """A dispatcher configured from the app's settings (its rate cap: `throttle`, which the caller owns)."""
     config = current_app.config
-    pause = os.environ.get("HEP_TEST_PAUSE_AT")
+    pause = config.get("TEST_PAUSE_AT")
     return Dispatcher(
-        pause_hook=_pause_at(pause, os.environ["HEP_TEST_PAUSE_MARKER"]) if pause else None,
+        pause_hook=_pause_at(pause, config["TEST_PAUSE_MARKER"]) if pause else None,
         backend=backend,
-        owner=owner or f"{os.uname().nodename}:{os.getpid()}",
+        owner=owner,
         batch=config["REMINDER_BATCH"],
         lease_seconds=config["REMINDER_LEASE_SECONDS"],
         max_per_second=config["SMS_MAX_PER_SECOND"],
         concurrency=config["SMS_CONCURRENCY"],
         status_callback=config["SMS_STATUS_CALLBACK_URL"],
+        throttle=throttle,
     )

@@ -6,28 +6,34 @@ import uuid
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from hep.accounts.models import Patient, User
 from hep.adherence import service as adherence
+from hep.adherence.metrics import day_logs
 from hep.extensions import db
-from hep.programs.service import items_on, routines_for
+from hep.programs import schedule
+from hep.programs.service import routines_for
 from hep.reminders import consent, messages
-from hep.reminders.models import PROGRESS, EarlyStatus, InboundMessage, PainReport, Reminder, SmsContact
+from hep.reminders.models import EarlyStatus, InboundMessage, PainReport, Reminder, SmsContact
+from hep.reminders.moves import move
+from hep.reminders.sms import is_opt_out, stops_texts
+from hep.reminders.states import PROGRESS, ContactStatus, Status
 
 STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"}
 START_WORDS = {"START", "YES", "UNSTOP"}
+# Twilio's message statuses, as the reminder statuses they move a sent reminder to.
 PROVIDER_STATUS = {
-    "accepted": "sent",
-    "queued": "sent",
-    "sending": "sent",
-    "sent": "sent",
-    "delivered": "delivered",
-    "undelivered": "undelivered",
-    "failed": "failed",
+    "accepted": Status.SENT,
+    "queued": Status.SENT,
+    "scheduled": Status.SENT,
+    "sending": Status.SENT,
+    "sent": Status.SENT,
+    "delivered": Status.DELIVERED,
+    "undelivered": Status.UNDELIVERED,
+    "failed": Status.FAILED,
 }
-UNUSABLE_CODES = {21211, 21614, 30005, 30006}
 SMS_DONE_NAMESPACE = uuid.UUID("1b4c1e0e-2f0c-4a53-8d8e-3f4f2f6b7a10")
 
 
@@ -46,16 +52,19 @@ def record_status(sid: str, provider_status: str, error_code: int | None, *, now
         return
     current = PROGRESS.get(reminder.status, -1)
     if PROGRESS[new] > current:
-        db.session.execute(
-            update(Reminder)
-            .where(Reminder.id == reminder.id, Reminder.status == reminder.status)
-            .values(status=new, provider_status=provider_status, error_code=error_code, updated_at=now)
+        move(
+            Status(reminder.status),
+            new,
+            Reminder.id == reminder.id,
+            now=now,
+            provider_status=provider_status,
+            error_code=error_code,
         )
-    if error_code == 21610 or error_code in UNUSABLE_CODES:
+    if stops_texts(error_code):
         consent.lose(
             reminder.patient_id,
             reminder.to_phone,
-            opted_out=error_code == 21610,
+            opted_out=is_opt_out(error_code),
             now=now,
             detail=f"delivery error {error_code}",
         )
@@ -98,7 +107,7 @@ def handle_text(sid: str, from_phone: str, body: str, *, now: datetime) -> str |
         .where(SmsContact.phone == from_phone, User.phone == from_phone)
     )
     patient = db.session.get(Patient, contact.patient_id) if contact else None
-    action, reply = _act(patient, body.strip(), now) if patient else ("unknown-sender", None)
+    action, reply = _act(patient, contact, body.strip(), now) if patient else ("unknown-sender", None)
     db.session.add(
         InboundMessage(
             provider_sid=sid,
@@ -114,7 +123,7 @@ def handle_text(sid: str, from_phone: str, body: str, *, now: datetime) -> str |
     return reply
 
 
-def _act(patient: Patient, text: str, now: datetime) -> tuple[str, str | None]:
+def _act(patient: Patient, contact: SmsContact, text: str, now: datetime) -> tuple[str, str | None]:
     word = text.upper()
     clinic = patient.user.clinic
 
@@ -123,6 +132,14 @@ def _act(patient: Patient, text: str, now: datetime) -> tuple[str, str | None]:
             messages.template(clinic.id, kind, patient.language), clinic=clinic.name, contact=clinic.contact_phone or ""
         )
 
+    if contact.status != ContactStatus.ACTIVE:
+        # A number that has opted out (or never consented) is answered only to START and HELP; a repeated
+        # STOP and anything else get no reply at all.
+        if word in START_WORDS and consent.opt_in(patient.user_id, now=now):
+            return "opt-in", say("opted_in")
+        if word == "HELP" or word in START_WORDS:
+            return "help", say("help")
+        return ("opt-out-again" if word in STOP_WORDS else "ignored-texts-off"), None
     if word in STOP_WORDS:
         consent.lose(patient.user_id, None, opted_out=True, now=now, detail=f"replied {word}", method="sms-keyword")
         return "opt-out", say("opted_out")
@@ -145,10 +162,10 @@ def _log_today_done(patient: Patient, now: datetime) -> None:
     zone = ZoneInfo(patient.timezone)
     today = now.astimezone(zone).date()
     local_now = now.astimezone(zone)
+    logs = day_logs([patient.user_id], schedule.week_start(today), today)
+    credit = {day: day_log.credit for (_pid, day), day_log in logs.items()}
     entries = []
-    for _routine, item in items_on(routines_for([patient.user_id])[patient.user_id], today):
-        if not (item.flexible or item.fixed_on(today)):
-            continue
+    for _routine, item in schedule.due_on(routines_for([patient.user_id])[patient.user_id], today, credit):
         for n in range(item.times_per_day):
             entries.append(
                 {

@@ -9,35 +9,25 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from hep.dbtypes import UTCDateTime, utcnow
 from hep.extensions import db
+from hep.reminders.policy import Rules
+from hep.reminders.states import ContactStatus, Status
 
-# Reminder kinds
-EXERCISE, PRE_SESSION, POST_NEEDLING, CONSENT_CONFIRMATION = "exercise", "pre_session", "post_needling", "consent"
-# Reminder states: planned -> claimed -> sending -> sent -> delivered | undelivered | failed;
-# also skipped (with a reason), withdrawn (no longer wanted) and missed (window closed first).
-PLANNED, CLAIMED, SENDING, SENT = "planned", "claimed", "sending", "sent"
-DELIVERED, UNDELIVERED, FAILED = "delivered", "undelivered", "failed"
-SKIPPED, WITHDRAWN, MISSED = "skipped", "withdrawn", "missed"
-OPEN = (PLANNED, CLAIMED, SENDING)
-# Provider statuses only move forward; a late or repeated callback never moves one back.
-PROGRESS = {SENDING: 0, SENT: 1, DELIVERED: 2, UNDELIVERED: 2, FAILED: 2}
-
-# Contact states
-NO_CONSENT, ACTIVE, OPTED_OUT, UNUSABLE = "no_consent", "active", "opted_out", "unusable"
+_DEFAULT = Rules()
 
 
 class ReminderSettings(db.Model):
-    """A clinic's reminder rules; a clinic without a row uses these defaults."""
+    """A clinic's reminder rules; a clinic without a row uses the defaults of policy.Rules."""
 
     __tablename__ = "reminder_settings"
 
     clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"), primary_key=True)
-    window_start: Mapped[str] = mapped_column(String(5), default="08:00")
-    window_end: Mapped[str] = mapped_column(String(5), default="21:00")
-    exercise_times: Mapped[list] = mapped_column(JSON, default=lambda: ["18:00"])
-    max_per_day: Mapped[int] = mapped_column(Integer, default=1)
-    max_per_week: Mapped[int] = mapped_column(Integer, default=3)
-    pre_session_hours: Mapped[int] = mapped_column(Integer, default=24)
-    needling_day: Mapped[str] = mapped_column(String(10), default="skip")  # skip | gentle
+    window_start: Mapped[str] = mapped_column(String(5), default=_DEFAULT.window_start)
+    window_end: Mapped[str] = mapped_column(String(5), default=_DEFAULT.window_end)
+    exercise_times: Mapped[list] = mapped_column(JSON, default=lambda: list(_DEFAULT.exercise_times))
+    max_per_day: Mapped[int] = mapped_column(Integer, default=_DEFAULT.max_per_day)
+    max_per_week: Mapped[int] = mapped_column(Integer, default=_DEFAULT.max_per_week)
+    pre_session_hours: Mapped[int] = mapped_column(Integer, default=_DEFAULT.pre_session_hours)
+    needling_day: Mapped[str] = mapped_column(String(10), default=_DEFAULT.needling_day)  # skip | gentle
 
 
 class SmsContact(db.Model):
@@ -47,7 +37,7 @@ class SmsContact(db.Model):
 
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.user_id"), primary_key=True)
     phone: Mapped[str] = mapped_column(String(20), index=True)
-    status: Mapped[str] = mapped_column(String(12), default=NO_CONSENT)
+    status: Mapped[str] = mapped_column(String(12), default=ContactStatus.NO_CONSENT)
     exercise_times: Mapped[list | None] = mapped_column(JSON)  # the patient's own local times; None: clinic's
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
@@ -87,11 +77,13 @@ class Reminder(db.Model):
     due_at: Mapped[datetime] = mapped_column(UTCDateTime())
     window_end_at: Mapped[datetime] = mapped_column(UTCDateTime())
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    status: Mapped[str] = mapped_column(String(12), default=PLANNED)
+    status: Mapped[str] = mapped_column(String(12), default=Status.PLANNED)  # a states.Status
     reason: Mapped[str | None] = mapped_column(String(120))  # why skipped, withdrawn, missed or failed
     to_phone: Mapped[str | None] = mapped_column(String(20))
     body: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Provider lookups of the current attempt that found nothing (reconcile looks twice before resending).
+    lookups: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     lease_owner: Mapped[str | None] = mapped_column(String(80))
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     sending_since: Mapped[datetime | None] = mapped_column(UTCDateTime())

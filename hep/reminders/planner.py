@@ -1,139 +1,29 @@
-"""Planning: turn routines, sessions and preferences into reminder rows for the next day or so.
+"""Planning: keep the reminder table in line with what the rules want, for the next day or so.
 
-Rows are unique per (patient, kind, slot), so planning twice creates nothing twice. Patients
-are streamed in batches: memory stays flat however many there are.
+Rows are unique per (patient, kind, slot), so planning twice creates nothing twice. Each run also
+withdraws planned rows that are no longer wanted and moves planned rows whose time in force changed
+(a new time zone, window or reminder time), so a re-plan after any change, and the periodic plan,
+converge on the same table. Patients are streamed in batches: memory stays flat however many there are.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from collections.abc import Iterator, Sequence
+from datetime import datetime, timedelta
 from functools import cache
-from zoneinfo import ZoneInfo
 
-from sqlalchemy import Row, Select, TextClause, bindparam, select, text, update
+from sqlalchemy import Row, Select, TextClause, bindparam, select, text
 from sqlalchemy.dialects import sqlite
 
 from hep.accounts.models import Patient, User
 from hep.dbtypes import among
 from hep.extensions import db
-from hep.programs.compiled import LiveRoutine, items_on, live_routines
-from hep.reminders.models import (
-    ACTIVE,
-    EXERCISE,
-    MISSED,
-    PLANNED,
-    POST_NEEDLING,
-    PRE_SESSION,
-    SKIPPED,
-    WITHDRAWN,
-    Reminder,
-    ReminderSettings,
-    SmsContact,
-)
-from hep.sessions.models import SCHEDULED, NeedlingSession
+from hep.reminders import facts as reading
+from hep.reminders import moves, policy
+from hep.reminders.models import Reminder, SmsContact
+from hep.reminders.states import MOVES, ContactStatus, Kind, Status
 
-HORIZON = timedelta(hours=36)
-NOT_COUNTED = (SKIPPED, WITHDRAWN, MISSED)  # states that do not use up a cap
-
-
-@dataclass(frozen=True)
-class Wanted:
-    kind: str
-    slot: str
-    local_date: date
-    due_at: datetime
-    window_end_at: datetime
-    session_id: int | None = None
-
-
-def settings_for(clinic_id: int) -> ReminderSettings:
-    """The clinic's reminder rules (defaults when it never set any)."""
-    row = db.session.get(ReminderSettings, clinic_id)
-    if row is None:
-        row = ReminderSettings(
-            clinic_id=clinic_id,
-            window_start="08:00",
-            window_end="21:00",
-            exercise_times=["18:00"],
-            max_per_day=1,
-            max_per_week=3,
-            pre_session_hours=24,
-            needling_day="skip",
-        )
-    return row
-
-
-def local_moment(day: date, hhmm: str, zone: ZoneInfo) -> datetime:
-    """A local wall-clock time as UTC."""
-    # fold=0 maps a time skipped by a DST jump to just past the gap, and a repeated time to its first occurrence.
-    aware = datetime.combine(day, time.fromisoformat(hhmm)).replace(tzinfo=zone, fold=0)
-    return aware.astimezone(UTC)
-
-
-def wanted_for(
-    timezone: str,
-    exercise_times: list[str] | None,
-    settings: ReminderSettings,
-    routines: list[LiveRoutine],
-    sessions: list[NeedlingSession],
-    existing: list,
-    now: datetime,
-) -> list[Wanted]:
-    """The reminders a patient should have from now to the horizon, by the clinic's rules."""
-    zone = ZoneInfo(timezone)
-    today = now.astimezone(zone).date()
-    last_day = (now + HORIZON).astimezone(zone).date()
-    needling_days = {s.starts_at.astimezone(zone).date() for s in sessions}
-    counted = {r.slot for r in existing if r.kind == EXERCISE and r.status not in NOT_COUNTED}
-    used_per_week = Counter(_week(r.local_date) for r in existing if r.slot in counted and r.kind == EXERCISE)
-    wanted: list[Wanted] = []
-    day = today
-    while day <= last_day:
-        window_end = local_moment(day, settings.window_end, zone)
-        window_start = local_moment(day, settings.window_start, zone)
-        times = [
-            t
-            for t in (exercise_times or settings.exercise_times)
-            if window_start <= local_moment(day, t, zone) <= window_end
-        ][: settings.max_per_day]
-        due_items = [i for _r, i in items_on(routines, day) if i.flexible or i.fixed_on(day)]
-        if due_items and times:
-            if day in needling_days:
-                if settings.needling_day == "gentle":
-                    wanted.append(
-                        Wanted(POST_NEEDLING, day.isoformat(), day, local_moment(day, times[0], zone), window_end)
-                    )
-            else:
-                for hhmm in times:
-                    slot = f"{day.isoformat()}T{hhmm}"
-                    if slot in counted:  # already planned or sent: keep it, it has used its share
-                        wanted.append(Wanted(EXERCISE, slot, day, local_moment(day, hhmm, zone), window_end))
-                    elif used_per_week[_week(day)] < settings.max_per_week:
-                        used_per_week[_week(day)] += 1
-                        wanted.append(Wanted(EXERCISE, slot, day, local_moment(day, hhmm, zone), window_end))
-        day += timedelta(days=1)
-    for session in sessions:
-        wanted.extend(_pre_session(session, settings, zone, now))
-    return [w for w in wanted if w.window_end_at > now]
-
-
-def _pre_session(session: NeedlingSession, settings: ReminderSettings, zone: ZoneInfo, now: datetime) -> list[Wanted]:
-    due = session.starts_at - timedelta(hours=settings.pre_session_hours)
-    day = due.astimezone(zone).date()
-    start, end = local_moment(day, settings.window_start, zone), local_moment(day, settings.window_end, zone)
-    due = min(max(due, start), end)  # into that day's allowed window
-    window_end = min(end, session.starts_at)
-    if due >= session.starts_at or window_end <= now:
-        return []
-    slot = f"session-{session.id}-{session.starts_at.strftime('%Y%m%dT%H%M')}"
-    return [Wanted(PRE_SESSION, slot, day, max(due, min(now, window_end)), window_end, session.id)]
-
-
-def _week(day: date) -> date:
-    return day - timedelta(days=day.weekday())
+assert Status.PLANNED in MOVES[Status.WITHDRAWN]  # the upsert below revives withdrawn rows
 
 
 @cache
@@ -142,19 +32,23 @@ def _contacts_statement() -> Select:
         select(Patient.user_id, Patient.timezone, User.clinic_id, SmsContact.exercise_times)
         .join(SmsContact, SmsContact.patient_id == Patient.user_id)
         .join(User, User.id == Patient.user_id)
-        .where(SmsContact.status == ACTIVE, User.is_active.is_(True), Patient.user_id > bindparam("after"))
+        .where(
+            SmsContact.status == ContactStatus.ACTIVE, User.is_active.is_(True), Patient.user_id > bindparam("after")
+        )
         .order_by(Patient.user_id)
         .limit(bindparam("batch"))
     )
 
 
-def _contacts(patient_ids: list[int] | None, batch: int) -> Iterator[list[Row]]:
+def _contacts(patient_ids: Sequence[int] | None, where, batch: int) -> Iterator[list[Row]]:
     """Consenting, active patients in id order, `batch` at a time: memory stays flat however many there are."""
     query, params = _contacts_statement(), {}
     if patient_ids is not None:
         # One array parameter on PostgreSQL: a plain IN would hit the driver's 65,535-parameter limit.
         query = query.where(among(Patient.user_id, "only", db.engine.dialect.name))
         params["only"] = list(patient_ids)
+    if where is not None:
+        query = query.where(where)
     last = 0
     while True:
         rows = db.session.execute(query, {**params, "after": last, "batch": batch}).all()
@@ -164,75 +58,99 @@ def _contacts(patient_ids: list[int] | None, batch: int) -> Iterator[list[Row]]:
         last = rows[-1].user_id
 
 
-def plan(now: datetime, *, patient_ids: list[int] | None = None, batch: int = 500) -> int:
-    """Insert the reminder rows that are wanted and missing; return how many were added."""
-    added = 0
-    settings_cache: dict[int, ReminderSettings] = {}
-    since = (now - timedelta(days=1)).date()  # the earliest local "today" anywhere on Earth
-    for rows in _contacts(patient_ids, batch):
+def plan(
+    now: datetime, *, patient_ids: Sequence[int] | None = None, clinic_id: int | None = None, batch: int = 500
+) -> int:
+    """Bring the reminder rows of these patients (default: everyone consenting) in line with the rules;
+    return how many rows were added or moved. Commits once per batch."""
+    changed = 0
+    rules: dict[int, policy.Rules] = {}
+    seen: set[int] = set()
+    where = User.clinic_id == clinic_id if clinic_id is not None else None
+    for rows in _contacts(patient_ids, where, batch):
         ids = [row.user_id for row in rows]
-        routines = live_routines(ids, since, remember=False)
-        sessions = _sessions(ids, now)
+        seen.update(ids)
+        facts = reading.patient_facts(rows, now, rules)
         existing = _existing(ids, now)
-        values = []
+        values, keep = [], set()
         for row in rows:
-            if row.clinic_id not in settings_cache:
-                settings_cache[row.clinic_id] = settings_for(row.clinic_id)
-            for w in wanted_for(
-                row.timezone,
-                row.exercise_times,
-                settings_cache[row.clinic_id],
-                routines[row.user_id],
-                sessions.get(row.user_id, []),
-                existing.get(row.user_id, []),
-                now,
-            ):
-                values.append(
-                    {
-                        "patient_id": row.user_id,
-                        "clinic_id": row.clinic_id,
-                        "kind": w.kind,
-                        "slot": w.slot,
-                        "local_date": w.local_date,
-                        "session_id": w.session_id,
-                        "due_at": w.due_at,
-                        "window_end_at": w.window_end_at,
-                        "next_attempt_at": w.due_at,
-                        "status": PLANNED,
-                        "attempts": 0,
-                        "reason": None,
-                        "created_at": now,
-                        "updated_at": now,
-                    }
-                )
-        added += _insert_missing(values)
+            for w in policy.planned_for(facts[row.user_id], existing.get(row.user_id, []), now):
+                keep.add((row.user_id, w.kind, w.slot))
+                values.append(_row_values(row, w, now))
+        unwanted = [
+            r.id
+            for rs in existing.values()
+            for r in rs
+            if r.status == Status.PLANNED
+            and r.kind != Kind.CONSENT
+            and r.window_end_at > now
+            and (r.patient_id, r.kind, r.slot) not in keep
+        ]
+        _withdraw(unwanted, now, "no longer wanted under the rules in force")
+        changed += _upsert(values)
         db.session.commit()
-    return added
+    if patient_ids is not None:
+        # Patients who may not be texted any more (consent lost, deactivated): nothing of theirs stays planned.
+        gone = sorted(set(patient_ids) - seen)
+        if gone:
+            moves.move(
+                Status.PLANNED,
+                Status.WITHDRAWN,
+                Reminder.patient_id.in_(gone),
+                Reminder.kind != Kind.CONSENT,
+                now=now,
+                reason="texts are off for this patient",
+            )
+    db.session.commit()  # also ends the last (empty) read, so no transaction is left open
+    return changed
 
 
-@cache
-def _sessions_statement(dialect_name: str) -> Select:
-    return select(NeedlingSession).where(
-        among(NeedlingSession.patient_id, "ids", dialect_name),
-        NeedlingSession.status == SCHEDULED,
-        NeedlingSession.starts_at >= bindparam("start"),
-        NeedlingSession.starts_at <= bindparam("end"),
-    )
+def replan(patient_ids: Sequence[int], now: datetime) -> int:
+    """After a change to these patients (routine, session, time zone, times, consent): re-plan them."""
+    return plan(now, patient_ids=patient_ids)
 
 
-def _sessions(ids: list[int], now: datetime) -> dict[int, list[NeedlingSession]]:
-    found: dict[int, list[NeedlingSession]] = {}
-    params = {"ids": list(ids), "start": now, "end": now + HORIZON + timedelta(days=3)}
-    for s in db.session.scalars(_sessions_statement(db.engine.dialect.name), params):
-        found.setdefault(s.patient_id, []).append(s)
-    return found
+def replan_clinic(clinic_id: int, now: datetime) -> int:
+    """After a change of a clinic's rules: re-plan each of its patients."""
+    return plan(now, clinic_id=clinic_id)
+
+
+def _row_values(row: Row, w: policy.Wanted, now: datetime) -> dict:
+    return {
+        "patient_id": row.user_id,
+        "clinic_id": row.clinic_id,
+        "kind": w.kind,
+        "slot": w.slot,
+        "local_date": w.local_date,
+        "session_id": w.session_id,
+        "due_at": w.due_at,
+        "window_end_at": w.window_end_at,
+        "next_attempt_at": w.due_at,
+        "status": Status.PLANNED,
+        "attempts": 0,
+        "lookups": 0,
+        "reason": None,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def _withdraw(ids: list[int], now: datetime, reason: str) -> None:
+    if ids:
+        moves.move(Status.PLANNED, Status.WITHDRAWN, Reminder.id.in_(ids), now=now, reason=reason)
 
 
 @cache
 def _existing_statement(dialect_name: str) -> Select:
-    return select(Reminder.patient_id, Reminder.kind, Reminder.slot, Reminder.status, Reminder.local_date).where(
-        among(Reminder.patient_id, "ids", dialect_name), Reminder.local_date >= bindparam("since")
-    )
+    return select(
+        Reminder.id,
+        Reminder.patient_id,
+        Reminder.kind,
+        Reminder.slot,
+        Reminder.status,
+        Reminder.local_date,
+        Reminder.window_end_at,
+    ).where(among(Reminder.patient_id, "ids", dialect_name), Reminder.local_date >= bindparam("since"))
 
 
 def _existing(ids: list[int], now: datetime) -> dict[int, list[Row]]:
@@ -256,78 +174,65 @@ _COLUMNS = (
     ("next_attempt_at", "timestamptz"),
     ("status", "text"),
     ("attempts", "integer"),
+    ("lookups", "integer"),
     ("reason", "text"),
     ("created_at", "timestamptz"),
     ("updated_at", "timestamptz"),
 )
-_REVIVED = ("status", "due_at", "next_attempt_at", "window_end_at", "local_date", "updated_at", "reason")
+# On a conflict: a withdrawn row is wanted again, or a planned row's time in force moved. A row
+# already being retried keeps its later attempt time unless the new time in force is later still.
+# SQLite names the proposed row `excluded` as PostgreSQL does, so the same SQL serves both.
+_ON_CONFLICT_SET = (
+    ("status", f"'{Status.PLANNED}'"),
+    ("reason", "NULL"),
+    ("due_at", "excluded.due_at"),
+    ("window_end_at", "excluded.window_end_at"),
+    ("local_date", "excluded.local_date"),
+    (
+        "next_attempt_at",
+        f"CASE WHEN reminders.status = '{Status.WITHDRAWN}' OR reminders.attempts = 0 THEN excluded.next_attempt_at "
+        "WHEN excluded.next_attempt_at > reminders.next_attempt_at THEN excluded.next_attempt_at "
+        "ELSE reminders.next_attempt_at END",
+    ),
+    ("updated_at", "excluded.updated_at"),
+)
+_ON_CONFLICT_WHERE = (
+    f"reminders.status = '{Status.WITHDRAWN}' OR (reminders.status = '{Status.PLANNED}' AND ("
+    "reminders.due_at <> excluded.due_at OR reminders.window_end_at <> excluded.window_end_at "
+    "OR reminders.local_date <> excluded.local_date))"
+)
 
 
 @cache
-def _postgresql_insert() -> TextClause:
+def _postgresql_upsert() -> TextClause:
     # One statement for the whole batch, its values sent as one array per column: PostgreSQL parses
     # and plans it once, and the driver does not build a multi-row VALUES text per batch.
     names = ", ".join(name for name, _type in _COLUMNS)
     arrays = ", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in _COLUMNS)
-    revived = ", ".join(f"{name} = excluded.{name}" for name in _REVIVED)
+    assignments = ", ".join(f"{name} = {expression}" for name, expression in _ON_CONFLICT_SET)
     return text(
         f"INSERT INTO reminders ({names}) SELECT * FROM unnest({arrays}) "
-        f"ON CONFLICT (patient_id, kind, slot) DO UPDATE SET {revived} WHERE reminders.status = '{WITHDRAWN}' "
+        f"ON CONFLICT (patient_id, kind, slot) DO UPDATE SET {assignments} WHERE {_ON_CONFLICT_WHERE} "
         "RETURNING id"
     )
 
 
 @cache
-def _sqlite_insert():
+def _sqlite_upsert():
     statement = sqlite.insert(Reminder.__table__)
     return statement.on_conflict_do_update(
         index_elements=["patient_id", "kind", "slot"],
-        set_={name: statement.excluded[name] for name in _REVIVED},
-        where=Reminder.__table__.c.status == WITHDRAWN,
+        set_={name: text(expression) for name, expression in _ON_CONFLICT_SET},
+        where=text(_ON_CONFLICT_WHERE),
     ).returning(Reminder.__table__.c.id)
 
 
-def _insert_missing(values: list[dict]) -> int:
-    """Insert wanted rows; an existing row is left alone unless it was withdrawn, which is revived."""
+def _upsert(values: list[dict]) -> int:
+    """Insert wanted rows, revive withdrawn ones and move planned ones whose time changed; return how many."""
     if not values:
         return 0
     if db.engine.dialect.name == "postgresql":
         arrays = {name: [v[name] for v in values] for name, _type in _COLUMNS}
-        return len(db.session.execute(_postgresql_insert(), arrays).all())
+        return len(db.session.execute(_postgresql_upsert(), arrays).all())
     # One compiled statement over many parameter sets, rather than a multi-row INSERT compiled per batch.
-    return len(db.session.connection().execute(_sqlite_insert(), values).all())
-
-
-def replan(patient_id: int, now: datetime) -> None:
-    """After a change (routine, session, time zone, times, consent): withdraw planned reminders
-    that are no longer wanted, then plan what is."""
-    contact = db.session.get(SmsContact, patient_id)
-    patient = db.session.get(Patient, patient_id)
-    wanted: set[tuple[str, str]] = set()
-    if contact is not None and contact.status == ACTIVE and patient.user.is_active:
-        settings = settings_for(patient.user.clinic_id)
-        wanted = {
-            (w.kind, w.slot)
-            for w in wanted_for(
-                patient.timezone,
-                contact.exercise_times,
-                settings,
-                live_routines([patient_id], (now - timedelta(days=1)).date())[patient_id],
-                _sessions([patient_id], now).get(patient_id, []),
-                _existing([patient_id], now).get(patient_id, []),
-                now,
-            )
-        }
-    for reminder in db.session.scalars(
-        select(Reminder).where(
-            Reminder.patient_id == patient_id, Reminder.status == PLANNED, Reminder.kind != "consent"
-        )
-    ):
-        if (reminder.kind, reminder.slot) not in wanted:
-            db.session.execute(
-                update(Reminder)
-                .where(Reminder.id == reminder.id, Reminder.status == PLANNED)
-                .values(status=WITHDRAWN, reason="no longer wanted after a change", updated_at=now)
-            )
-    db.session.commit()
-    plan(now, patient_ids=[patient_id])
+    return len(db.session.connection().execute(_sqlite_upsert(), values).all())

@@ -97,9 +97,7 @@ def grant_consent(body, patient_id):
     actor = current_user()
     if actor.role == PATIENT and body["method"] != "app":
         body["method"] = "app"
-    now = utcnow()
-    consent.grant(actor, patient_id, body["method"], now=now)
-    service.patient_changed(patient_id, now)
+    consent.grant(actor, patient_id, body["method"], now=utcnow())
     return service.sms_status(actor, patient_id)
 
 

@@ -1,34 +1,19 @@
-"""Reminder settings, preferences and history for the API, and the change hook other areas call."""
+"""Reminder settings, preferences and history for the API."""
 
 from __future__ import annotations
 
-import logging
+from dataclasses import asdict
 from datetime import datetime, timedelta
 
 from sqlalchemy import Select, func, select
-from sqlalchemy.exc import SQLAlchemyError
 
+from hep import signals
 from hep.accounts.models import CLINIC_ADMIN, User
 from hep.accounts.service import get_patient
 from hep.errors import Forbidden, Invalid
 from hep.extensions import db
-from hep.reminders import messages, planner
+from hep.reminders import messages, policy
 from hep.reminders.models import ConsentEvent, Reminder, ReminderSettings, SmsContact
-
-log = logging.getLogger(__name__)
-
-
-def patient_changed(patient_id: int, now: datetime) -> None:
-    """Re-plan a patient's reminders after a change to their routine, sessions, time zone or texts."""
-    if db.session.get(SmsContact, patient_id) is None:
-        return
-    try:
-        planner.replan(patient_id, now)
-    except SQLAlchemyError:
-        # The change itself is saved; the scheduler's next plan (every 10 min) catches up, and dispatch
-        # checks every reminder again before sending, so a failed re-plan never sends a wrong text.
-        db.session.rollback()
-        log.exception("re-planning reminders for patient %s failed; the scheduler will catch up", patient_id)
 
 
 def sms_status(actor: User, patient_id: int) -> dict:
@@ -55,7 +40,7 @@ def set_times(actor: User, patient_id: int, times: list[str] | None, *, now: dat
     contact.exercise_times = sorted(set(times)) if times else None
     contact.updated_at = now
     db.session.commit()
-    patient_changed(patient_id, now)
+    signals.patient_changed.send(patient_id=patient_id, now=now)
     return sms_status(actor, patient_id)
 
 
@@ -77,22 +62,30 @@ def summary(actor: User, *, now: datetime, days: int = 30) -> dict:
 
 
 def get_settings(actor: User) -> ReminderSettings:
-    return planner.settings_for(actor.clinic_id)
+    """The clinic's reminder rules (a row with the defaults when it never set any)."""
+    return db.session.get(ReminderSettings, actor.clinic_id) or _default_settings(actor.clinic_id)
+
+
+def _default_settings(clinic_id: int) -> ReminderSettings:
+    rules = asdict(policy.Rules())
+    return ReminderSettings(clinic_id=clinic_id, **{**rules, "exercise_times": list(rules["exercise_times"])})
 
 
 def update_settings(actor: User, changes: dict, *, now: datetime) -> ReminderSettings:
-    """Change the clinic's reminder rules (clinic admins)."""
+    """Change the clinic's reminder rules (clinic admins); its patients' reminders are re-planned."""
     if actor.role != CLINIC_ADMIN:
         raise Forbidden("Only a clinic admin may change reminder rules.")
     row = db.session.get(ReminderSettings, actor.clinic_id)
     if row is None:
-        row = planner.settings_for(actor.clinic_id)
+        row = _default_settings(actor.clinic_id)
         db.session.add(row)
     for key, value in changes.items():
         setattr(row, key, value)
     if row.window_start >= row.window_end:
         raise Invalid("window_end", "must be after window_start")
     db.session.commit()
+    if changes:
+        signals.clinic_rules_changed.send(clinic_id=actor.clinic_id, now=now)
     return row
 
 

@@ -9,7 +9,7 @@ import threading
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
@@ -20,14 +20,25 @@ from twilio.rest import Client
 
 from hep.config import PROJECT_ROOT
 
-RETRYABLE_CODES = frozenset({20429})
-UNUSABLE_NUMBER_CODES = frozenset({21211, 21614, 30005, 30006})
-OPTED_OUT_CODES = frozenset({21610})
-# Twilio's list page size maximum: reconciling one number's window should take one request.
-_PAGE_SIZE = 1000
-# Twilio filters DateSent by whole UTC days, and a message is sent after it is created, so the
-# query window is widened to whole days (plus one) and the exact window is applied in Python.
-_DATE_SENT_SLACK = timedelta(days=1)
+# Twilio's error codes that HEP acts on, defined here only.
+RETRYABLE_CODES = frozenset({20429})  # too many requests
+UNUSABLE_NUMBER_CODES = frozenset({21211, 21614, 30005, 30006})  # invalid, not mobile, unknown, landline
+OPTED_OUT_CODES = frozenset({21610})  # the recipient replied STOP
+MAX_VALIDITY = 14400  # the longest validity_period HEP asks for, seconds (Twilio allows up to 36,000)
+# Messages per page when reconciling: a number's last few minutes fit one page almost always.
+_PAGE_SIZE = 50
+# A lookup reads at most this many messages back; past it the answer is not conclusive.
+_LOOKUP_LIMIT = 1000
+
+
+def stops_texts(code: int | None) -> bool:
+    """Whether a send or delivery error code means: stop texting this number (opted out or unusable)."""
+    return code in OPTED_OUT_CODES or code in UNUSABLE_NUMBER_CODES
+
+
+def is_opt_out(code: int | None) -> bool:
+    """Whether a send or delivery error code means the recipient opted out (replied STOP)."""
+    return code in OPTED_OUT_CODES
 
 
 @dataclass(frozen=True)
@@ -95,8 +106,11 @@ class SmsBackend(Protocol):
         """Hand one message to the provider; raise SmsError when it is refused."""
         ...
 
-    def find(self, to: str, since: datetime, until: datetime) -> list[Found]:
-        """Return the messages to `to` created in [since, until] (aware datetimes)."""
+    def find(self, to: str, since: datetime) -> list[Found]:
+        """Return every message to `to` created at or after `since` (aware), whatever its status.
+
+        Raise SmsError when the provider cannot be asked or the answer is not conclusive.
+        """
         ...
 
     def close(self) -> None:
@@ -146,9 +160,9 @@ class ConsoleBackend:
         print(f"[SMS console, not sent] to {to} ({sid}): {json.dumps(body, ensure_ascii=False)}", file=stream)
         return Sent(sid=sid, status="sent")
 
-    def find(self, to: str, since: datetime, until: datetime) -> list[Found]:
-        """Read the outbox back: messages to `to` created in [since, until]."""
-        since, until = _utc(since), _utc(until)
+    def find(self, to: str, since: datetime) -> list[Found]:
+        """Read the outbox back: messages to `to` created at or after `since`."""
+        since = _utc(since)
         try:
             text = self.outbox_path.read_text(encoding="utf-8")
         except FileNotFoundError:
@@ -160,7 +174,7 @@ class ConsoleBackend:
                 created = datetime.fromisoformat(record["date_created"]).astimezone(UTC)
             except (ValueError, KeyError, TypeError):
                 continue  # a line cut short by a crash; the rest of the outbox is still good
-            if record.get("to") == to and since <= created <= until:
+            if record.get("to") == to and since <= created:
                 found.append(Found(record["sid"], record["to"], record["body"], record["status"], created))
         return found
 
@@ -233,25 +247,32 @@ class TwilioBackend:
             raise _sms_error(error) from error
         return Sent(sid=message.sid, status=message.status)
 
-    def find(self, to: str, since: datetime, until: datetime) -> list[Found]:
-        """List messages to `to` and keep those created in [since, until]."""
+    def find(self, to: str, since: datetime) -> list[Found]:
+        """List the messages to `to` from our sender, newest first, back to `since`.
+
+        No DateSent filter: Twilio leaves DateSent empty while a message is queued, accepted or
+        scheduled, and a DateSent filter does not list such a message at all; so the list is read by
+        recipient (and sender, when we send from a number) and stopped at the first message older
+        than `since`. Raise SmsError when Twilio cannot be asked or the list runs past _LOOKUP_LIMIT.
+        """
         # Twilio's date_created has whole seconds: a message created at 12:00:00.7 reads 12:00:00.
-        since, until = _utc(since).replace(microsecond=0), _utc(until)
-        day_start = since.replace(hour=0, minute=0, second=0)
+        since = _utc(since).replace(microsecond=0)
+        filters: dict[str, Any] = {"to": to}
+        if self.from_number and not self.messaging_service_sid:
+            filters["from_"] = self.from_number  # a Messaging Service picks the sender later
+        found: list[Found] = []
         try:
-            messages = self._messages.list(
-                to=to,
-                date_sent_after=day_start,
-                date_sent_before=until + _DATE_SENT_SLACK,
-                page_size=_PAGE_SIZE,
-            )
+            for count, m in enumerate(self._messages.stream(page_size=_PAGE_SIZE, **filters)):
+                if m.date_created is not None and m.date_created < since:
+                    return found
+                if count >= _LOOKUP_LIMIT:
+                    raise SmsError(f"more than {_LOOKUP_LIMIT} messages to {to} since {since}: not conclusive")
+                if m.direction == "inbound" or m.date_created is None:
+                    continue
+                found.append(Found(m.sid, m.to, m.body, m.status, m.date_created))
         except (TwilioException, requests.RequestException) as error:
             raise _sms_error(error) from error
-        return [
-            Found(m.sid, m.to, m.body, m.status, m.date_created)
-            for m in messages
-            if m.date_created is not None and since <= m.date_created <= until
-        ]
+        return found
 
     def close(self) -> None:
         """Close the pooled HTTP connections of every thread that sent."""

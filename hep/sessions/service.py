@@ -9,6 +9,7 @@ from functools import cache
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.exc import IntegrityError
 
+from hep import signals
 from hep.accounts import tokens
 from hep.accounts.models import PHYSIOTHERAPIST, STAFF_ROLES, Patient, User
 from hep.accounts.service import get_patient, require_patient_access
@@ -71,7 +72,7 @@ def schedule(actor: User, patient_id: int, data: dict, *, now: datetime) -> Need
         return same
     audit.record(actor, audit.CREATE, "session", now=now, patient_id=patient_id, resource_id=session.id)
     db.session.commit()
-    _replan(patient_id, now)
+    signals.patient_changed.send(patient_id=patient_id, now=now)
     return session
 
 
@@ -121,7 +122,7 @@ def change(actor: User, session_id: int, changes: dict, *, now: datetime) -> Nee
         except IntegrityError:
             db.session.rollback()
             raise Conflict("The patient already has a session booked at that time.") from None
-        _replan(session.patient_id, now)
+        signals.patient_changed.send(patient_id=session.patient_id, now=now)
     return session
 
 
@@ -195,9 +196,3 @@ def feed_sessions(token: str, *, now: datetime) -> tuple[Patient, list[NeedlingS
         .order_by(NeedlingSession.starts_at)
     ).all()
     return patient, list(sessions)
-
-
-def _replan(patient_id: int, now: datetime) -> None:
-    from hep.reminders.service import patient_changed  # reminders depend on this area, not the reverse
-
-    patient_changed(patient_id, now)

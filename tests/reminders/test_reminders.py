@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import time
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -16,77 +15,12 @@ from hep.extensions import db
 from hep.programs import compiled
 from hep.reminders import consent, messages
 from hep.reminders.dispatch import Dispatcher
-from hep.reminders.models import EarlyStatus, Reminder, ReminderSettings, SmsContact
+from hep.reminders.models import EarlyStatus, Reminder, SmsContact
 from hep.reminders.planner import plan
-from hep.reminders.sms import TwilioBackend
+from hep.reminders.policy import local_moment
+from hep.reminders.sender import LocalThrottle
 from hep.sessions import service as sessions
-from tests.factories import item, routine_body
-from tests.fake_twilio import FakeTwilio
-
-SID, TOKEN, FROM = "AC" + "1" * 32, "test-auth-token", "+15005550006"
-
-
-@pytest.fixture
-def app_config():
-    return {"TWILIO_AUTH_TOKEN": TOKEN}
-
-
-@pytest.fixture
-def fake(client):
-    def transport(url, params, headers):
-        response = client.post(url.removeprefix("http://localhost"), data=dict(params), headers=dict(headers))
-        return response.status_code, response.get_data(as_text=True)
-
-    with FakeTwilio(SID, TOKEN, transport=transport) as server:
-        yield server
-
-
-@pytest.fixture
-def sms(fake):
-    twilio = TwilioBackend(SID, TOKEN, from_number=FROM, base_url=fake.base_url, timeout=2)
-    yield twilio
-    twilio.close()
-
-
-@pytest.fixture
-def dispatcher(sms):
-    return Dispatcher(
-        backend=sms,
-        owner="test-worker",
-        max_per_second=1000,
-        status_callback="http://localhost/webhooks/twilio/status",
-    )
-
-
-@pytest.fixture
-def texted(make):
-    """A patient with a daily routine who consented to texts, in a given time zone."""
-    make.exercise(slug="daily")
-
-    def build(tz="Europe/London", phone="+447400123456", start=date(2026, 1, 1), **settings):
-        physio = make.physio()
-        patient = make.patient(physio.clinic, physio, timezone=tz, phone=phone)
-        make.routine(patient, routine_body(start, items=[item("daily")]), now=datetime(2025, 12, 1, tzinfo=UTC))
-        if settings:
-            db.session.add(ReminderSettings(clinic_id=physio.clinic_id, **settings))
-            db.session.commit()
-        consent.grant(physio, patient.id, "verbal", now=datetime(2025, 12, 1, tzinfo=UTC))
-        db.session.execute(sa.update(Reminder).values(status="sent"))  # the confirmation: not under test here
-        db.session.commit()
-        return patient
-
-    return build
-
-
-def rows(patient, kind="exercise") -> list[Reminder]:
-    return db.session.scalars(
-        sa.select(Reminder).where(Reminder.patient_id == patient.id, Reminder.kind == kind).order_by(Reminder.due_at)
-    ).all()
-
-
-def local(tz: str, moment: datetime) -> datetime:
-    return moment.astimezone(ZoneInfo(tz))
-
+from tests.reminders.helpers import FROM, due_now, local, rows
 
 # --- message templates ------------------------------------------------------------------------
 
@@ -153,13 +87,18 @@ def test_planning_leaves_the_apps_version_cache_alone(texted):
     assert len(compiled.versions_cache) == 0  # a bulk reader does not evict what the apps read all day
 
 
-def test_daily_and_weekly_caps(texted):
+def test_daily_and_weekly_caps(texted, dispatcher, fake):
     patient = texted(exercise_times=["09:00", "18:00"], max_per_day=1, max_per_week=3)
     for day in range(7):
-        plan(datetime(2026, 11, 23, 7, 0, tzinfo=UTC) + timedelta(days=day))
-    planned = [r for r in rows(patient) if r.local_date < date(2026, 11, 30)]
-    assert [r.local_date.isoformat() for r in planned] == ["2026-11-23", "2026-11-24", "2026-11-25"]  # then the cap
-    assert all(local("Europe/London", r.due_at).hour == 9 for r in planned)
+        morning = datetime(2026, 11, 23, 7, 0, tzinfo=UTC) + timedelta(days=day)
+        plan(morning)
+        with time_machine.travel(morning + timedelta(hours=2), tick=False):
+            dispatcher.run_once()
+    sent = [r for r in rows(patient) if r.status == "sent"]
+    assert [r.local_date.isoformat() for r in sent] == ["2026-11-23", "2026-11-24", "2026-11-25"]  # then the cap
+    assert all(local("Europe/London", r.due_at).hour == 9 for r in sent)
+    assert len(fake.messages) == 3
+    assert not [r for r in rows(patient) if date(2026, 11, 26) <= r.local_date <= date(2026, 11, 29)]
 
 
 def test_needling_day_has_no_exercise_reminder_or_a_gentle_one(make, texted):
@@ -221,14 +160,9 @@ def test_cancelled_session_withdraws_its_reminder_before_it_goes_out(make, texte
 # --- dispatch ---------------------------------------------------------------------------------
 
 
-def _due_now(patient, when=datetime(2026, 11, 23, 18, 0, tzinfo=UTC)):
-    plan(when - timedelta(hours=10))
-    return when
-
-
 def test_a_due_reminder_is_sent_once_with_validity_and_callback(texted, dispatcher, fake):
     patient = texted()
-    when = _due_now(patient)
+    when = due_now(patient)
     with time_machine.travel(when, tick=False):
         assert dispatcher.run_once() == {"sent": 1}
         assert dispatcher.run_once() == {}
@@ -240,7 +174,7 @@ def test_a_due_reminder_is_sent_once_with_validity_and_callback(texted, dispatch
 
 def test_concurrent_sends_reach_each_patient_once_and_record_each_outcome(texted, sms, fake):
     patients = [texted(phone=f"+4474001234{n:02d}") for n in range(6)]
-    when = _due_now(patients[0])
+    when = due_now(patients[0])
     fake.fail_next(1, status=429, code=20429)  # whichever call comes first is refused, and retried later
     dispatcher = Dispatcher(backend=sms, owner="test-worker", max_per_second=1000, concurrency=4)
     try:
@@ -258,7 +192,7 @@ def test_concurrent_sends_reach_each_patient_once_and_record_each_outcome(texted
 
 def test_a_reminder_that_waits_too_long_for_a_sending_slot_is_requeued_not_sent(texted, sms, fake):
     patients = [texted(phone=f"+4474001236{n:02d}") for n in range(3)]
-    when = _due_now(patients[0])
+    when = due_now(patients[0])
     # Slots 0.5 s apart, and a call must start within half of a 0.6 s lease: only the first makes it.
     dispatcher = Dispatcher(backend=sms, owner="test-worker", max_per_second=2, concurrency=3, lease_seconds=0.6)
     try:
@@ -273,31 +207,30 @@ def test_a_reminder_that_waits_too_long_for_a_sending_slot_is_requeued_not_sent(
 
 def test_the_send_rate_cap_holds_across_sending_threads(texted, sms, fake):
     patients = [texted(phone=f"+4474001235{n:02d}") for n in range(5)]
-    when = _due_now(patients[0])
-    dispatcher = Dispatcher(backend=sms, owner="test-worker", max_per_second=20, concurrency=5)
-    taken = []
-    original = dispatcher._throttle
+    when = due_now(patients[0])
+    throttle, woke = LocalThrottle(20), []
+    acquire = throttle.acquire
 
-    def recording_throttle():
-        slot = original()
-        taken.append((slot, time.monotonic()))
-        return slot
+    def recording(deadline):
+        granted = acquire(deadline)
+        woke.append(time.monotonic())
+        return granted
 
-    dispatcher._throttle = recording_throttle
+    throttle.acquire = recording
+    dispatcher = Dispatcher(backend=sms, owner="test-worker", concurrency=5, throttle=throttle)
+    start = time.monotonic()
     try:
         with time_machine.travel(when, tick=False):
             assert dispatcher.run_once() == {"sent": 5}
     finally:
         dispatcher.close()
-    slots = sorted(slot for slot, _woke in taken)
-    gaps = [b - a for a, b in itertools.pairwise(slots)]
-    assert len(slots) == 5 and min(gaps) >= 1 / 20 - 1e-9  # 50 ms apart, though 5 threads were ready at once
-    assert all(woke >= slot for slot, woke in taken)  # and no call went before its slot
+    # Slot i is 50 ms after slot i-1 and no earlier than the start, though 5 threads were ready at once.
+    assert len(woke) == 5 and all(at >= start + i / 20 for i, at in enumerate(sorted(woke)))
 
 
 def test_a_delivery_report_that_beats_the_recorded_sid_is_applied_once_it_is_recorded(texted, sms, fake):
     patient = texted()
-    when = _due_now(patient)
+    when = due_now(patient)
 
     def carrier_is_quick(point: str) -> None:
         if point == "after-send":  # Twilio has the text; the dispatcher has not recorded its SID yet
@@ -319,7 +252,7 @@ def test_a_delivery_report_that_beats_the_recorded_sid_is_applied_once_it_is_rec
 
 def test_status_callbacks_only_move_forward(texted, dispatcher, fake):
     patient = texted()
-    with time_machine.travel(_due_now(patient), tick=False):
+    with time_machine.travel(due_now(patient), tick=False):
         dispatcher.run_once()
     sid = fake.messages[0]["sid"]
     for status in ("delivered", "sent", "delivered", "queued"):
@@ -329,7 +262,7 @@ def test_status_callbacks_only_move_forward(texted, dispatcher, fake):
 
 def test_skipped_when_todays_exercises_are_already_logged(make, texted, dispatcher, fake):
     patient = texted()
-    when = _due_now(patient)
+    when = due_now(patient)
     routine_item = db.session.scalar(sa.select(Reminder)).patient_id and _item(patient)
     make.log(patient, routine_item, when - timedelta(hours=2))
     with time_machine.travel(when, tick=False):
@@ -346,7 +279,7 @@ def _item(patient) -> int:
 
 def test_never_sent_after_the_window_closes(texted, dispatcher, fake):
     patient = texted()
-    _due_now(patient)
+    due_now(patient)
     with time_machine.travel(datetime(2026, 11, 23, 21, 0, 1, tzinfo=UTC), tick=False):
         assert dispatcher.run_once() == {"missed": 1}
     assert fake.messages == []
@@ -354,7 +287,7 @@ def test_never_sent_after_the_window_closes(texted, dispatcher, fake):
 
 def test_429_is_retried_with_backoff_then_sent_once(texted, dispatcher, fake):
     patient = texted()
-    when = _due_now(patient)
+    when = due_now(patient)
     fake.fail_next(2, status=429, code=20429)
     with time_machine.travel(when, tick=False) as clock:
         for _ in range(3):
@@ -363,26 +296,65 @@ def test_429_is_retried_with_backoff_then_sent_once(texted, dispatcher, fake):
     assert len(fake.messages) == 1 and rows(patient)[0].status == "sent" and rows(patient)[0].attempts == 3
 
 
-def test_a_5xx_is_reconciled_not_resent_blind(texted, dispatcher, fake):
+def test_a_5xx_is_reconciled_not_resent_blind(texted, dispatcher, reconciler, fake):
     patient = texted()
-    when = _due_now(patient)
-    fake.fail_next(1, status=503, code=20503)
+    when = due_now(patient)
+    fake.fail_next(1, status=503, code=20503)  # refused before Twilio stored anything
     with time_machine.travel(when, tick=False) as clock:
         assert dispatcher.run_once() == {"uncertain": 1}
         clock.shift(timedelta(seconds=1))
-        assert dispatcher.reconcile(when + timedelta(seconds=1)) == {"requeued": 1}
+        assert reconciler.run(when + timedelta(seconds=1)) == {"look-again": 1}
+        assert reconciler.run(when + timedelta(seconds=30)) == {}  # not before the second look is due
+        clock.shift(timedelta(seconds=61))
+        assert reconciler.run(when + timedelta(seconds=62)) == {"requeued": 1}
         assert dispatcher.run_once() == {"sent": 1}
     assert len(fake.messages) == 1
 
 
-def test_a_claim_whose_lease_ran_out_is_not_sent_by_its_slow_owner(texted, sms, dispatcher, fake):
+def test_an_accepted_text_still_queued_at_twilio_when_its_answer_was_a_5xx_is_found_not_resent(
+    texted, dispatcher, reconciler, fake
+):
     patient = texted()
-    when = _due_now(patient)
+    when = due_now(patient)
+    fake.timeout_next(1, seconds=3, accept=True)  # Twilio took it; the answer is lost
+    with time_machine.travel(when, tick=False) as clock:
+        assert dispatcher.run_once() == {"uncertain": 1}
+        [message] = fake.messages
+        assert (message["status"], message["date_sent"]) == ("queued", None)  # not listed by a DateSent filter
+        clock.shift(timedelta(minutes=5))
+        assert reconciler.run(when + timedelta(minutes=5)) == {"found-sent": 1}
+        clock.shift(timedelta(minutes=10))
+        assert reconciler.run(when + timedelta(minutes=15)) == {}
+        assert dispatcher.run_once() == {}
+    assert len(fake.messages) == 1
+    assert (rows(patient)[0].status, rows(patient)[0].provider_sid) == ("sent", message["sid"])
+
+
+def test_a_text_twilio_lists_only_on_the_second_look_is_not_resent(texted, dispatcher, reconciler, sms, fake):
+    patient = texted()
+    when = due_now(patient)
+    fake.timeout_next(1, seconds=3, accept=True)
+    with time_machine.travel(when, tick=False) as clock:
+        assert dispatcher.run_once() == {"uncertain": 1}
+        clock.shift(timedelta(seconds=5))
+        listed = sms.find
+        sms.find = lambda to, since: []  # the provider's list has not caught up yet
+        assert reconciler.run(when + timedelta(seconds=5)) == {"look-again": 1}
+        sms.find = listed
+        clock.shift(timedelta(seconds=61))
+        assert reconciler.run(when + timedelta(seconds=66)) == {"found-sent": 1}
+        assert dispatcher.run_once() == {}
+    assert len(fake.messages) == 1 and rows(patient)[0].status == "sent"
+
+
+def test_a_claim_whose_lease_ran_out_is_not_sent_by_its_slow_owner(texted, sms, dispatcher, reconciler, fake):
+    patient = texted()
+    when = due_now(patient)
     slow = Dispatcher(backend=sms, owner="slow-worker", lease_seconds=60, max_per_second=1000)
     with time_machine.travel(when, tick=False) as clock:
         [reminder_id] = slow.claim(when)
         clock.shift(timedelta(seconds=61))
-        dispatcher.reconcile(when + timedelta(seconds=61))
+        reconciler.run(when + timedelta(seconds=61))
         assert slow.send(reminder_id) == "lost-lease"
         assert dispatcher.run_once() == {"sent": 1}
     assert len(fake.messages) == 1
@@ -396,14 +368,12 @@ def test_a_new_phone_number_needs_consent_again(client, make, texted, dispatcher
     )
     assert response.status_code == 200
     assert db.session.get(SmsContact, patient.id).status == "no_consent"
-    with time_machine.travel(_due_now(patient), tick=False):
+    with time_machine.travel(due_now(patient), tick=False):
         dispatcher.run_once()
     assert fake.messages == []
 
 
 def test_a_time_in_a_dst_gap_moves_just_past_it():
-    from hep.reminders.planner import local_moment
-
     moment = local_moment(date(2026, 3, 8), "02:30", ZoneInfo("America/Vancouver"))  # clocks jump 02:00 -> 03:00
     assert moment.astimezone(ZoneInfo("America/Vancouver")).strftime("%H:%M") == "03:30"
 
@@ -418,40 +388,39 @@ def test_a_superscript_digit_is_not_a_pain_score(fake, texted):
 def test_permanent_errors_stop_texting_the_number(texted, dispatcher, fake, code, contact_status):
     patient = texted()
     fake.reject_number("+447400123456", code=code)
-    with time_machine.travel(_due_now(patient), tick=False):
+    with time_machine.travel(due_now(patient), tick=False):
         assert dispatcher.run_once() == {"failed": 1}
     assert db.session.get(SmsContact, patient.id).status == contact_status
     assert all(r.status != "planned" for r in rows(patient))
 
 
-def test_a_timeout_is_reconciled_with_the_provider_not_resent(texted, dispatcher, fake):
+def test_a_timeout_is_reconciled_with_the_provider_not_resent(texted, dispatcher, reconciler, fake):
     patient = texted()
     fake.timeout_next(1, seconds=3, accept=True)  # Twilio took it, but we never heard back
-    when = _due_now(patient)
+    when = due_now(patient)
     with time_machine.travel(when, tick=False) as clock:
         assert dispatcher.run_once() == {"uncertain": 1}
         clock.shift(timedelta(seconds=5))
-        fake.wait_for_requests = None
-        assert dispatcher.reconcile(when + timedelta(seconds=5)) == {"found-sent": 1}
+        assert reconciler.run(when + timedelta(seconds=5)) == {"found-sent": 1}
         dispatcher.run_once()
     assert len(fake.messages) == 1 and rows(patient)[0].status == "sent"
 
 
-def test_a_crash_after_claiming_is_requeued_and_sent_once(texted, dispatcher, sms, fake):
+def test_a_crash_after_claiming_is_requeued_and_sent_once(texted, dispatcher, reconciler, sms, fake):
     patient = texted()
-    when = _due_now(patient)
+    when = due_now(patient)
     with time_machine.travel(when, tick=False) as clock:
         crashed = Dispatcher(backend=sms, owner="crashed-worker", lease_seconds=60, max_per_second=1000)
         assert crashed.claim(when)  # ... and the process died here
         clock.shift(timedelta(seconds=61))
-        assert dispatcher.reconcile(when + timedelta(seconds=61)) == {"requeued": 1}
+        assert reconciler.run(when + timedelta(seconds=61)) == {"requeued": 1}
         assert dispatcher.run_once() == {"sent": 1}
     assert len(fake.messages) == 1
 
 
-def test_a_crash_after_sending_is_found_at_the_provider_and_not_resent(texted, dispatcher, sms, fake):
+def test_a_crash_after_sending_is_found_at_the_provider_and_not_resent(texted, dispatcher, reconciler, sms, fake):
     patient = texted()
-    when = _due_now(patient)
+    when = due_now(patient)
 
     def die_after_send(point):
         if point == "after-send":
@@ -465,14 +434,14 @@ def test_a_crash_after_sending_is_found_at_the_provider_and_not_resent(texted, d
             crashed.run_once()
         db.session.rollback()
         clock.shift(timedelta(seconds=61))
-        assert dispatcher.reconcile(when + timedelta(seconds=61)) == {"found-sent": 1}
+        assert reconciler.run(when + timedelta(seconds=61)) == {"found-sent": 1}
         dispatcher.run_once()
     assert len(fake.messages) == 1 and rows(patient)[0].provider_sid == fake.messages[0]["sid"]
 
 
 def test_nothing_is_sent_after_stop(texted, dispatcher, fake):
     patient = texted()
-    when = _due_now(patient)
+    when = due_now(patient)
     status, _body = fake.send_inbound("http://localhost/webhooks/twilio/inbound", "+447400123456", FROM, "stop")
     assert status == 200
     with time_machine.travel(when, tick=False):
@@ -572,7 +541,7 @@ def test_a_clinic_sets_its_own_wording_and_it_is_checked(client, make, texted, d
     assert bad.status_code == 422 and "GSM-7" in bad.json["detail"] and "neck" in bad.json["detail"]
     good = client.put(url, headers=admin, json={"body": "{clinic}: a gentle nudge. Open the HEP app. STOP to opt out."})
     assert good.status_code == 200 and good.json["custom"] is True
-    with time_machine.travel(_due_now(patient), tick=False):
+    with time_machine.travel(due_now(patient), tick=False):
         dispatcher.run_once()
     assert fake.messages[0]["body"] == f"{patient.clinic.name}: a gentle nudge. Open the HEP app. STOP to opt out."
 
@@ -581,6 +550,6 @@ def test_the_patients_language_is_used_where_there_is_a_translation(make, texted
     patient = texted()
     patient.patient.language = "fr-CA"
     db.session.commit()
-    with time_machine.travel(_due_now(patient), tick=False):
+    with time_machine.travel(due_now(patient), tick=False):
         dispatcher.run_once()
     assert "c'est l'heure de vos exercices" in fake.messages[0]["body"]
