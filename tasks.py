@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The two commands: `python3 tasks.py run` and `python3 tasks.py test`.
+"""The two commands: `python3 tasks.py run` and `python3 tasks.py test` (and `bench`, `simulate`).
 
 Needs only Python 3.11+. Creates .venv, installs the pinned requirements (again only when they
 change), then runs the service or the test suite.
@@ -140,7 +140,14 @@ def bench(argv: list[str]) -> None:
     os.execv(PYTHON, [str(PYTHON), "benchmarks/run_all.py", *argv])
 
 
-COMMANDS = {"run": run, "test": test, "bench": bench}
+def simulate(argv: list[str]) -> None:
+    """The long reminder simulation with faults (tests/simulation/reminders.py): 60 days, 150 patients."""
+    ensure_venv("requirements-dev.txt")
+    os.chdir(ROOT)
+    os.execv(PYTHON, [str(PYTHON), "-m", "tests.simulation.reminders", *argv])
+
+
+COMMANDS = {"run": run, "test": test, "bench": bench, "simulate": simulate}
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
