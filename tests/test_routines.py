@@ -70,6 +70,8 @@ def test_physio_prescribes_a_routine_with_dosage(client, headers, patient, exerc
         "rest_seconds": 45,
         "side": "left",
         "load": "yellow band",
+        "rep_max": None,
+        "progression": None,
         "times_per_day": 2,
         "days_per_week": None,
         "weekdays": ["mon", "fri"],

@@ -7,6 +7,7 @@ from datetime import datetime
 from hep.accounts.models import User
 from hep.accounts.service import get_patient
 from hep.adherence.metrics import day_logs, week_start
+from hep.library import safety
 from hep.programs.compiled import exercise_summaries, governing_versions
 from hep.programs.service import local_today, routines_for, version_on
 from hep.sessions.service import next_session
@@ -21,12 +22,21 @@ def today_plan(actor: User, patient_id: int, *, now: datetime) -> dict:
         phase = version.phase_on(today)
         if phase is not None:
             in_effect.extend((version.routine_id, item) for item in phase.items)
+    pain_rule = safety.clinic_pain_rule(patient.user.clinic)
     if not in_effect:
-        return {"date": today, "timezone": patient.timezone, "items": [], "next_session": next_session(patient_id, now)}
+        return {
+            "date": today,
+            "timezone": patient.timezone,
+            "items": [],
+            "next_session": next_session(patient_id, now),
+            "safety": [],
+            "pain_rule": pain_rule,
+        }
     monday = week_start(today)
     logs = {day: v for (_pid, day), v in day_logs([patient_id], monday, today).items()}
     todays = logs.get(today)
     exercises = exercise_summaries({item.exercise_id for _routine_id, item in in_effect})
+    safety_keys = safety.keys_by_exercise(item.exercise_id for _routine_id, item in in_effect)
     items = []
     for routine_id, item in in_effect:
         key = (item.exercise_id, item.side)
@@ -48,6 +58,8 @@ def today_plan(actor: User, patient_id: int, *, now: datetime) -> dict:
                 "rest_seconds": item.rest_seconds,
                 "side": item.side,
                 "load": item.load,
+                "rep_max": item.rep_max,
+                "progression": item.progression,
                 "notes": item.notes,
                 "days_per_week": item.days_per_week,
                 "weekdays": list(item.weekdays) if item.weekdays is not None else None,
@@ -55,9 +67,17 @@ def today_plan(actor: User, patient_id: int, *, now: datetime) -> dict:
                 "times_due": item.times_per_day,
                 "done_today": round(min(done_today, item.times_per_day), 3),
                 "days_done_this_week": days_done,
+                "safety": safety_keys.get(item.exercise_id, []),
             }
         )
-    return {"date": today, "timezone": patient.timezone, "items": items, "next_session": next_session(patient_id, now)}
+    return {
+        "date": today,
+        "timezone": patient.timezone,
+        "items": items,
+        "next_session": next_session(patient_id, now),
+        "safety": safety.shown(key for entry in items for key in entry["safety"]),
+        "pain_rule": pain_rule,
+    }
 
 
 def current_routines(actor: User, patient_id: int, *, now: datetime) -> dict:
@@ -88,4 +108,10 @@ def current_routines(actor: User, patient_id: int, *, now: datetime) -> dict:
                 "items": shown.items,
             }
         )
-    return {"date": today, "routines": result}
+    shown_exercises = [item.exercise for routine in result for item in routine["items"]]
+    return {
+        "date": today,
+        "routines": result,
+        "safety": safety.for_exercises(shown_exercises),
+        "pain_rule": safety.clinic_pain_rule(patient.user.clinic),
+    }
