@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hep.dbtypes import UTCDateTime, utcnow
@@ -48,9 +48,9 @@ class Exercise(db.Model):
     regressions: Mapped[list] = mapped_column(JSON)
     media: Mapped[list] = mapped_column(JSON)
     # Keys of the safety blocks (hep/library/safety.py) shown with this exercise, most urgent first.
-    safety: Mapped[list] = mapped_column(JSON, default=list, server_default=text("'[]'"))
+    safety: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
     # Where the exercise comes from: [{citation, year, kind, follows}].
-    sources: Mapped[list] = mapped_column(JSON, default=list, server_default=text("'[]'"))
+    sources: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
     # Lowercased name, summary and steps: what free-text search matches against.
     search_text: Mapped[str] = mapped_column(Text)
     # Hash of the source content, so reloading an unchanged file writes nothing.

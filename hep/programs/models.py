@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hep.dbtypes import UTCDateTime, utcnow
@@ -175,7 +175,7 @@ class ProgramTemplate(db.Model):
     duration_weeks: Mapped[int] = mapped_column(Integer)
     phases: Mapped[list] = mapped_column(JSON)
     # The guidelines and trials it follows: [{citation, year, kind, follows}].
-    sources: Mapped[list] = mapped_column(JSON, default=list, server_default=text("'[]'"))
+    sources: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
     content_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -75,10 +75,10 @@ def upgrade():
     sa.PrimaryKeyConstraint('key', name=op.f('pk_safety_blocks'))
     )
     with op.batch_alter_table('exercises', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('safety', sa.JSON(), server_default=sa.text("'[]'"), nullable=False))
-        batch_op.add_column(sa.Column('sources', sa.JSON(), server_default=sa.text("'[]'"), nullable=False))
+        batch_op.add_column(sa.Column('safety', sa.JSON(), server_default='[]', nullable=False))
+        batch_op.add_column(sa.Column('sources', sa.JSON(), server_default='[]', nullable=False))
     with op.batch_alter_table('program_templates', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('sources', sa.JSON(), server_default=sa.text("'[]'"), nullable=False))
+        batch_op.add_column(sa.Column('sources', sa.JSON(), server_default='[]', nullable=False))
     with op.batch_alter_table('routine_items', schema=None) as batch_op:
         batch_op.add_column(sa.Column('rep_max', sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column('progression', sa.String(length=300), nullable=True))
