@@ -101,7 +101,9 @@ def _check_safety(filename: str, data: dict, blocks: dict[str, dict]) -> None:
     for i, key in enumerate(data["safety"]):
         if key not in blocks:
             raise LibraryError(filename, f"safety.{i}", f"names {key!r}, which is not in exercises/safety/")
-    for key in safety.missing(blocks, data):
+    missing = safety.missing(blocks, data)
+    if missing:
+        key = missing[0]
         raise LibraryError(
             filename, "safety", f"must list {key!r}: {safety.why(blocks[key], data)} needs that safety block"
         )
