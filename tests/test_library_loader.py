@@ -46,7 +46,7 @@ def test_loading_twice_changes_nothing(app, folder):
     load_library(folder, now=NOW)
     before = {slug: (e.updated_at, e.content_hash) for slug, e in library_rows().items()}
     report, _ = load_library(folder, now=NOW.replace(year=2027))
-    assert report.as_dict() == {"created": 0, "updated": 0, "unchanged": 2, "archived": 0, "restored": 0}
+    assert report.as_dict() == {"created": 0, "updated": 0, "unchanged": 2, "archived": 0, "restored": 0, "merged": 0}
     assert {slug: (e.updated_at, e.content_hash) for slug, e in library_rows().items()} == before
 
 

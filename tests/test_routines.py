@@ -71,6 +71,8 @@ def test_physio_prescribes_a_routine_with_dosage(client, headers, patient, exerc
         "rest_seconds": 45,
         "side": "left",
         "load": "yellow band",
+        "rep_max": None,
+        "progression": None,
         "times_per_day": 2,
         "days_per_week": None,
         "weekdays": ["mon", "fri"],
@@ -91,6 +93,12 @@ def test_physio_prescribes_a_routine_with_dosage(client, headers, patient, exerc
         ({"days_per_week": 3, "weekdays": ["mon"]}, "phases.0.items.0.weekdays"),
         ({"weekdays": ["mon", "funday"]}, "phases.0.items.0.weekdays.1"),
         ({"side": "middle"}, "phases.0.items.0.side"),
+        ({"reps": 5, "rep_max": 5}, "phases.0.items.0.rep_max"),
+        ({"rep_max": 31}, "phases.0.items.0.rep_max"),
+        ({"reps": 15, "rep_max": 12}, "phases.0.items.0.reps"),
+        ({"reps": None, "hold_seconds": 30, "rep_max": 12}, "phases.0.items.0.rep_max"),
+        ({"progression": "x" * 301}, "phases.0.items.0.progression"),
+        ({"progression": ""}, "phases.0.items.0.progression"),
     ],
 )
 def test_bad_items_are_rejected_naming_the_field(client, headers, patient, exercises, change, field):
@@ -98,6 +106,21 @@ def test_bad_items_are_rejected_naming_the_field(client, headers, patient, exerc
     assert response.status_code == 422
     assert field in [p["name"] for p in response.json["invalid_params"]]
     assert db.session.scalar(db.select(db.func.count()).select_from(Routine)) == 0
+
+
+def test_load_by_repetition_maximum_is_kept_shown_and_snapshotted(client, make, headers, patient, exercises):
+    rule = "When you can do 2 more than asked on every set, add about 5%."
+    heavy = item("bridge", sets=4, reps=8, rep_max=8, progression=rule, load="a backpack with books")
+    routine = post(client, headers, patient, routine_body(START, items=[heavy])).json
+    stored = routine["current"]["phases"][0]["items"][0]
+    assert (stored["rep_max"], stored["progression"], stored["load"]) == (8, rule, "a backpack with books")
+    mine = make.headers(patient)
+    with time_machine.travel(datetime(2026, 11, 17, 12, 0, tzinfo=UTC), tick=False):
+        plan = client.get(f"/api/v1/patients/{patient.id}/today", headers=mine).json
+        make.log(patient, stored["id"], datetime(2026, 11, 17, 11, 0, tzinfo=UTC), sets_done=4)
+    assert (plan["items"][0]["rep_max"], plan["items"][0]["progression"]) == (8, rule)
+    log = db.session.scalar(db.select(AdherenceLog))
+    assert (log.prescribed["rep_max"], log.prescribed["progression"]) == (8, rule)
 
 
 def test_dates_must_be_in_order(client, headers, patient, exercises):

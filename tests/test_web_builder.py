@@ -221,3 +221,55 @@ def test_odd_button_values_change_nothing(client, setup):
         response = press(client, url, page, action, add_phase="²")
         assert response.status_code == 200, action
         assert fields(response.get_data(as_text=True))["phases-0-items-0-exercise"] == "chin-tuck"
+
+
+def test_the_builder_sets_load_by_repetition_maximum_and_a_progression_rule(client, setup):
+    patient = setup["patient"]
+    web_sign_in(client, setup["physio"])
+    url = f"/patients/{patient.id}/routines/new"
+    page = client.get(url).get_data(as_text=True)
+    page = press(client, url, page, "add:calf-raise", title="Calves").get_data(as_text=True)
+    assert 'name="phases-0-items-0-rep_max"' in page and 'name="phases-0-items-0-progression"' in page
+    too_heavy = press(client, url, page, "save", **{"phases-0-items-0-rep_max": "40"})
+    assert too_heavy.status_code == 422
+    assert 'id="f-phases-0-items-0-rep-max-error">Must be greater than or equal to 6' in too_heavy.get_data(
+        as_text=True
+    )
+    rule = "When you can do 2 more than asked on every set, add about 5%."
+    saved = press(client, url, page, "save", **{"phases-0-items-0-rep_max": "12", "phases-0-items-0-progression": rule})
+    assert saved.status_code == 302
+    stored = db.session.scalar(select(Routine).where(Routine.patient_id == patient.id)).current.phases[0].items[0]
+    assert (stored.rep_max, stored.progression) == (12, rule)
+
+
+def test_handout_gives_the_pain_rule_and_each_safety_block_once(client, make, setup):
+    from hep.library.models import Exercise, SafetyBlock
+
+    db.session.add(
+        SafetyBlock(
+            key="neck",
+            title="Neck: when to stop and get help",
+            priority=13,
+            lines=["Stop and get urgent help if you feel dizzy or see double."],
+            applies_to=[{"body_regions": ["neck"]}],
+            sources=[],
+            content_hash="x",
+        )
+    )
+    for exercise in db.session.scalars(select(Exercise).where(Exercise.slug.in_(["chin-tuck", "chin-tuck-harder"]))):
+        exercise.safety = ["neck"]
+    db.session.commit()
+    rule = "When 10 feel easy, hold for longer."
+    routine = a_routine(
+        make, setup, items=[item("chin-tuck", progression=rule), item("chin-tuck-harder"), item("calf-raise")]
+    )
+    web_sign_in(client, setup["physio"])
+    page = client.get(f"/routines/{routine.id}/handout").get_data(as_text=True)
+    assert page.count("Neck: when to stop and get help") == 1 and "see double" in page
+    assert "up to 5 out of 10" in page and f"When to make it harder:</strong> {rule}" in page
+    pdf = client.get(f"/routines/{routine.id}/handout.pdf").data
+    text = " ".join(" ".join(p.extract_text().split()) for p in PdfReader(io.BytesIO(pdf)).pages)
+    assert "How much pain is fine" in text and text.count("Neck: when to stop and get help") == 1
+    assert "Safety on the handout and in the app: Neck" in client.get(f"/patients/{setup['patient'].id}").get_data(
+        as_text=True
+    )

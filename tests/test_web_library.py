@@ -93,3 +93,28 @@ def test_exercise_form_errors_are_shown_and_library_exercises_stay_read_only(cli
     assert db.session.scalar(select(Exercise.id).where(Exercise.slug == "towel-neck-glide")) is None
     assert client.get("/library/neck-base/edit").status_code == 403
     assert client.post("/library/neck-base/archive", data={"csrf_token": csrf, "action": "archive"}).status_code == 403
+
+
+def test_an_exercise_page_shows_its_safety_blocks_evidence_and_progression_rule(client, make):
+    from hep.library.models import SafetyBlock
+
+    source = {"citation": "Jull G et al. Spine 2002;27:1835-43.", "year": 2002, "kind": "trial", "follows": "Nods."}
+    db.session.add(
+        SafetyBlock(
+            key="neck",
+            title="Neck: when to stop and get help",
+            priority=13,
+            lines=["Stop if you see double."],
+            applies_to=[{"body_regions": ["neck"]}],
+            sources=[],
+            content_hash="x",
+        )
+    )
+    dosage = {"sets": 3, "reps": 10, "rep_max": 12, "progression": "Add a little weight when 12 is easy."}
+    make.exercise(slug="neck-nod", name="Neck nod", safety=["neck"], sources=[source], default_dosage=dosage)
+    web_sign_in(client, make.physio())
+    page = client.get("/library/neck-nod").get_data(as_text=True)
+    assert "Neck: when to stop and get help" in page and "Stop if you see double." in page
+    assert "Jull G et al." in page and "Followed: Nods." in page
+    assert "heavy enough that you could do only 12 repetitions" in page
+    assert "When to make it harder:</strong> Add a little weight when 12 is easy." in page

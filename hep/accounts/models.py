@@ -31,6 +31,9 @@ class Clinic(db.Model):
     risk_adherence_drop: Mapped[int] = mapped_column(Integer, default=20, server_default="20")
     risk_pain_rise: Mapped[int] = mapped_column(Integer, default=2, server_default="2")
     risk_pain_after: Mapped[int] = mapped_column(Integer, default=7, server_default="7")
+    # The pain rule patients are given (hep/library/safety.py): pain up to this (0-10) is acceptable
+    # during exercise if it settles by the next morning.
+    pain_rule_max: Mapped[int] = mapped_column(Integer, default=5, server_default="5")
 
 
 class User(db.Model):

@@ -94,6 +94,13 @@ class ClinicSchema(ma.Schema):
         validate=validate.Range(0, 10),
         metadata={"description": "At risk when 7-day mean pain after exercise reaches this"},
     )
+    pain_rule_max = ma.fields.Integer(
+        validate=validate.Range(0, 5),
+        metadata={
+            "description": "The pain rule patients are given: pain up to this (0-10 scale) during exercise is "
+            "acceptable if it settles by the next morning (default 5, the pain-monitoring model's limit)"
+        },
+    )
 
 
 class ClinicUpdateSchema(ClinicSchema):

@@ -1,4 +1,10 @@
-"""Load exercises/*.yaml into the database: validate everything, then upsert by slug at once."""
+"""Load exercises/*.yaml into the database: validate everything, then upsert by slug at once.
+
+exercises/safety/*.yaml holds the safety blocks (hep/library/safety.py); an exercise file must list
+every block its tags need. A file's `aliases` are slugs of exercises merged into it: a library row
+still carrying such a slug is folded into the survivor (whatever referred to it is re-pointed) and
+the slug keeps resolving through exercise_aliases.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +16,13 @@ from pathlib import Path
 
 import marshmallow as ma
 import yaml
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from hep.errors import flatten_messages
 from hep.extensions import db
-from hep.library.models import Exercise
-from hep.library.schemas import ExerciseInSchema
+from hep.library import safety
+from hep.library.models import Exercise, ExerciseAlias, SafetyBlock
+from hep.library.schemas import LibraryExerciseSchema, SafetyBlockInSchema
 from hep.library.service import apply_content
 
 
@@ -34,35 +41,83 @@ class LoadReport:
     unchanged: list[str] = field(default_factory=list)
     archived: list[str] = field(default_factory=list)
     restored: list[str] = field(default_factory=list)
+    merged: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, int]:
-        return {k: len(getattr(self, k)) for k in ("created", "updated", "unchanged", "archived", "restored")}
+        kinds = ("created", "updated", "unchanged", "archived", "restored", "merged")
+        return {k: len(getattr(self, k)) for k in kinds}
+
+
+def _load_file(path: Path, schema: ma.Schema, name: str | None = None) -> dict:
+    name = name or path.name
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise LibraryError(name, "(file)", f"is not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise LibraryError(name, "(file)", "must be a mapping of fields")
+    try:
+        return schema.load(raw)
+    except ma.ValidationError as exc:
+        first = flatten_messages(exc.normalized_messages(), "file")[0]
+        raise LibraryError(name, first["name"], first["reason"]) from exc
+
+
+def read_safety(directory: Path) -> dict[str, dict]:
+    """Parse and validate exercises/safety/*.yaml; return {key: block} (empty when there is no folder)."""
+    schema, blocks = SafetyBlockInSchema(), {}
+    folder = directory / "safety"
+    for path in sorted(folder.glob("*.yaml")) if folder.is_dir() else []:
+        data = _load_file(path, schema, f"safety/{path.name}")
+        if data["key"] != path.stem:
+            raise LibraryError(f"safety/{path.name}", "key", f"is {data['key']!r} but must equal the file name")
+        blocks[data["key"]] = data
+    return blocks
 
 
 def read_library(directory: Path) -> dict[str, dict]:
-    """Parse and validate every exercise file; return {slug: data} or raise LibraryError."""
-    schema = ExerciseInSchema()
+    """Parse and validate every exercise file; return {slug: data} or raise LibraryError.
+
+    Each entry's `safety` comes back complete: the blocks it lists plus the ones for every exercise.
+    """
+    schema, blocks = LibraryExerciseSchema(), read_safety(directory)
     entries: dict[str, dict] = {}
     files = sorted(directory.glob("*.yaml")) + sorted(directory.glob("*.yml"))
     for path in files:
-        try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (yaml.YAMLError, UnicodeDecodeError) as exc:
-            raise LibraryError(path.name, "(file)", f"is not valid YAML: {exc}") from exc
-        if not isinstance(raw, dict):
-            raise LibraryError(path.name, "(file)", "must be a mapping of fields")
-        try:
-            data = schema.load(raw)
-        except ma.ValidationError as exc:
-            first = flatten_messages(exc.normalized_messages(), "file")[0]
-            raise LibraryError(path.name, first["name"], first["reason"]) from exc
+        data = _load_file(path, schema)
         if data["slug"] != path.stem:
             raise LibraryError(path.name, "slug", f"is {data['slug']!r} but must equal the file name {path.stem!r}")
         if data["slug"] in entries:
             raise LibraryError(path.name, "slug", "is used by another file")
+        _check_safety(path.name, data, blocks)
+        data["safety"] = safety.attached(blocks, data)
         entries[data["slug"]] = data
     _check_links(entries)
+    _check_aliases(entries)
     return entries
+
+
+def _check_safety(filename: str, data: dict, blocks: dict[str, dict]) -> None:
+    for i, key in enumerate(data["safety"]):
+        if key not in blocks:
+            raise LibraryError(filename, f"safety.{i}", f"names {key!r}, which is not in exercises/safety/")
+    missing = safety.missing(blocks, data)
+    if missing:
+        key = missing[0]
+        raise LibraryError(
+            filename, "safety", f"must list {key!r}: {safety.why(blocks[key], data)} needs that safety block"
+        )
+
+
+def _check_aliases(entries: dict[str, dict]) -> None:
+    owner: dict[str, str] = {}
+    for slug, data in entries.items():
+        for i, alias in enumerate(data["aliases"]):
+            if alias in entries:
+                raise LibraryError(f"{slug}.yaml", f"aliases.{i}", f"{alias!r} is still an exercise file")
+            if alias in owner:
+                raise LibraryError(f"{slug}.yaml", f"aliases.{i}", f"{alias!r} is already kept by {owner[alias]}.yaml")
+            owner[alias] = slug
 
 
 def _check_links(entries: dict[str, dict]) -> None:
@@ -113,27 +168,86 @@ def upsert_by_key(existing: dict, entries: dict[str, dict], *, now: datetime, ne
 
 
 def load_library(directory: Path, *, now: datetime) -> tuple[LoadReport, LoadReport]:
-    """Validate every exercise and template file, then upsert them and archive what was removed.
+    """Validate every exercise, safety and template file, then upsert them and archive what was removed.
 
     All in one transaction: a bad file changes nothing. Returns (exercises, templates) reports.
     """
     from hep.programs.templates import read_templates, upsert_templates
 
+    blocks = read_safety(directory)
     entries = read_library(directory)
+    aliases = {alias: slug for slug, data in entries.items() for alias in data["aliases"]}
     templates_dir = directory / "templates"
-    templates = read_templates(templates_dir, set(entries)) if templates_dir.is_dir() else {}
+    templates = read_templates(templates_dir, set(entries), aliases) if templates_dir.is_dir() else {}
     existing = {e.slug: e for e in db.session.scalars(select(Exercise).where(Exercise.clinic_id.is_(None)))}
     try:
+        _upsert_safety(blocks, now=now)
         report = upsert_by_key(
-            existing,
+            {k: v for k, v in existing.items() if k not in aliases},
             entries,
             now=now,
             new=lambda slug: Exercise(slug=slug, clinic_id=None, created_at=now),
             fill=lambda row, data: apply_content(row, data, now=now),
         )
+        db.session.flush()
+        report.merged = _sync_aliases(aliases, existing, now=now)
         template_report = upsert_templates(templates, now=now)
         db.session.commit()
     except Exception:
         db.session.rollback()
         raise
     return report, template_report
+
+
+def _upsert_safety(blocks: dict[str, dict], *, now: datetime) -> LoadReport:
+    existing = {b.key: b for b in db.session.scalars(select(SafetyBlock))}
+
+    def fill(row: SafetyBlock, data: dict) -> None:
+        for name in ("title", "priority", "lines", "applies_to", "sources"):
+            setattr(row, name, data[name])
+
+    return upsert_by_key(existing, blocks, now=now, new=lambda key: SafetyBlock(key=key, created_at=now), fill=fill)
+
+
+def _sync_aliases(aliases: dict[str, str], existing: dict[str, Exercise], *, now: datetime) -> list[str]:
+    """Point every alias at its surviving exercise; fold retired rows that still carry an alias slug.
+
+    Returns the slugs folded in this load.
+    """
+    survivors = {
+        e.slug: e
+        for e in db.session.scalars(
+            select(Exercise).where(Exercise.clinic_id.is_(None), Exercise.slug.in_(set(aliases.values())))
+        )
+    }
+    folded = []
+    for alias, slug in sorted(aliases.items()):
+        retired = existing.get(alias)
+        if retired is not None:
+            fold(retired, survivors[slug])
+            folded.append(alias)
+    rows = {a.slug: a for a in db.session.scalars(select(ExerciseAlias))}
+    for alias, slug in aliases.items():
+        row = rows.pop(alias, None)
+        if row is None:
+            db.session.add(ExerciseAlias(slug=alias, exercise_id=survivors[slug].id, created_at=now))
+        elif row.exercise_id != survivors[slug].id:
+            row.exercise_id = survivors[slug].id
+    for row in rows.values():
+        db.session.delete(row)
+    return folded
+
+
+def fold(retired: Exercise, survivor: Exercise) -> None:
+    """Merge a retired exercise into its survivor: every row that refers to it (prescriptions, logs)
+    now refers to the survivor, and the retired row and its own details (tags) are deleted.
+
+    Which rows refer to an exercise comes from the schema: foreign keys to exercises.id without
+    ON DELETE CASCADE are references to re-point; cascading ones are the exercise's own details.
+    """
+    for table in db.metadata.sorted_tables:
+        for fk in table.foreign_keys:
+            if fk.column.table.name == "exercises" and fk.ondelete != "CASCADE":
+                db.session.execute(update(table).where(fk.parent == retired.id).values({fk.parent.name: survivor.id}))
+    db.session.delete(retired)
+    db.session.flush()

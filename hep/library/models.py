@@ -47,6 +47,10 @@ class Exercise(db.Model):
     progressions: Mapped[list] = mapped_column(JSON)
     regressions: Mapped[list] = mapped_column(JSON)
     media: Mapped[list] = mapped_column(JSON)
+    # Keys of the safety blocks (hep/library/safety.py) shown with this exercise, most urgent first.
+    safety: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
+    # Where the exercise comes from: [{citation, year, kind, follows}].
+    sources: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
     # Lowercased name, summary and steps: what free-text search matches against.
     search_text: Mapped[str] = mapped_column(Text)
     # Hash of the source content, so reloading an unchanged file writes nothing.
@@ -93,3 +97,34 @@ class ExerciseTag(db.Model):
     kind: Mapped[str] = mapped_column(String(20), primary_key=True)
     value: Mapped[str] = mapped_column(String(60), primary_key=True)
     position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ExerciseAlias(db.Model):
+    """A retired library slug that now means another exercise (two near-duplicates merged into one).
+
+    Prescriptions, logs and links made with the old slug keep working: reads resolve it to the
+    surviving exercise, and the rows that referred to the retired exercise were re-pointed to it.
+    """
+
+    __tablename__ = "exercise_aliases"
+
+    slug: Mapped[str] = mapped_column(String(80), primary_key=True)
+    exercise_id: Mapped[int] = mapped_column(ForeignKey("exercises.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class SafetyBlock(db.Model):
+    """A safety message kept once (exercises/safety/<key>.yaml) and shown with every exercise it applies to."""
+
+    __tablename__ = "safety_blocks"
+
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    title: Mapped[str] = mapped_column(String(120))
+    # Blocks are shown in this order, smallest first: the most urgent lead.
+    priority: Mapped[int] = mapped_column(Integer)
+    lines: Mapped[list] = mapped_column(JSON)
+    applies_to: Mapped[list] = mapped_column(JSON)  # rules: see hep/library/safety.py
+    sources: Mapped[list] = mapped_column(JSON)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -49,6 +49,7 @@ CATEGORIES = (
     "breathing-relaxation",
     "self-massage",
     "endurance",
+    "self-care",
 )
 EQUIPMENT = (
     "pillow",
@@ -65,6 +66,8 @@ EQUIPMENT = (
     "foam-roller",
     "rolled-towel",
     "stick",
+    "wrist-splint",
+    "notebook",
 )
 POSITIONS = (
     "lying-on-back",
@@ -93,8 +96,42 @@ def _vocab(values: tuple[str, ...], minimum: int, **kwargs) -> ma.fields.List:
     )
 
 
+REP_MAX = (6, 30)
+
+
+def rep_max_field() -> ma.fields.Integer:
+    """Load as the trials give it: a weight the patient can lift only this many times (15 down to 6 in
+    heavy slow resistance programs)."""
+    return ma.fields.Integer(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Range(*REP_MAX),
+        metadata={"description": "A weight you can lift only this many times (a repetition maximum, 6-30)"},
+    )
+
+
+def progression_field() -> ma.fields.String:
+    return ma.fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(1, 300),
+        metadata={"description": "When and how to make it harder, in the patient's words"},
+    )
+
+
+def check_rep_max(data: dict) -> None:
+    """A repetition maximum needs reps, and no more reps than the weight allows."""
+    rep_max, reps = data.get("rep_max"), data.get("reps")
+    if rep_max is None:
+        return
+    if reps is None:
+        raise ma.ValidationError("give reps with rep_max", "rep_max")
+    if reps > rep_max:
+        raise ma.ValidationError(f"is {rep_max}: a weight lifted only {rep_max} times allows no more reps", "reps")
+
+
 class DosageSchema(ma.Schema):
-    """How much of an exercise: sets of reps and/or holds, rest, and how often."""
+    """How much of an exercise: sets of reps and/or holds, rest, how often, and how heavy."""
 
     sets = ma.fields.Integer(required=True, validate=validate.Range(1, 10))
     reps = ma.fields.Integer(load_default=None, allow_none=True, validate=validate.Range(1, 100))
@@ -103,6 +140,8 @@ class DosageSchema(ma.Schema):
     times_per_day = ma.fields.Integer(load_default=1, validate=validate.Range(1, 6))
     days_per_week = ma.fields.Integer(load_default=7, validate=validate.Range(1, 7))
     per_side = ma.fields.Boolean(load_default=False)
+    rep_max = rep_max_field()
+    progression = progression_field()
 
     @ma.validates_schema
     def _reps_or_hold(self, data, **kwargs):
@@ -110,12 +149,31 @@ class DosageSchema(ma.Schema):
             raise ma.ValidationError("Missing data for required field.", "sets")
         if data.get("reps") is None and data.get("hold_seconds") is None:
             raise ma.ValidationError("give reps, hold_seconds or both", "reps")
+        check_rep_max(data)
 
 
 class MediaSchema(ma.Schema):
     type = ma.fields.String(required=True, validate=validate.OneOf(("image", "video")))
     url = ma.fields.Url(required=True, schemes={"https"})
     caption = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
+
+
+SOURCE_KINDS = ("guideline", "trial", "review", "consensus", "other")
+
+
+class SourceSchema(ma.Schema):
+    """Evidence: a guideline or trial, its year, and what is taken from it."""
+
+    citation = ma.fields.String(required=True, validate=validate.Length(10, 300))
+    year = ma.fields.Integer(required=True, validate=validate.Range(1950, 2100))
+    kind = ma.fields.String(required=True, validate=validate.OneOf(SOURCE_KINDS))
+    follows = ma.fields.String(
+        required=True, validate=validate.Length(10, 600), metadata={"description": "What is taken from it"}
+    )
+
+
+def sources_field(minimum: int = 0, **kwargs) -> ma.fields.List:
+    return ma.fields.List(ma.fields.Nested(SourceSchema), validate=validate.Length(minimum, 10), **kwargs)
 
 
 class ExerciseInSchema(ma.Schema):
@@ -139,10 +197,16 @@ class ExerciseInSchema(ma.Schema):
     progressions = ma.fields.List(ma.fields.String(validate=Slug.validate), load_default=list)
     regressions = ma.fields.List(ma.fields.String(validate=Slug.validate), load_default=list)
     media = ma.fields.List(ma.fields.Nested(MediaSchema), load_default=list)
+    safety = ma.fields.List(
+        ma.fields.String(validate=Slug.validate),
+        load_default=list,
+        metadata={"description": "Keys of safety blocks to show; the ones its regions need are added"},
+    )
+    sources = sources_field(load_default=list)
 
     @ma.validates_schema
     def _no_duplicate_tags(self, data, **kwargs):
-        for field in ("body_regions", "conditions", "equipment", "progressions", "regressions"):
+        for field in ("body_regions", "conditions", "equipment", "progressions", "regressions", "safety"):
             values = data.get(field) or []
             if len(set(values)) != len(values):
                 raise ma.ValidationError("lists a value twice", field)
@@ -150,6 +214,52 @@ class ExerciseInSchema(ma.Schema):
         for field in ("progressions", "regressions"):
             if slug and slug in (data.get(field) or []):
                 raise ma.ValidationError("an exercise cannot link to itself", field)
+
+
+class LibraryExerciseSchema(ExerciseInSchema):
+    """A shipped exercise file: it may also keep the slugs of exercises merged into it."""
+
+    aliases = ma.fields.List(ma.fields.String(validate=[validate.Length(3, 80), Slug.validate]), load_default=list)
+
+
+class SafetyRuleSchema(ma.Schema):
+    """When a safety block applies: every criterion given must match (a list matches on any value)."""
+
+    all = ma.fields.Boolean(metadata={"description": "Every exercise and template"})
+    body_regions = _vocab(REGIONS, 1)
+    conditions = _vocab(CONDITIONS, 1)
+    categories = _vocab(CATEGORIES, 1)
+    exercises = ma.fields.List(ma.fields.String(validate=Slug.validate), validate=validate.Length(1, 50))
+    min_hold_seconds = ma.fields.Integer(validate=validate.Range(1, 300))
+
+    @ma.validates_schema
+    def _something(self, data, **kwargs):
+        if not data:
+            raise ma.ValidationError("give at least one of all, body_regions, conditions, categories, exercises")
+        if data.get("all") is False:
+            raise ma.ValidationError("leave all out instead of false", "all")
+        if data.get("all") and len(data) > 1:
+            raise ma.ValidationError("all: true stands alone", "all")
+        if set(data) == {"min_hold_seconds"}:
+            raise ma.ValidationError("min_hold_seconds narrows another criterion; give one", "min_hold_seconds")
+
+
+class SafetyBlockInSchema(ma.Schema):
+    """A safety block as written in exercises/safety/<key>.yaml."""
+
+    key = ma.fields.String(required=True, validate=[validate.Length(3, 80), Slug.validate])
+    title = ma.fields.String(required=True, validate=validate.Length(3, 120))
+    priority = ma.fields.Integer(required=True, validate=validate.Range(1, 99))
+    lines = _texts(1, 10, required=True)
+    applies_to = ma.fields.List(ma.fields.Nested(SafetyRuleSchema), required=True, validate=validate.Length(1, 10))
+    sources = sources_field(1, required=True)
+
+
+class SafetyBlockSchema(ma.Schema):
+    key = ma.fields.String(required=True)
+    title = ma.fields.String(required=True)
+    lines = ma.fields.List(ma.fields.String(), required=True, metadata={"description": "In the patient's words"})
+    sources = ma.fields.List(ma.fields.Nested(SourceSchema), required=True)
 
 
 class ExerciseCreateSchema(ExerciseInSchema):
@@ -192,6 +302,15 @@ class ExerciseSchema(ExerciseSummarySchema):
     progressions = ma.fields.List(ma.fields.Nested(ExerciseLinkSchema), required=True)
     regressions = ma.fields.List(ma.fields.Nested(ExerciseLinkSchema), required=True)
     media = ma.fields.List(ma.fields.Nested(MediaSchema), required=True)
+    safety = ma.fields.List(
+        ma.fields.Nested(SafetyBlockSchema),
+        required=True,
+        metadata={"description": "When to stop and get help, shown with this exercise"},
+    )
+    sources = ma.fields.List(ma.fields.Nested(SourceSchema), required=True)
+    aliases = ma.fields.List(
+        ma.fields.String(), required=True, metadata={"description": "Old slugs merged into this exercise"}
+    )
     updated_at = ma.fields.AwareDateTime(required=True)
 
 

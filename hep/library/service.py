@@ -10,7 +10,8 @@ from sqlalchemy import Select, exists, or_, select
 from hep.accounts.models import User
 from hep.errors import Conflict, Forbidden, Invalid, NotFound
 from hep.extensions import db
-from hep.library.models import CONDITION, EQUIPMENT, REGION, Exercise, ExerciseTag
+from hep.library import safety
+from hep.library.models import CONDITION, EQUIPMENT, REGION, Exercise, ExerciseAlias, ExerciseTag
 
 CONTENT_FIELDS = (
     "name",
@@ -27,6 +28,8 @@ CONTENT_FIELDS = (
     "progressions",
     "regressions",
     "media",
+    "safety",
+    "sources",
 )
 TAG_FIELDS = {"body_regions": REGION, "conditions": CONDITION, "equipment": EQUIPMENT}
 
@@ -95,30 +98,74 @@ def search_query(
 
 
 def get_exercise(clinic_id: int, slug: str) -> Exercise:
-    """Fetch an exercise the clinic can see by slug (its own first), or NotFound."""
+    """Fetch an exercise the clinic can see by slug (its own first, then the library's, then a merged
+    library slug's survivor), or NotFound."""
     exercise = db.session.scalar(
         select(Exercise).where(Exercise.slug == slug, visible_to(clinic_id)).order_by(Exercise.clinic_id.is_(None))
     )
+    if exercise is None:
+        exercise = db.session.scalar(
+            select(Exercise)
+            .join(ExerciseAlias, ExerciseAlias.exercise_id == Exercise.id)
+            .where(ExerciseAlias.slug == slug)
+        )
     if exercise is None:
         raise NotFound(f"No exercise {slug!r}.")
     return exercise
 
 
+def by_slugs(clinic_id: int, slugs: set[str], *, include_archived: bool = False) -> dict[str, Exercise]:
+    """{slug as given: exercise} for the slugs the clinic can use; a merged slug maps to its survivor,
+    and the clinic's own exercise wins over a library one with the same slug."""
+    if not slugs:
+        return {}
+    query = select(Exercise).where(Exercise.slug.in_(slugs), visible_to(clinic_id))
+    if not include_archived:
+        query = query.where(Exercise.archived_at.is_(None))
+    # The clinic's own comes last, so it wins the dict.
+    found = {e.slug: e for e in db.session.scalars(query.order_by(Exercise.clinic_id.is_not(None)))}
+    rest = set(slugs) - set(found)
+    if rest:
+        merged = (
+            select(ExerciseAlias.slug, Exercise)
+            .join(Exercise, ExerciseAlias.exercise_id == Exercise.id)
+            .where(ExerciseAlias.slug.in_(rest))
+        )
+        if not include_archived:
+            merged = merged.where(Exercise.archived_at.is_(None))
+        for alias, exercise in db.session.execute(merged):
+            found[alias] = exercise
+    return found
+
+
+def resolve_links(clinic_id: int, slugs: list[str]) -> dict[str, dict]:
+    """{slug as given: slug, name and difficulty of the exercise it means} (unknown slugs are left out)."""
+    return {
+        given: {"slug": e.slug, "name": e.name, "difficulty": e.difficulty}
+        for given, e in by_slugs(clinic_id, set(slugs), include_archived=True).items()
+    }
+
+
 def links(clinic_id: int, slugs: list[str]) -> list[dict]:
     """Name and difficulty of linked exercises, in the order given (unknown slugs are left out)."""
-    if not slugs:
-        return []
-    rows = db.session.execute(
-        select(Exercise.slug, Exercise.name, Exercise.difficulty).where(Exercise.slug.in_(slugs), visible_to(clinic_id))
-    ).all()
-    found = {row.slug: row._asdict() for row in rows}
+    found = resolve_links(clinic_id, slugs)
     return [found[s] for s in slugs if s in found]
 
 
+def aliases_of(exercise: Exercise) -> list[str]:
+    """The retired slugs that now mean this exercise."""
+    return list(
+        db.session.scalars(
+            select(ExerciseAlias.slug).where(ExerciseAlias.exercise_id == exercise.id).order_by(ExerciseAlias.slug)
+        )
+    )
+
+
 def detail(clinic_id: int, slug: str) -> dict:
-    """An exercise with its progressions and regressions resolved to names."""
+    """An exercise with its progressions and regressions resolved to names, its safety blocks in full,
+    and the old slugs merged into it. A merged slug answers with the exercise it now means."""
     exercise = get_exercise(clinic_id, slug)
-    names = {row["slug"]: row for row in links(clinic_id, exercise.progressions + exercise.regressions)}
+    names = resolve_links(clinic_id, exercise.progressions + exercise.regressions)
     return {
         **{
             name: getattr(exercise, name)
@@ -135,6 +182,8 @@ def detail(clinic_id: int, slug: str) -> dict:
         },
         "progressions": [names[s] for s in exercise.progressions if s in names],
         "regressions": [names[s] for s in exercise.regressions if s in names],
+        "safety": safety.shown(exercise.safety or []),
+        "aliases": aliases_of(exercise),
     }
 
 
@@ -146,10 +195,27 @@ def slugify(name: str) -> str:
 def _check_links(clinic_id: int, data: dict) -> None:
     for field in ("progressions", "regressions"):
         wanted = data.get(field) or []
-        known = {row["slug"] for row in links(clinic_id, wanted)}
+        known = resolve_links(clinic_id, wanted)
         missing = [s for s in wanted if s not in known]
         if missing:
             raise Invalid(field, f"unknown exercise(s): {', '.join(missing)}")
+
+
+def _attach_safety(exercise: Exercise, data: dict) -> None:
+    """A clinic's exercise shows the blocks it asks for plus every block its tags need (never fewer)."""
+    blocks = safety.live_blocks()
+    unknown = [k for k in data.get("safety") or [] if k not in blocks]
+    if unknown:
+        raise Invalid("safety", f"unknown safety block(s): {', '.join(unknown)}")
+    current = {
+        "slug": exercise.slug,
+        "body_regions": data.get("body_regions", exercise.body_regions),
+        "conditions": data.get("conditions", exercise.conditions),
+        "category": data.get("category", exercise.category),
+        "default_dosage": data.get("default_dosage", exercise.default_dosage),
+        "safety": data.get("safety", [k for k in exercise.safety or [] if k in blocks]),
+    }
+    data["safety"] = safety.attached(blocks, current)
 
 
 def _require_staff(actor: User) -> None:
@@ -168,7 +234,8 @@ def create_clinic_exercise(actor: User, data: dict, *, now: datetime) -> Exercis
             invalid_params=[{"name": "slug", "location": "json", "reason": "is already in use"}],
         )
     _check_links(actor.clinic_id, data)
-    exercise = Exercise(slug=slug, clinic_id=actor.clinic_id, created_at=now, content_hash="")
+    exercise = Exercise(slug=slug, clinic_id=actor.clinic_id, created_at=now, content_hash="", safety=[])
+    _attach_safety(exercise, data)
     apply_content(exercise, data, now=now)
     db.session.add(exercise)
     db.session.commit()
@@ -186,6 +253,7 @@ def update_clinic_exercise(actor: User, slug: str, changes: dict, *, now: dateti
     _check_links(actor.clinic_id, changes)
     if "archived" in changes:
         exercise.archived_at = (exercise.archived_at or now) if changes.pop("archived") else None
+    _attach_safety(exercise, changes)
     apply_content(exercise, changes, now=now)
     db.session.commit()
     return exercise

@@ -39,6 +39,8 @@ class Item(WeeklySchedule):
     days_per_week: int | None
     weekdays: tuple[str, ...] | None
     notes: str | None
+    rep_max: int | None = None
+    progression: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +109,8 @@ def _load_statements(dialect_name: str) -> tuple[Select, Select, Select]:
             RoutineItem.days_per_week,
             RoutineItem.weekdays,
             RoutineItem.notes,
+            RoutineItem.rep_max,
+            RoutineItem.progression,
         )
         .join(RoutinePhase, RoutinePhase.id == RoutineItem.phase_id)
         .where(among(RoutinePhase.version_id, "ids", dialect_name))
@@ -134,7 +138,7 @@ def _load(ids: list[int]) -> list[Version]:
     items: dict[int, list[Item]] = {}
     for phase_id, *fields in db.session.execute(items_query, params):
         weekdays = tuple(fields[10]) if fields[10] is not None else None
-        items.setdefault(phase_id, []).append(Item(*fields[:10], weekdays, fields[11]))
+        items.setdefault(phase_id, []).append(Item(*fields[:10], weekdays, *fields[11:]))
     phases: dict[int, list[Phase]] = {}
     for version_id, phase_id, name, start in db.session.execute(phases_query, params):
         phases.setdefault(version_id, []).append(Phase(name, start, tuple(items.get(phase_id, ()))))

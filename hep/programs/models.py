@@ -89,6 +89,10 @@ class RoutineItem(WeeklySchedule, db.Model):
     rest_seconds: Mapped[int] = mapped_column(Integer)
     side: Mapped[str] = mapped_column(String(5))
     load: Mapped[str | None] = mapped_column(String(80))
+    # A weight the patient can lift only this many times (a repetition maximum), when load is set that way.
+    rep_max: Mapped[int | None] = mapped_column(Integer)
+    # When and how to make it harder, in the patient's words.
+    progression: Mapped[str | None] = mapped_column(String(300))
     times_per_day: Mapped[int] = mapped_column(Integer)
     days_per_week: Mapped[int | None] = mapped_column(Integer)
     weekdays: Mapped[list | None] = mapped_column(JSON)  # ["mon", "thu"], or None with days_per_week
@@ -111,6 +115,8 @@ class RoutineItem(WeeklySchedule, db.Model):
             "rest_seconds": self.rest_seconds,
             "side": self.side,
             "load": self.load,
+            "rep_max": self.rep_max,
+            "progression": self.progression,
             "times_per_day": self.times_per_day,
             "days_per_week": self.days_per_week,
             "weekdays": self.weekdays,
@@ -141,6 +147,8 @@ class ProgramTemplate(db.Model):
     summary: Mapped[str] = mapped_column(Text)
     duration_weeks: Mapped[int] = mapped_column(Integer)
     phases: Mapped[list] = mapped_column(JSON)
+    # The guidelines and trials it follows: [{citation, year, kind, follows}].
+    sources: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
     content_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -7,6 +7,7 @@ from datetime import datetime
 from hep.accounts.models import User
 from hep.accounts.service import get_patient
 from hep.adherence.metrics import day_logs
+from hep.library import safety
 from hep.programs import schedule
 from hep.programs.compiled import exercise_summaries, live_routines
 from hep.programs.service import local_today, routines_for
@@ -18,12 +19,21 @@ def today_plan(actor: User, patient_id: int, *, now: datetime) -> dict:
     patient = get_patient(actor, patient_id)
     today = local_today(patient, now)
     routines = live_routines([patient_id], today)[patient_id]
+    pain_rule = safety.clinic_pain_rule(patient.user.clinic)
     if not schedule.items_on(routines, today):
-        return {"date": today, "timezone": patient.timezone, "items": [], "next_session": next_session(patient_id, now)}
+        return {
+            "date": today,
+            "timezone": patient.timezone,
+            "items": [],
+            "next_session": next_session(patient_id, now),
+            "safety": [],
+            "pain_rule": pain_rule,
+        }
     logs = day_logs([patient_id], schedule.week_start(today), today)
     credit = {day: v.credit for (_pid, day), v in logs.items()}
     due = schedule.due_on(routines, today, credit)
     exercises = exercise_summaries({item.exercise_id for _routine, item in due})
+    safety_keys = safety.keys_by_exercise(item.exercise_id for _routine, item in due)
     todays = credit.get(today, {})
     items = [
         {
@@ -36,6 +46,8 @@ def today_plan(actor: User, patient_id: int, *, now: datetime) -> dict:
             "rest_seconds": item.rest_seconds,
             "side": item.side,
             "load": item.load,
+            "rep_max": item.rep_max,
+            "progression": item.progression,
             "notes": item.notes,
             "days_per_week": item.days_per_week,
             "weekdays": list(item.weekdays) if item.weekdays is not None else None,
@@ -43,10 +55,18 @@ def today_plan(actor: User, patient_id: int, *, now: datetime) -> dict:
             "times_due": item.times_per_day,
             "done_today": round(min(todays.get(schedule.key_of(item), 0.0), item.times_per_day), 3),
             "days_done_this_week": schedule.days_done(item, today, credit),
+            "safety": safety_keys.get(item.exercise_id, []),
         }
         for routine, item in due
     ]
-    return {"date": today, "timezone": patient.timezone, "items": items, "next_session": next_session(patient_id, now)}
+    return {
+        "date": today,
+        "timezone": patient.timezone,
+        "items": items,
+        "next_session": next_session(patient_id, now),
+        "safety": safety.shown(key for entry in items for key in entry["safety"]),
+        "pain_rule": pain_rule,
+    }
 
 
 def current_routines(actor: User, patient_id: int, *, now: datetime) -> dict:
@@ -77,4 +97,10 @@ def current_routines(actor: User, patient_id: int, *, now: datetime) -> dict:
                 "items": shown.items,
             }
         )
-    return {"date": today, "routines": result}
+    shown_exercises = [item.exercise for routine in result for item in routine["items"]]
+    return {
+        "date": today,
+        "routines": result,
+        "safety": safety.for_exercises(shown_exercises),
+        "pain_rule": safety.clinic_pain_rule(patient.user.clinic),
+    }

@@ -8,7 +8,7 @@ from hep.accounts.auth import current_user, login_required
 from hep.accounts.models import STAFF_ROLES
 from hep.api import Blueprint
 from hep.dbtypes import utcnow
-from hep.library.schemas import ExerciseSummarySchema
+from hep.library.schemas import ExerciseSummarySchema, SafetyBlockSchema
 from hep.programs import plan, service, templates
 from hep.programs.schemas import (
     DraftArgsSchema,
@@ -110,15 +110,17 @@ def list_templates(args):
 @blp.alt_response(409, response="CONFLICT")
 def create_template(body):
     """Save a template of your clinic's own"""
-    return templates.create_template(current_user(), body, now=utcnow())
+    actor = current_user()
+    return templates.template_view(actor, templates.create_template(actor, body, now=utcnow()))
 
 
 @blp.route("/templates/<string:key>", methods=["GET"])
 @login_required(*STAFF_ROLES)
 @blp.response(200, TemplateSchema)
 def get_template(key):
-    """Fetch a template"""
-    return templates.get_template(current_user(), key)
+    """Fetch a template with its sources, safety blocks and your clinic's pain rule"""
+    actor = current_user()
+    return templates.template_view(actor, templates.get_template(actor, key))
 
 
 @blp.route("/templates/<string:key>/draft", methods=["GET"])
@@ -143,6 +145,12 @@ class PlanItemSchema(ma.Schema):
     rest_seconds = ma.fields.Integer(required=True)
     side = ma.fields.String(required=True)
     load = ma.fields.String(allow_none=True, required=True)
+    rep_max = ma.fields.Integer(
+        allow_none=True, required=True, metadata={"description": "A weight you can lift only this many times"}
+    )
+    progression = ma.fields.String(
+        allow_none=True, required=True, metadata={"description": "When and how to make it harder"}
+    )
     notes = ma.fields.String(allow_none=True, required=True)
     days_per_week = ma.fields.Integer(allow_none=True, required=True)
     weekdays = ma.fields.List(ma.fields.String(), allow_none=True, required=True)
@@ -152,6 +160,11 @@ class PlanItemSchema(ma.Schema):
         required=True, metadata={"description": "Occurrences done today (partial sets count in part)"}
     )
     days_done_this_week = ma.fields.Integer(required=True)
+    safety = ma.fields.List(
+        ma.fields.String(),
+        required=True,
+        metadata={"description": "Keys of the plan's safety blocks for this exercise"},
+    )
 
 
 class NextSessionSchema(ma.Schema):
@@ -170,6 +183,14 @@ class PlanSchema(ma.Schema):
         required=True,
         metadata={"description": "The next scheduled needling session, if any"},
     )
+    safety = ma.fields.List(
+        ma.fields.Nested(SafetyBlockSchema),
+        required=True,
+        metadata={"description": "When to stop and get help, for today's exercises (each block once)"},
+    )
+    pain_rule = ma.fields.String(
+        required=True, metadata={"description": "How much pain is fine, in the clinic's words"}
+    )
 
 
 class InstructionsSchema(ExerciseSummarySchema):
@@ -179,6 +200,9 @@ class InstructionsSchema(ExerciseSummarySchema):
     precautions = ma.fields.List(ma.fields.String(), required=True)
     contraindications = ma.fields.List(ma.fields.String(), required=True)
     media = ma.fields.List(ma.fields.Dict(), required=True)
+    safety = ma.fields.List(
+        ma.fields.String(), required=True, metadata={"description": "Keys of the routine's safety blocks for it"}
+    )
 
 
 class RoutineItemWithInstructionsSchema(ItemOutSchema):
@@ -201,6 +225,14 @@ class CurrentRoutineSchema(ma.Schema):
 class CurrentRoutinesSchema(ma.Schema):
     date = ma.fields.Date(required=True)
     routines = ma.fields.List(ma.fields.Nested(CurrentRoutineSchema), required=True)
+    safety = ma.fields.List(
+        ma.fields.Nested(SafetyBlockSchema),
+        required=True,
+        metadata={"description": "When to stop and get help, for these routines' exercises (each block once)"},
+    )
+    pain_rule = ma.fields.String(
+        required=True, metadata={"description": "How much pain is fine, in the clinic's words"}
+    )
 
 
 @blp.route("/patients/<id:patient_id>/today", methods=["GET"])

@@ -7,7 +7,16 @@ from datetime import date
 import marshmallow as ma
 from marshmallow import validate
 
-from hep.library.schemas import CONDITIONS, SLUG_RE
+from hep.library.schemas import (
+    CONDITIONS,
+    SLUG_RE,
+    SafetyBlockSchema,
+    SourceSchema,
+    check_rep_max,
+    progression_field,
+    rep_max_field,
+    sources_field,
+)
 from hep.programs.models import SIDES
 from hep.programs.schedule import WEEKDAYS
 
@@ -29,6 +38,8 @@ class ItemSchema(ma.Schema):
         validate=validate.Length(max=80),
         metadata={"description": "Free text: band colour, weight"},
     )
+    rep_max = rep_max_field()
+    progression = progression_field()
     times_per_day = ma.fields.Integer(load_default=1, validate=validate.Range(1, 6))
     days_per_week = ma.fields.Integer(load_default=None, allow_none=True, validate=validate.Range(1, 7))
     weekdays = ma.fields.List(
@@ -48,6 +59,7 @@ class ItemSchema(ma.Schema):
         days = data.get("weekdays")
         if days is not None and len(set(days)) != len(days):
             raise ma.ValidationError("lists a day twice", "weekdays")
+        check_rep_max(data)
 
     @ma.post_load
     def _default_days(self, data, **kwargs):
@@ -154,6 +166,10 @@ class TemplateInSchema(ma.Schema):
     summary = ma.fields.String(required=True, validate=validate.Length(10, 600))
     duration_weeks = ma.fields.Integer(required=True, validate=validate.Range(1, 52))
     phases = ma.fields.List(ma.fields.Nested(TemplatePhaseSchema), required=True, validate=validate.Length(1, 8))
+    sources = sources_field(
+        load_default=list,
+        metadata={"description": "The guidelines and trials it follows, and what it takes from each"},
+    )
 
     @ma.validates_schema
     def _weeks(self, data, **kwargs):
@@ -169,6 +185,13 @@ class TemplateInSchema(ma.Schema):
 
 class TemplateSchema(TemplateInSchema):
     owner = ma.fields.String(required=True)
+    sources = ma.fields.List(ma.fields.Nested(SourceSchema), required=True)
+    safety = ma.fields.List(
+        ma.fields.Nested(SafetyBlockSchema),
+        required=True,
+        metadata={"description": "When to stop and get help: the blocks of its condition and exercises"},
+    )
+    pain_rule = ma.fields.String(required=True, metadata={"description": "Your clinic's pain rule"})
 
 
 class TemplateSummarySchema(ma.Schema):

@@ -16,8 +16,8 @@ from hep.accounts.service import get_patient, require_patient_access
 from hep.audit import service as audit
 from hep.errors import Conflict, Forbidden, Invalid, NotFound
 from hep.extensions import db
+from hep.library import service as library
 from hep.library.models import Exercise
-from hep.library.service import visible_to
 from hep.programs.models import Routine, RoutineItem, RoutinePhase, RoutineVersion
 
 ITEM_FIELDS = (
@@ -27,6 +27,8 @@ ITEM_FIELDS = (
     "rest_seconds",
     "side",
     "load",
+    "rep_max",
+    "progression",
     "times_per_day",
     "days_per_week",
     "weekdays",
@@ -44,16 +46,10 @@ def _content_hash(data: dict) -> str:
 
 
 def _exercises(clinic_id: int, data: dict) -> dict[str, Exercise]:
-    """The exercises a routine names, checked to exist, be visible to the clinic and not archived."""
+    """The exercises a routine names, checked to exist, be visible to the clinic and not archived
+    (a merged slug means the exercise it was merged into)."""
     slugs = {item["exercise"] for phase in data["phases"] for item in phase["items"]}
-    found = {
-        e.slug: e
-        for e in db.session.scalars(
-            select(Exercise)
-            .where(Exercise.slug.in_(slugs), visible_to(clinic_id), Exercise.archived_at.is_(None))
-            .order_by(Exercise.clinic_id.is_not(None))  # the clinic's own comes last, so it wins the dict
-        )
-    }
+    found = library.by_slugs(clinic_id, slugs)
     for p, phase in enumerate(data["phases"]):
         for i, item in enumerate(phase["items"]):
             if item["exercise"] not in found:

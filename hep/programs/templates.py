@@ -12,21 +12,25 @@ from sqlalchemy import or_, select
 from hep.accounts.models import User
 from hep.errors import Conflict, Forbidden, Invalid, NotFound, flatten_messages
 from hep.extensions import db
+from hep.library import safety
+from hep.library import service as library
 from hep.library.loader import LibraryError, LoadReport, content_hash, upsert_by_key
-from hep.library.models import Exercise
 from hep.programs.models import ProgramTemplate
 from hep.programs.schemas import TemplateInSchema
 
-CONTENT = ("name", "condition", "summary", "duration_weeks", "phases")
+CONTENT = ("name", "condition", "summary", "duration_weeks", "phases", "sources")
 
 
 def _slugs(data: dict) -> set[str]:
     return {item["exercise"] for phase in data["phases"] for item in phase["items"]}
 
 
-def read_templates(directory: Path, library_slugs: set[str]) -> dict[str, dict]:
-    """Parse and validate every template file, or raise LibraryError naming file, field and problem."""
-    schema, entries = TemplateInSchema(), {}
+def read_templates(directory: Path, library_slugs: set[str], aliases: dict[str, str] | None = None) -> dict[str, dict]:
+    """Parse and validate every template file, or raise LibraryError naming file, field and problem.
+
+    A shipped template names its sources, and its exercises by their current slugs (not merged ones).
+    """
+    schema, entries, aliases = TemplateInSchema(), {}, aliases or {}
     for path in sorted(directory.glob("*.yaml")):
         try:
             data = schema.load(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
@@ -37,6 +41,13 @@ def read_templates(directory: Path, library_slugs: set[str]) -> dict[str, dict]:
             raise LibraryError(path.name, first["name"], first["reason"]) from exc
         if data["key"] != path.stem:
             raise LibraryError(path.name, "key", "must equal the file name")
+        if not data["sources"]:
+            raise LibraryError(path.name, "sources", "name at least one guideline or trial the template follows")
+        merged = sorted(s for s in _slugs(data) if s in aliases)
+        if merged:
+            raise LibraryError(
+                path.name, "phases", ", ".join(f"{s!r} was merged into {aliases[s]!r}; use that" for s in merged)
+            )
         unknown = sorted(_slugs(data) - library_slugs)
         if unknown:
             raise LibraryError(path.name, "phases", f"names exercises not in the library: {', '.join(unknown)}")
@@ -102,14 +113,7 @@ def create_template(actor: User, data: dict, *, now: datetime) -> ProgramTemplat
             f"A template with key {data['key']!r} already exists.",
             invalid_params=[{"name": "key", "location": "json", "reason": "is already in use"}],
         )
-    visible = set(
-        db.session.scalars(
-            select(Exercise.slug).where(
-                Exercise.slug.in_(_slugs(data)),
-                or_(Exercise.clinic_id.is_(None), Exercise.clinic_id == actor.clinic_id),
-            )
-        )
-    )
+    visible = set(library.by_slugs(actor.clinic_id, _slugs(data), include_archived=True))
     unknown = sorted(_slugs(data) - visible)
     if unknown:
         raise Invalid("phases", f"names unknown exercises: {', '.join(unknown)}")
@@ -124,6 +128,25 @@ def create_template(actor: User, data: dict, *, now: datetime) -> ProgramTemplat
     db.session.add(row)
     db.session.commit()
     return row
+
+
+def template_view(actor: User, template: ProgramTemplate) -> dict:
+    """A template as staff read it: its content and sources, the safety blocks of its condition and
+    exercises, and the clinic's pain rule."""
+    blocks = safety.live_blocks()
+    exercises = library.by_slugs(actor.clinic_id, _slugs({"phases": template.phases}), include_archived=True)
+    keys = [
+        *safety.for_condition(template.condition, blocks),
+        *(k for k, block in blocks.items() if safety.universal(block)),
+        *(k for exercise in exercises.values() for k in exercise.safety or []),
+    ]
+    return {
+        "key": template.key,
+        "owner": template.owner,
+        **{name: getattr(template, name) for name in CONTENT},
+        "safety": safety.shown(keys, blocks),
+        "pain_rule": safety.clinic_pain_rule(actor.clinic),
+    }
 
 
 def draft(template: ProgramTemplate, start_date: date) -> dict:

@@ -18,6 +18,7 @@ from hep.accounts.models import Patient, User
 from hep.dbtypes import utcnow
 from hep.errors import DomainError
 from hep.extensions import db
+from hep.library import safety
 from hep.library import service as library
 from hep.library.models import Exercise
 from hep.library.schemas import CATEGORIES, CONDITIONS, REGIONS
@@ -59,15 +60,14 @@ def picker_results(actor: User, filters: dict) -> list[dict] | None:
         category=[filters["category"]] if filters["category"] else None,
     )
     found = list(db.session.scalars(query.order_by(Exercise.name, Exercise.id).limit(PICKER_LIMIT)))
-    linked = {
-        row["slug"]: row
-        for row in library.links(actor.clinic_id, [s for e in found for s in e.progressions + e.regressions])
-    }
+    linked = library.resolve_links(actor.clinic_id, [s for e in found for s in e.progressions + e.regressions])
+    blocks = safety.live_blocks()
     return [
         {
             "exercise": e,
             "easier": [linked[s] for s in e.regressions if s in linked],
             "harder": [linked[s] for s in e.progressions if s in linked],
+            "safety": safety.shown(e.safety or [], blocks),
         }
         for e in found
     ]
@@ -87,7 +87,23 @@ def picker():
 
 def _names(actor: User, state: dict) -> dict[str, str]:
     slugs = [item["exercise"] for phase in state["phases"] for item in phase["items"]]
-    return {row["slug"]: row["name"] for row in library.links(actor.clinic_id, slugs)}
+    return {given: row["name"] for given, row in library.resolve_links(actor.clinic_id, slugs).items()}
+
+
+def _safety(actor: User, state: dict) -> list[dict]:
+    """The safety blocks the patient will be shown for what is being built, each once."""
+    slugs = {item["exercise"] for phase in state["phases"] for item in phase["items"]}
+    return safety.for_exercises(library.by_slugs(actor.clinic_id, slugs, include_archived=True).values())
+
+
+def _template(actor: User, key: str):
+    """The template a routine was laid out from, for its sources; None when gone or not the clinic's."""
+    if not key:
+        return None
+    try:
+        return templates.get_template(actor, key)
+    except DomainError:
+        return None
 
 
 def _render(actor, patient: Patient, routine: Routine | None, state, *, errors=None, focus=None, status=200):
@@ -100,6 +116,9 @@ def _render(actor, patient: Patient, routine: Routine | None, state, *, errors=N
             routine=routine,
             state=state,
             names=_names(actor, state),
+            safety_blocks=_safety(actor, state),
+            pain_rule=safety.clinic_pain_rule(actor.clinic),
+            template=_template(actor, state["template"]),
             errors=errors or {},
             focus=focus,
             filters=filters,

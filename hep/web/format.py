@@ -18,22 +18,40 @@ DAY_NAMES = dict(zip(WEEKDAYS, ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
 def dosage(item) -> str:
-    """'3 sets x 10 reps, hold 5 s, rest 30 s; both sides; red band; twice a day, every day'."""
+    """'3 sets x 10 reps, hold 5 s, rest 30 s; both sides; red band; twice a day, every day', with
+    'heavy enough that you could do only 12 repetitions' for a repetition maximum. A once-a-day task
+    (1 set x 1 rep and nothing else: a splint, a diary) shows only how often, and the side if one."""
     get = item.get if isinstance(item, dict) else lambda k, d=None: getattr(item, k, d)
-    amount = f"{get('sets')} {'set' if str(get('sets')) == '1' else 'sets'}"
-    if get("reps"):
-        amount += f" x {get('reps')} {'rep' if str(get('reps')) == '1' else 'reps'}"
-    if get("hold_seconds"):
-        amount += f", hold {get('hold_seconds')} s"
-    parts = [amount]
-    if get("rest_seconds"):
-        parts.append(f"rest {get('rest_seconds')} s")
+    parts = []
+    task = (
+        str(get("sets")) == "1"
+        and str(get("reps")) == "1"
+        and not any(get(k) for k in ("hold_seconds", "load", "rep_max"))
+    )
+    if not task:
+        amount = f"{get('sets')} {'set' if str(get('sets')) == '1' else 'sets'}"
+        if get("reps"):
+            amount += f" x {get('reps')} {'rep' if str(get('reps')) == '1' else 'reps'}"
+        if get("hold_seconds"):
+            amount += f", hold {seconds(get('hold_seconds'))}"
+        parts.append(amount)
+        if get("rest_seconds"):
+            parts.append(f"rest {seconds(get('rest_seconds'))}")
     side = get("side") or "both"
-    parts.append({"both": "both sides", "left": "left side", "right": "right side"}.get(side, side))
+    if not (task and side == "both"):
+        parts.append({"both": "both sides", "left": "left side", "right": "right side"}.get(side, side))
+    if get("rep_max"):
+        parts.append(f"heavy enough that you could do only {get('rep_max')} repetitions")
     if get("load"):
         parts.append(str(get("load")))
     parts.append(how_often(get("times_per_day"), get("days_per_week"), get("weekdays")))
     return "; ".join(parts)
+
+
+def seconds(value) -> str:
+    """'45 s', or '5 min' for whole minutes."""
+    value = int(value)
+    return f"{value // 60} min" if value >= 60 and value % 60 == 0 else f"{value} s"
 
 
 def how_often(times_per_day, days_per_week, weekdays) -> str:

@@ -21,6 +21,7 @@ from hep.accounts.models import Clinic, Patient
 from hep.audit import service as audit
 from hep.dbtypes import utcnow
 from hep.extensions import db
+from hep.library import safety
 from hep.programs import service as programs
 from hep.programs.models import Routine, RoutineVersion
 from hep.web import bp
@@ -38,6 +39,8 @@ class Handout:
     routine: Routine
     version: RoutineVersion
     today: date
+    pain_rule: str
+    safety: list[dict]  # the safety blocks of the sheet's exercises, each once, most urgent first
 
 
 def load_handout(routine_id: int) -> Handout:
@@ -55,6 +58,8 @@ def load_handout(routine_id: int) -> Handout:
         routine=routine,
         version=routine.current,
         today=programs.local_today(patient, now),
+        pain_rule=safety.clinic_pain_rule(actor.clinic),
+        safety=safety.for_exercises(item.exercise for phase in routine.current.phases for item in phase.items),
     )
 
 
@@ -158,7 +163,16 @@ def render_pdf(h: Handout) -> bytearray:
     write(f"{h.version.title}: from {_day(h.version.start_date)}{end}", 10, "", 1)
     if h.version.notes:
         write(h.version.notes, 10, "", 1)
-    write("Stop an exercise and tell your physiotherapist if it causes sharp or spreading pain.", 9, "", 3)
+    write("How much pain is fine", 11, "B", 0.5)
+    write(h.pain_rule, 10, "", 1)
+    write("Stop an exercise and tell your physiotherapist if it causes sharp or spreading pain.", 10, "", 3)
+    if h.safety:
+        write("Safety: when to stop and get help", 12, "B", 1)
+        for block in h.safety:
+            if pdf.get_y() > pdf.h - 50:
+                pdf.add_page()
+            bullets(block["title"], block["lines"])
+        pdf.ln(2)
 
     for phase in h.version.phases:
         if pdf.get_y() > pdf.h - 60:
@@ -176,6 +190,8 @@ def render_pdf(h: Handout) -> bytearray:
                 pdf.add_page()
             write(f"{n}. {exercise.name}", 12, "B", 0.5)
             write(dosage(item), 10, "", 1)
+            if item.progression:
+                write(f"When to make it harder: {item.progression}", 10, "", 1)
             if item.notes:
                 write(f"From your physiotherapist: {item.notes}", 10, "", 1)
             bullets("Steps", exercise.steps, numbered=True)

@@ -26,6 +26,16 @@ from hep.web.auth import current_staff
 from hep.web.forms import errors_from, lines, text
 
 TEXT_LISTS = ("steps", "cues", "common_mistakes", "precautions", "contraindications")
+DOSAGE_FIELDS = (
+    "sets",
+    "reps",
+    "hold_seconds",
+    "rest_seconds",
+    "times_per_day",
+    "days_per_week",
+    "rep_max",
+    "progression",
+)
 VIDEO_SUFFIXES = (".mp4", ".webm", ".mov", ".m4v")
 
 
@@ -79,9 +89,13 @@ def library_page():
 
 @bp.get("/library/<string:slug>")
 def exercise_page(slug: str):
-    """One exercise with its steps, cues, precautions, easier and harder versions."""
+    """One exercise with its steps, cues, precautions, safety blocks, sources, easier and harder versions.
+
+    A merged (retired) slug redirects to the exercise it now means, so old links keep working."""
     actor = current_staff()
     exercise = library.get_exercise(actor.clinic_id, slug)
+    if exercise.slug != slug:
+        return redirect(url_for("web.exercise_page", slug=exercise.slug), 301)
     detail = library.detail(actor.clinic_id, slug)
     return render_template("web/exercise.html", exercise=exercise, detail=detail)
 
@@ -103,6 +117,8 @@ def _form_data(form: MultiDict) -> dict:
         "times_per_day": number("times_per_day"),
         "days_per_week": number("days_per_week"),
         "per_side": form.get("per_side") == "1",
+        "rep_max": number("rep_max"),
+        "progression": text(form, "progression"),
     }
     data = {
         "name": text(form, "name") or "",
@@ -113,7 +129,9 @@ def _form_data(form: MultiDict) -> dict:
         "body_regions": [v for v in form.getlist("body_regions") if v],
         "conditions": [v for v in form.getlist("conditions") if v],
         "equipment": [v for v in form.getlist("equipment") if v],
-        "default_dosage": {k: v for k, v in dosage.items() if v is not None or k in ("reps", "hold_seconds")},
+        "default_dosage": {
+            k: v for k, v in dosage.items() if v is not None or k in ("reps", "hold_seconds", "rep_max", "progression")
+        },
         "progressions": (text(form, "progressions") or "").replace(",", " ").split(),
         "regressions": (text(form, "regressions") or "").replace(",", " ").split(),
         "media": [_media(line) for line in lines(form, "media")],
@@ -146,7 +164,7 @@ def _form_from(exercise: Exercise) -> dict:
         "media": "\n".join(f"{m['url']} {m.get('caption') or ''}".strip() for m in exercise.media),
         "per_side": "1" if dosage.get("per_side") else "",
     }
-    for name in ("sets", "reps", "hold_seconds", "rest_seconds", "times_per_day", "days_per_week"):
+    for name in DOSAGE_FIELDS:
         form[name] = "" if dosage.get(name) is None else str(dosage[name])
     for name in TEXT_LISTS:
         form[name] = "\n".join(getattr(exercise, name))
@@ -210,6 +228,8 @@ def edit_exercise(slug: str):
         return _render_form(exercise, _form_from(exercise), {})
     try:
         changes = ExerciseUpdateSchema(partial=("slug",)).load(_form_data(request.form))
+        # The form does not edit sources or chosen safety blocks: keep what the API set.
+        changes.update(sources=exercise.sources, safety=exercise.safety)
         library.update_clinic_exercise(actor, slug, changes, now=utcnow())
     except (ma.ValidationError, DomainError) as exc:
         return _render_form(exercise, _posted_form(), errors_from(exc), 422)

@@ -23,6 +23,7 @@ from hep.audit import service as audit
 from hep.dbtypes import utcnow
 from hep.errors import DomainError, Invalid
 from hep.extensions import db
+from hep.library import safety
 from hep.programs import service as programs
 from hep.programs import templates
 from hep.reminders import consent
@@ -183,6 +184,10 @@ def patient(patient_id: int):
         "web/patient.html",
         patient=patient,
         routines=active,
+        routine_safety={
+            r.id: safety.for_exercises(item.exercise for phase in r.current.phases for item in phase.items)
+            for r in active
+        },
         archived=[r for r in routines if r.archived_at is not None],
         view=view,
         heatmap=charts.heatmap(view["days"], today),

@@ -26,11 +26,13 @@ ITEM_FIELDS = (
     "rest_seconds",
     "side",
     "load",
+    "rep_max",
+    "progression",
     "times_per_day",
     "days_per_week",
     "notes",
 )
-NULLABLE = {"reps", "hold_seconds", "load", "days_per_week", "notes"}
+NULLABLE = {"reps", "hold_seconds", "load", "rep_max", "progression", "days_per_week", "notes"}
 MAX_PHASES, MAX_ITEMS = 8, 30
 _PHASE = re.compile(r"^phases-(\d{1,2})-name$")
 _ITEM = re.compile(r"^phases-(\d{1,2})-items-(\d{1,2})-exercise$")
@@ -133,7 +135,7 @@ def body_from_state(state: dict) -> dict:
         for item in phase["items"]:
             entry: dict = {}
             for name in ITEM_FIELDS:
-                put(entry, name, item[name], name in NULLABLE)
+                put(entry, name, item.get(name, ""), name in NULLABLE)
             if item["weekdays"]:
                 entry["weekdays"], entry["days_per_week"] = item["weekdays"], None
             out["items"].append(entry)
@@ -154,6 +156,8 @@ def _dosage_from_default(exercise: Exercise) -> dict:
         "rest_seconds": _s(d.get("rest_seconds", 30)),
         "side": "both",
         "load": "",
+        "rep_max": _s(d.get("rep_max")),
+        "progression": _s(d.get("progression")),
         "times_per_day": _s(d.get("times_per_day", 1)),
         "days_per_week": _s(d.get("days_per_week", 7)),
         "weekdays": [],
