@@ -9,6 +9,7 @@ from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from hep import config as settings
+from hep import inputs
 from hep.dbtypes import render_migration_item
 from hep.errors import DomainError, domain_error_response
 from hep.extensions import api, db, limiter, migrate
@@ -27,6 +28,7 @@ def create_app(config: dict | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
 
     app.url_map.converters["id"] = IdConverter
+    inputs.init_app(app)
     db.init_app(app)
     with app.app_context():
         _configure_engine(app)

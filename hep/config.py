@@ -64,6 +64,9 @@ def load(instance_path: str) -> dict:
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
         "RATE_LIMIT_PREFIX": env.get("HEP_RATELIMIT_PREFIX", "hep"),
         "RATELIMIT_HEADERS_ENABLED": True,
+        # Requests: the largest body accepted (413 beyond). A full batch of 500 entries, each with a
+        # 1,000-character note of emoji sent \u-escaped, is about 6.2 MB.
+        "MAX_CONTENT_LENGTH": _int("HEP_MAX_REQUEST_BYTES", 8 * 1024 * 1024),
         # Logging: how old an entry the app may still sync
         "LOG_MAX_AGE_DAYS": _int("HEP_LOG_MAX_AGE_DAYS", 14),
         # Text reminders (Twilio). The console backend prints and keeps messages in instance/.

@@ -6,6 +6,7 @@ from flask import Flask, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
 from hep.errors import DomainError, Unauthorized
+from hep.extensions import db
 from hep.web import WEB_SEGMENTS, bp
 
 TITLES = {
@@ -21,6 +22,7 @@ TITLES = {
 
 def error_page(status: int, detail: str | None = None):
     """Render the error page with `status`."""
+    db.session.rollback()  # whatever failed may have left the transaction unusable; the page must still render
     title = TITLES.get(status, "Something went wrong")
     return render_template("web/error.html", status=status, title=title, detail=detail), status
 
