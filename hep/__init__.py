@@ -6,10 +6,11 @@ import os
 
 from flask import Flask
 from sqlalchemy import event
+from sqlalchemy.exc import IntegrityError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from hep import config as settings
-from hep import inputs
+from hep import inputs, unique
 from hep.dbtypes import render_migration_item
 from hep.errors import DomainError, domain_error_response
 from hep.extensions import api, db, limiter, migrate
@@ -57,6 +58,7 @@ def create_app(config: dict | None = None) -> Flask:
     )
     _register_blueprints(app)
     app.register_error_handler(DomainError, domain_error_response)
+    app.register_error_handler(IntegrityError, unique.integrity_error)
 
     from hep import web
 

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from hep import unique
 from hep.accounts import passwords, tokens
 from hep.accounts.contact import looks_like_phone, normalise_phone
 from hep.accounts.models import (
@@ -22,7 +23,7 @@ from hep.accounts.models import (
     User,
 )
 from hep.audit import service as audit
-from hep.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
+from hep.errors import Forbidden, Invalid, NotFound, Unauthorized
 from hep.extensions import db
 
 # Crockford base32 without look-alikes; 10 characters = 50 bits, shown as XXXXX-XXXXX.
@@ -370,7 +371,10 @@ def _flush_unique() -> None:
         db.session.flush()
     except IntegrityError as exc:
         db.session.rollback()
-        raise _duplicate(exc) from exc
+        conflict = unique.conflict_for(exc)
+        if conflict is None:
+            raise
+        raise conflict from exc
 
 
 def _commit_unique() -> None:
@@ -378,16 +382,10 @@ def _commit_unique() -> None:
         db.session.commit()
     except IntegrityError as exc:
         db.session.rollback()
-        raise _duplicate(exc) from exc
-
-
-def _duplicate(exc: IntegrityError) -> Conflict:
-    message = str(exc.orig).lower()
-    field = "phone" if "phone" in message else "email"
-    return Conflict(
-        f"That {field} is already in use.",
-        invalid_params=[{"name": field, "location": "json", "reason": "is already in use"}],
-    )
+        conflict = unique.conflict_for(exc)
+        if conflict is None:
+            raise
+        raise conflict from exc
 
 
 def read_patient(actor: User, patient_id: int, *, now: datetime) -> Patient:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy.exc import IntegrityError
-
 from hep.accounts.models import User
 from hep.accounts.service import get_patient
+from hep.dbtypes import insert_new
 from hep.errors import Invalid
 from hep.extensions import db
 from hep.reminders.models import (
@@ -38,12 +37,16 @@ def grant(actor: User, patient_id: int, method: str, *, now: datetime) -> SmsCon
     phone = patient.user.phone
     if not phone:
         raise Invalid("phone", "the patient has no mobile number")
-    contact = db.session.get(SmsContact, patient_id)
-    if contact is not None and contact.status == ACTIVE and contact.phone == phone:
+    # Claim the contact row, then lock it: a concurrent grant for the same patient waits here, then
+    # finds the consent standing and changes nothing (one event, one confirmation text).
+    insert_new(
+        SmsContact,
+        {"patient_id": patient_id, "phone": phone, "status": NO_CONSENT, "updated_at": now},
+        keys=["patient_id"],
+    )
+    contact = db.session.get(SmsContact, patient_id, with_for_update=True, populate_existing=True)
+    if contact.status == ACTIVE and contact.phone == phone:
         return contact
-    if contact is None:
-        contact = SmsContact(patient_id=patient_id, phone=phone)
-        db.session.add(contact)
     contact.phone, contact.status, contact.updated_at = phone, ACTIVE, now
     db.session.add(
         ConsentEvent(
@@ -51,11 +54,7 @@ def grant(actor: User, patient_id: int, method: str, *, now: datetime) -> SmsCon
         )
     )
     _confirmation(patient_id, patient.user.clinic_id, now)
-    try:
-        db.session.commit()
-    except IntegrityError:  # the same consent recorded at the same moment by a double click: one wins
-        db.session.rollback()
-        return db.session.get(SmsContact, patient_id)
+    db.session.commit()
     return contact
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -11,10 +12,11 @@ from sqlalchemy.exc import IntegrityError
 
 from hep.accounts.models import Patient, User
 from hep.adherence import service as adherence
+from hep.dbtypes import insert_new
 from hep.extensions import db
 from hep.programs.service import items_on, routines_for
 from hep.reminders import consent, messages
-from hep.reminders.models import PROGRESS, EarlyStatus, InboundMessage, PainReport, Reminder, SmsContact
+from hep.reminders.models import OPTED_OUT, PROGRESS, EarlyStatus, InboundMessage, PainReport, Reminder, SmsContact
 
 STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"}
 START_WORDS = {"START", "YES", "UNSTOP"}
@@ -87,7 +89,13 @@ def apply_early_statuses(sids: list[str], *, now: datetime) -> None:
 
 
 def handle_text(sid: str, from_phone: str, body: str, *, now: datetime) -> str | None:
-    """Act on a patient's reply and return our answer (None: say nothing). A re-delivery repeats the answer."""
+    """Act on a patient's reply and return our answer (None: say nothing).
+
+    A re-delivery, even one that arrives while the first is being handled, gets the same answer and
+    acts once: the answer is decided first, then the text is claimed by inserting it (a concurrent
+    twin's insert waits for ours and inserts nothing), and only the claimant acts. The claim commits
+    in the same transaction as the action.
+    """
     seen = db.session.scalar(select(InboundMessage).where(InboundMessage.provider_sid == sid))
     if seen is not None:
         return seen.reply
@@ -98,23 +106,33 @@ def handle_text(sid: str, from_phone: str, body: str, *, now: datetime) -> str |
         .where(SmsContact.phone == from_phone, User.phone == from_phone)
     )
     patient = db.session.get(Patient, contact.patient_id) if contact else None
-    action, reply = _act(patient, body.strip(), now) if patient else ("unknown-sender", None)
-    db.session.add(
-        InboundMessage(
-            provider_sid=sid,
-            from_phone=from_phone,
-            patient_id=patient and patient.user_id,
-            body=body[:1600],
-            action=action,
-            reply=reply,
-            received_at=now,
-        )
+    action, reply, act = _decide(patient, contact, body.strip(), now) if patient else ("unknown-sender", None, None)
+    claimed = insert_new(
+        InboundMessage,
+        {
+            "provider_sid": sid,
+            "from_phone": from_phone,
+            "patient_id": patient and patient.user_id,
+            "body": body[:1600],
+            "action": action,
+            "reply": reply,
+            "received_at": now,
+        },
+        keys=["provider_sid"],
     )
+    if not claimed:  # another delivery of this text was first: it acts, we repeat its answer
+        db.session.rollback()
+        return db.session.scalar(select(InboundMessage.reply).where(InboundMessage.provider_sid == sid))
+    if act is not None:
+        act()
     db.session.commit()
     return reply
 
 
-def _act(patient: Patient, text: str, now: datetime) -> tuple[str, str | None]:
+def _decide(
+    patient: Patient, contact: SmsContact, text: str, now: datetime
+) -> tuple[str, str | None, Callable[[], object] | None]:
+    """(what the text asks for, our answer, the action to take) for a patient's text."""
     word = text.upper()
     clinic = patient.user.clinic
 
@@ -124,20 +142,26 @@ def _act(patient: Patient, text: str, now: datetime) -> tuple[str, str | None]:
         )
 
     if word in STOP_WORDS:
-        consent.lose(patient.user_id, None, opted_out=True, now=now, detail=f"replied {word}", method="sms-keyword")
-        return "opt-out", say("opted_out")
+        return (
+            "opt-out",
+            say("opted_out"),
+            lambda: consent.lose(
+                patient.user_id, None, opted_out=True, now=now, detail=f"replied {word}", method="sms-keyword"
+            ),
+        )
     if word in START_WORDS:
-        return ("opt-in", say("opted_in")) if consent.opt_in(patient.user_id, now=now) else ("help", say("help"))
+        if contact.status == OPTED_OUT:
+            return "opt-in", say("opted_in"), lambda: consent.opt_in(patient.user_id, now=now)
+        return "help", say("help"), None
     if word == "HELP":
-        return "help", say("help")
+        return "help", say("help"), None
     if word == "DONE":
-        _log_today_done(patient, now)
-        return "done", say("done")
+        return "done", say("done"), lambda: _log_today_done(patient, now)
     if text.isascii() and text.isdigit() and 0 <= int(text) <= 10:
         today = now.astimezone(ZoneInfo(patient.timezone)).date()
-        db.session.add(PainReport(patient_id=patient.user_id, local_date=today, score=int(text), received_at=now))
-        return "score", say("score")
-    return "unknown", say("unknown")
+        report = PainReport(patient_id=patient.user_id, local_date=today, score=int(text), received_at=now)
+        return "score", say("score"), lambda: db.session.add(report)
+    return "unknown", say("unknown"), None
 
 
 def _log_today_done(patient: Patient, now: datetime) -> None:

@@ -13,6 +13,7 @@ from hep.accounts import tokens
 from hep.accounts.models import PHYSIOTHERAPIST, STAFF_ROLES, Patient, User
 from hep.accounts.service import get_patient, require_patient_access
 from hep.audit import service as audit
+from hep.dbtypes import upsert
 from hep.errors import Conflict, Forbidden, Invalid, NotFound
 from hep.extensions import db
 from hep.sessions.models import CANCELLED, SCHEDULED, CalendarFeed, NeedlingSession
@@ -171,11 +172,9 @@ def issue_feed(actor: User, patient_id: int, *, now: datetime) -> str:
     """Create (or replace) the patient's secret calendar token; the old link stops working."""
     get_patient(actor, patient_id)
     token = secrets.token_urlsafe(24)
-    feed = db.session.get(CalendarFeed, patient_id)
-    if feed is None:
-        db.session.add(CalendarFeed(patient_id=patient_id, token_hash=tokens.token_hash(token), created_at=now))
-    else:
-        feed.token_hash, feed.created_at = tokens.token_hash(token), now
+    # An upsert: of two links made at once (a double tap), the later one is the patient's link.
+    values = {"patient_id": patient_id, "token_hash": tokens.token_hash(token), "created_at": now}
+    upsert(CalendarFeed, values, keys=["patient_id"])
     audit.record(actor, audit.UPDATE, "calendar_feed", now=now, patient_id=patient_id)
     db.session.commit()
     return token
