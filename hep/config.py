@@ -50,6 +50,10 @@ def load(instance_path: str) -> dict:
     return {
         # Database
         "SQLALCHEMY_DATABASE_URI": database_url(env.get("DATABASE_URL"), instance_path),
+        # `flask db upgrade` connects as this owner role when set (see hep/dbroles.py)
+        "MIGRATION_DATABASE_URI": database_url(env["MIGRATION_DATABASE_URL"], instance_path)
+        if env.get("MIGRATION_DATABASE_URL")
+        else None,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "SQLITE_BUSY_TIMEOUT_MS": _int("HEP_SQLITE_BUSY_TIMEOUT_MS", 5000),
         # Security

@@ -25,6 +25,8 @@ class Clinic(db.Model):
     contact_phone: Mapped[str | None] = mapped_column(String(32))
     contact_email: Mapped[str | None] = mapped_column(String(254))
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # What calendar events say (the feed leaves the clinic's name out); None: "Appointment".
+    calendar_label: Mapped[str | None] = mapped_column(String(60))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # Risk thresholds for the physiotherapist's at-risk list (see README, "Adherence").
     risk_inactive_days: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
