@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import os
 
-from flask import Flask
+from flask import Flask, g, request
 from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from hep import config as settings
 from hep import inputs, unique
-from hep.dbtypes import render_migration_item
-from hep.errors import DomainError, domain_error_response
+from hep.audit import service as audit
+from hep.dbtypes import render_migration_item, utcnow
+from hep.errors import DomainError, Forbidden, NotFound, domain_error_response
 from hep.extensions import api, db, limiter, migrate
 from hep.fields import IdConverter
 
@@ -57,7 +58,7 @@ def create_app(config: dict | None = None) -> Flask:
         },
     )
     _register_blueprints(app)
-    app.register_error_handler(DomainError, domain_error_response)
+    app.register_error_handler(DomainError, _domain_error)
     app.register_error_handler(IntegrityError, unique.integrity_error)
 
     from hep import web
@@ -68,6 +69,14 @@ def create_app(config: dict | None = None) -> Flask:
 
     register(app)
     return app
+
+
+def _domain_error(error: DomainError):
+    """A domain error as problem details; a signed-in caller's refusal (403, or 404 for an id that is
+    not theirs to see) is recorded in the audit log first."""
+    if isinstance(error, NotFound | Forbidden) and g.get("principal") is not None:
+        audit.refused(g.principal, request.endpoint or request.path, request.view_args or {}, now=utcnow())
+    return domain_error_response(error)
 
 
 def _register_blueprints(app: Flask) -> None:

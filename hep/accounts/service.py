@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -25,6 +26,8 @@ from hep.accounts.models import (
 from hep.audit import service as audit
 from hep.errors import Forbidden, Invalid, NotFound, Unauthorized
 from hep.extensions import db
+
+log = logging.getLogger(__name__)
 
 # Crockford base32 without look-alikes; 10 characters = 50 bits, shown as XXXXX-XXXXX.
 _CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -61,6 +64,22 @@ def login(username: str, password: str, *, now: datetime, ttl: TokenSettings) ->
     user = find_login(username)
     ok = passwords.verify_password(user.password_hash if user else None, password)
     if not ok or user is None or not user.is_active:
+        if user is not None:
+            # In the account's clinic's log, without the name typed or the password: which account, when.
+            # The caller is unknown, so there is no actor.
+            patient_id = user.id if user.role == PATIENT else None
+            audit.record(
+                None,
+                audit.REFUSED,
+                "sign_in",
+                now=now,
+                patient_id=patient_id,
+                resource_id=user.id,
+                clinic_id=user.clinic_id,
+            )
+            db.session.commit()
+        else:
+            log.info("sign-in refused: no account has that login name")
         raise Unauthorized("Unknown username or wrong password.")
     pair = tokens.issue(user, now=now, access_ttl=ttl.access_ttl, refresh_ttl=ttl.refresh_ttl)
     db.session.commit()

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 from hep.accounts.models import User
 from hep.accounts.service import get_patient
+from hep.audit import service as audit
 from hep.dbtypes import insert_new
 from hep.errors import Invalid
 from hep.extensions import db
@@ -46,6 +47,7 @@ def grant(actor: User, patient_id: int, method: str, *, now: datetime) -> SmsCon
     )
     contact = db.session.get(SmsContact, patient_id, with_for_update=True, populate_existing=True)
     if contact.status == ACTIVE and contact.phone == phone:
+        audit.read(actor, "sms_consent", now=now, patient_id=patient_id)  # a retry: it reads what stands
         return contact
     contact.phone, contact.status, contact.updated_at = phone, ACTIVE, now
     db.session.add(
@@ -54,6 +56,7 @@ def grant(actor: User, patient_id: int, method: str, *, now: datetime) -> SmsCon
         )
     )
     _confirmation(patient_id, patient.user.clinic_id, now)
+    audit.record(actor, audit.UPDATE, "sms_consent", now=now, patient_id=patient_id)
     db.session.commit()
     return contact
 
@@ -109,6 +112,7 @@ def revoke(actor: User, patient_id: int, *, now: datetime) -> SmsContact | None:
             recorded_by=actor.id,
             event="opted_out",
         )
+        audit.record(actor, audit.UPDATE, "sms_consent", now=now, patient_id=patient_id)
         db.session.commit()
     return contact
 
@@ -128,6 +132,7 @@ def lose(
         detail=detail,
         event="opted_out" if opted_out else "unusable",
     )
+    _system_change(patient_id, now)
     db.session.commit()
 
 
@@ -137,8 +142,15 @@ def opt_in(patient_id: int, *, now: datetime) -> bool:
     if contact is None or contact.status != OPTED_OUT:
         return False
     _set(contact, ACTIVE, now, method="sms-keyword", event="opted_in")
+    _system_change(patient_id, now)
     db.session.commit()
     return True
+
+
+def _system_change(patient_id: int, now: datetime) -> None:
+    """Audit a consent change no one signed in made (a STOP or START text, a provider's error)."""
+    clinic_id = db.session.scalar(db.select(User.clinic_id).where(User.id == patient_id))
+    audit.record(None, audit.UPDATE, "sms_consent", now=now, patient_id=patient_id, clinic_id=clinic_id)
 
 
 def _set(

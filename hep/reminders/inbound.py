@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from hep.accounts.models import Patient, User
 from hep.adherence import service as adherence
+from hep.audit import service as audit
 from hep.dbtypes import insert_new
 from hep.extensions import db
 from hep.programs.service import items_on, routines_for
@@ -160,8 +161,13 @@ def _decide(
     if text.isascii() and text.isdigit() and 0 <= int(text) <= 10:
         today = now.astimezone(ZoneInfo(patient.timezone)).date()
         report = PainReport(patient_id=patient.user_id, local_date=today, score=int(text), received_at=now)
-        return "score", say("score"), lambda: db.session.add(report)
+        return "score", say("score"), lambda: _add_pain(patient, report, now)
     return "unknown", say("unknown"), None
+
+
+def _add_pain(patient: Patient, report: PainReport, now: datetime) -> None:
+    db.session.add(report)
+    audit.record(patient.user, audit.CREATE, "pain_report", now=now, patient_id=patient.user_id)
 
 
 def _log_today_done(patient: Patient, now: datetime) -> None:

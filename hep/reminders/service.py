@@ -10,6 +10,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from hep.accounts.models import CLINIC_ADMIN, User
 from hep.accounts.service import get_patient
+from hep.audit import service as audit
 from hep.dbtypes import insert_new, upsert
 from hep.errors import Forbidden, Invalid
 from hep.extensions import db
@@ -55,6 +56,7 @@ def set_times(actor: User, patient_id: int, times: list[str] | None, *, now: dat
         raise Invalid("exercise_times", "record consent to texts first")
     contact.exercise_times = sorted(set(times)) if times else None
     contact.updated_at = now
+    audit.record(actor, audit.UPDATE, "sms_times", now=now, patient_id=patient_id)
     db.session.commit()
     patient_changed(patient_id, now)
     return sms_status(actor, patient_id)

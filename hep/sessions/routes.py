@@ -10,6 +10,7 @@ from marshmallow import validate
 from hep.accounts.auth import current_user, login_required
 from hep.accounts.models import STAFF_ROLES
 from hep.api import Blueprint
+from hep.audit import service as audit
 from hep.dbtypes import utcnow
 from hep.fields import Id
 from hep.pagination import PageArgsSchema, page_schema, paginate
@@ -85,8 +86,10 @@ def schedule(body, patient_id):
 @blp.response(200, SessionPageSchema)
 def patient_sessions(args, patient_id):
     """A patient's sessions by start time (upcoming by default)"""
-    since = utcnow() if args["upcoming"] else None
-    return _page(service.patient_sessions(current_user(), patient_id, upcoming_from=since), args)
+    actor, now = current_user(), utcnow()
+    page = _page(service.patient_sessions(actor, patient_id, upcoming_from=now if args["upcoming"] else None), args)
+    audit.read(actor, "session_list", now=now, patient_id=patient_id)
+    return page
 
 
 @blp.route("/sessions", methods=["GET"])
@@ -95,8 +98,11 @@ def patient_sessions(args, patient_id):
 @blp.response(200, SessionPageSchema)
 def physio_sessions(args):
     """A physiotherapist's sessions by start time (upcoming by default)"""
-    since = utcnow() if args["upcoming"] else None
-    return _page(service.physio_sessions(current_user(), args.get("physiotherapist_id"), upcoming_from=since), args)
+    actor, now = current_user(), utcnow()
+    since = now if args["upcoming"] else None
+    page = _page(service.physio_sessions(actor, args.get("physiotherapist_id"), upcoming_from=since), args)
+    audit.read(actor, "session_list", now=now)
+    return page
 
 
 @blp.route("/sessions/<id:session_id>", methods=["GET"])
@@ -104,7 +110,7 @@ def physio_sessions(args):
 @blp.response(200, SessionSchema)
 def get_session(session_id):
     """Fetch a session"""
-    return service.get_session(current_user(), session_id)
+    return service.read_session(current_user(), session_id, now=utcnow())
 
 
 @blp.route("/sessions/<id:session_id>", methods=["PATCH"])

@@ -95,6 +95,13 @@ def get_session(actor: User, session_id: int) -> NeedlingSession:
     return session
 
 
+def read_session(actor: User, session_id: int, *, now: datetime) -> NeedlingSession:
+    """A session for display, recording the read in the audit log."""
+    session = get_session(actor, session_id)
+    audit.read(actor, "session", now=now, patient_id=session.patient_id, resource_id=session_id)
+    return session
+
+
 def change(actor: User, session_id: int, changes: dict, *, now: datetime) -> NeedlingSession:
     """Reschedule, cancel, complete or mark a no-show. Sending the same change again changes nothing."""
     _require_staff(actor)
@@ -193,6 +200,11 @@ def feed_sessions(token: str, *, now: datetime) -> tuple[Patient, list[NeedlingS
         .where(NeedlingSession.patient_id == feed.patient_id, NeedlingSession.starts_at >= now - timedelta(days=30))
         .order_by(NeedlingSession.starts_at)
     ).all()
+    # Read by a calendar app holding the secret: no one signed in, so the event has no actor.
+    audit.record(
+        None, audit.READ, "calendar_feed", now=now, patient_id=patient.user_id, clinic_id=patient.user.clinic_id
+    )
+    db.session.commit()
     return patient, list(sessions)
 
 

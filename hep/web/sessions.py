@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from flask import flash, redirect, render_template, request, url_for
 
 from hep.accounts import service as accounts
+from hep.audit import service as audit
 from hep.dbtypes import utcnow
 from hep.errors import DomainError, Invalid
 from hep.extensions import db
@@ -72,7 +73,10 @@ def schedule(patient_id: int):
 def session_page(session_id: int):
     """One session: reschedule it, cancel it, or record how it went."""
     actor = current_staff()
-    session = sessions.get_session(actor, session_id)
+    if request.method == "GET":
+        session = sessions.read_session(actor, session_id, now=utcnow())
+    else:
+        session = sessions.get_session(actor, session_id)  # the change it makes is audited
     patient = accounts.get_patient(actor, session.patient_id)
     zone = actor.clinic.timezone
     error = None
@@ -129,6 +133,7 @@ def sessions_list():
     if physio_id is not None:
         query = sessions.physio_sessions(actor, physio_id, upcoming_from=now)
         rows = list(db.session.scalars(query.order_by(NeedlingSession.starts_at, NeedlingSession.id).limit(100)))
+        audit.read(actor, "session_list", now=now)
     names = patient_names(actor, {s.patient_id for s in rows})
     return render_template(
         "web/sessions.html",
