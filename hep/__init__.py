@@ -60,6 +60,7 @@ def create_app(config: dict | None = None) -> Flask:
     _register_blueprints(app)
     app.register_error_handler(DomainError, _domain_error)
     app.register_error_handler(IntegrityError, unique.integrity_error)
+    app.after_request(_api_headers)
 
     from hep import web
 
@@ -77,6 +78,17 @@ def _domain_error(error: DomainError):
     if isinstance(error, NotFound | Forbidden) and g.get("principal") is not None:
         audit.refused(g.principal, request.endpoint or request.path, request.view_args or {}, now=utcnow())
     return domain_error_response(error)
+
+
+def _api_headers(response):
+    """API answers are never sniffed; a signed-in caller's answers (health data) are never stored by a
+    cache, except the exercise library's, which may be kept privately and revalidated with its ETag."""
+    if request.path.startswith(("/api/", "/calendar/")):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    if request.path.startswith("/api/") and g.get("principal") is not None:
+        library = request.blueprint == "library"
+        response.headers["Cache-Control"] = "private, no-cache" if library else "no-store"
+    return response
 
 
 def _register_blueprints(app: Flask) -> None:

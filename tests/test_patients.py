@@ -165,3 +165,11 @@ def test_deactivated_staff_lose_access(client, make, physio, headers):
     admin = make.headers(make.admin(physio.clinic))
     assert client.patch(f"/api/v1/staff/{physio.id}", headers=admin, json={"is_active": False}).status_code == 200
     assert client.get("/api/v1/me", headers=headers).status_code == 401
+
+
+@pytest.mark.parametrize(("q", "expected"), [("%", ["100% Pat"]), ("_", ["Under_Score"]), ("a_b", [])])
+def test_patient_search_matches_percent_and_underscore_literally(client, make, physio, headers, q, expected):
+    for name in ("100% Pat", "Under_Score", "Axb Plain"):
+        make.patient(physio.clinic, physio, name=name)
+    found = client.get("/api/v1/patients", query_string={"q": q}, headers=headers).json["items"]
+    assert [p["name"] for p in found] == expected

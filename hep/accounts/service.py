@@ -272,8 +272,14 @@ def patients_query(actor: User, *, physiotherapist_id: int | None = None, q: str
     if physiotherapist_id is not None:
         query = query.where(Patient.physiotherapist_id == physiotherapist_id)
     if q:
-        like = f"%{q.strip().lower()}%"
-        query = query.where(or_(func.lower(User.name).like(like), User.email.like(like), User.phone.like(like)))
+        term = q.strip().lower()  # % and _ are escaped: they match themselves, not any text
+        query = query.where(
+            or_(
+                func.lower(User.name).contains(term, autoescape=True),
+                User.email.contains(term, autoescape=True),
+                User.phone.contains(term, autoescape=True),
+            )
+        )
     return query
 
 
