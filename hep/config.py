@@ -62,6 +62,8 @@ def load(instance_path: str) -> dict:
         "REFRESH_TOKEN_TTL": _int("HEP_REFRESH_TOKEN_TTL", 30 * 24 * 3600),
         "ACTIVATION_CODE_TTL": _int("HEP_ACTIVATION_CODE_TTL", 7 * 24 * 3600),
         "LOGIN_RATE_LIMIT": env.get("HEP_LOGIN_RATE_LIMIT", "10 per minute"),
+        # Failed sign-ins to one account, from any address (a success costs nothing)
+        "LOGIN_ACCOUNT_RATE_LIMIT": env.get("HEP_LOGIN_ACCOUNT_RATE_LIMIT", "5 per minute; 20 per hour"),
         "TRUST_PROXY_HOPS": _int("HEP_TRUST_PROXY_HOPS", 0),
         # Rate-limit storage: Redis when configured so every gunicorn worker shares one count.
         "REDIS_URL": redis_url,

@@ -32,6 +32,7 @@ def app_settings(uri: str, **extra) -> dict:
         "SECRET_KEY": "test-secret",
         "RATELIMIT_STORAGE_URI": "memory://",
         "LOGIN_RATE_LIMIT": "1000 per minute",
+        "LOGIN_ACCOUNT_RATE_LIMIT": "1000 per minute",
         **extra,
     }
 

@@ -48,6 +48,17 @@ class Activation:
 # --- sign-in ---------------------------------------------------------------------------------
 
 
+def canonical_login(username: str) -> str:
+    """A login name as stored: an e-mail lowercased, a phone in E.164 (anything else as typed)."""
+    username = username.strip()
+    if looks_like_phone(username):
+        try:
+            return normalise_phone(username)
+        except ValueError:
+            return username
+    return username.lower()
+
+
 def find_login(username: str) -> User | None:
     """Find the user a login name (e-mail or phone) belongs to."""
     username = username.strip()
@@ -103,7 +114,7 @@ def change_password(user: User, current: str, new: str, *, now: datetime) -> Non
     """Change a password after checking the current one; ends every sign-in of the user."""
     if not passwords.verify_password(user.password_hash, current):
         raise Invalid("current_password", "is wrong")
-    passwords.check_strength(new, "new_password")
+    passwords.check_strength(new, "new_password", user_inputs=(user.name, user.email or "", user.clinic.name))
     user.password_hash = passwords.hash_password(new)
     user.password_changed_at = now
     tokens.revoke_user(user.id, now=now, reason="password-change")
@@ -160,6 +171,7 @@ def activate(code: str, password: str, *, now: datetime, ttl: TokenSettings) -> 
     if claimed != 1 or user is None or not user.is_active:
         db.session.rollback()
         raise invalid
+    passwords.check_strength(password, user_inputs=(user.name, user.email or ""))  # refused: the code stays unused
     user.password_hash = passwords.hash_password(password)
     user.password_changed_at = now
     if user.patient is not None and user.patient.activated_at is None:
@@ -184,7 +196,7 @@ def create_clinic(
     contact_phone: str | None = None,
 ) -> tuple[Clinic, User]:
     """Create a clinic with its first clinic admin (an operator's command, not an API call)."""
-    passwords.check_strength(admin_password, "admin_password")
+    passwords.check_strength(admin_password, "admin_password", user_inputs=(name, admin_name, admin_email))
     clinic = Clinic(
         name=name,
         timezone=timezone,

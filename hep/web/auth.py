@@ -33,7 +33,7 @@ from flask import (
 )
 
 from hep.accounts import service as accounts
-from hep.accounts import tokens
+from hep.accounts import throttle, tokens
 from hep.accounts.models import User
 from hep.dbtypes import utcnow
 from hep.errors import Unauthorized
@@ -166,6 +166,13 @@ def _login_limit() -> str:
 
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(_login_limit, methods=["POST"])
+@limiter.shared_limit(
+    throttle.account_limit,
+    throttle.SCOPE,
+    key_func=throttle.account_key,
+    deduct_when=throttle.failed,
+    methods=["POST"],
+)
 def login():
     """Sign in with e-mail (or mobile number) and password."""
     target = _safe_next(request.values.get("next"))

@@ -43,7 +43,7 @@ def _domain_error(error: DomainError):
 @bp.errorhandler(HTTPException)
 def _http_error(error: HTTPException):
     if error.code == 429:
-        return error_page(429, "Too many sign-in attempts from this address. Wait a minute and try again.")
+        return error_page(429, "Too many sign-in attempts. Wait a minute and try again.")
     return error_page(error.code or 500, error.description if (error.code or 500) < 500 else None)
 
 
