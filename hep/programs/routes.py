@@ -159,6 +159,7 @@ class NextSessionSchema(ma.Schema):
     id = ma.fields.Integer(required=True)
     starts_at = ma.fields.AwareDateTime(required=True)
     duration_minutes = ma.fields.Integer(required=True)
+    patient_note = ma.fields.String(allow_none=True, required=True, metadata={"description": "From the clinic"})
 
 
 class PlanSchema(ma.Schema):

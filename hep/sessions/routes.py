@@ -22,6 +22,19 @@ blp = Blueprint("sessions", __name__, url_prefix="/api/v1", description="Needlin
 feed_bp = FlaskBlueprint("calendar_feed", __name__)
 
 
+class StaffOnly(ma.fields.String):
+    """A field in staff answers only: a patient's answer leaves it out (not even null)."""
+
+    def serialize(self, attr, obj, accessor=None, **kwargs):
+        if not current_user().is_staff:
+            return ma.missing
+        return super().serialize(attr, obj, accessor, **kwargs)
+
+
+NOTES = "Clinical notes: staff only, never in a patient's answer"
+PATIENT_NOTE = "A note for the patient (shown in their app), e.g. what to bring"
+
+
 class SessionSchema(ma.Schema):
     id = ma.fields.Integer(required=True)
     patient_id = ma.fields.Integer(required=True)
@@ -30,7 +43,8 @@ class SessionSchema(ma.Schema):
     ends_at = ma.fields.AwareDateTime(required=True)
     duration_minutes = ma.fields.Integer(required=True)
     status = ma.fields.String(required=True, metadata={"description": " | ".join(STATUSES)})
-    notes = ma.fields.String(allow_none=True, required=True)
+    notes = StaffOnly(allow_none=True, metadata={"description": NOTES})
+    patient_note = ma.fields.String(allow_none=True, required=True, metadata={"description": PATIENT_NOTE})
     updated_at = ma.fields.AwareDateTime(required=True)
 
 
@@ -38,7 +52,12 @@ class SessionCreateSchema(ma.Schema):
     starts_at = ma.fields.AwareDateTime(required=True, metadata={"description": "With its UTC offset"})
     duration_minutes = ma.fields.Integer(load_default=30, validate=validate.Range(5, 240))
     physiotherapist_id = Id(load_default=None, allow_none=True)
-    notes = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+    notes = ma.fields.String(
+        load_default=None, allow_none=True, validate=validate.Length(max=2000), metadata={"description": NOTES}
+    )
+    patient_note = ma.fields.String(
+        load_default=None, allow_none=True, validate=validate.Length(max=500), metadata={"description": PATIENT_NOTE}
+    )
 
 
 class SessionChangeSchema(ma.Schema):
@@ -46,7 +65,10 @@ class SessionChangeSchema(ma.Schema):
     duration_minutes = ma.fields.Integer(validate=validate.Range(5, 240))
     physiotherapist_id = Id()
     status = ma.fields.String(validate=validate.OneOf(STATUSES))
-    notes = ma.fields.String(allow_none=True, validate=validate.Length(max=2000))
+    notes = ma.fields.String(allow_none=True, validate=validate.Length(max=2000), metadata={"description": NOTES})
+    patient_note = ma.fields.String(
+        allow_none=True, validate=validate.Length(max=500), metadata={"description": PATIENT_NOTE}
+    )
 
 
 class SessionListArgsSchema(PageArgsSchema):

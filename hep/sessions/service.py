@@ -56,6 +56,7 @@ def schedule(actor: User, patient_id: int, data: dict, *, now: datetime) -> Need
         starts_at=data["starts_at"],
         duration_minutes=data["duration_minutes"],
         notes=data.get("notes"),
+        patient_note=data.get("patient_note"),
         status=SCHEDULED,
         created_at=now,
         updated_at=now,

@@ -42,10 +42,10 @@ def _duration(form) -> int:
     return value
 
 
-def _notes(form) -> str | None:
-    notes = (form.get("notes") or "").strip()
-    if len(notes) > 2000:
-        raise Invalid("notes", "is longer than 2000 characters")
+def _notes(form, name: str = "notes", limit: int = 2000) -> str | None:
+    notes = (form.get(name) or "").strip()
+    if len(notes) > limit:
+        raise Invalid(name, f"is longer than {limit} characters")
     return notes or None
 
 
@@ -59,6 +59,7 @@ def schedule(patient_id: int):
             "starts_at": _starts_at(request.form, actor.clinic.timezone),
             "duration_minutes": _duration(request.form),
             "notes": _notes(request.form),
+            "patient_note": _notes(request.form, "patient_note", 500),
         }
         booked = sessions.schedule(actor, patient_id, data, now=utcnow())
     except DomainError as exc:
@@ -88,6 +89,7 @@ def session_page(session_id: int):
                     "starts_at": _starts_at(request.form, zone),
                     "duration_minutes": _duration(request.form),
                     "notes": _notes(request.form),
+                    "patient_note": _notes(request.form, "patient_note", 500),
                 }
             elif action in (CANCELLED, COMPLETED, NO_SHOW):
                 changes = {"status": action}
