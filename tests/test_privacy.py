@@ -74,3 +74,40 @@ def test_the_clinical_note_never_reaches_the_patient(client, make, booked):
     single = answers[0].json
     assert "notes" not in single and single["patient_note"] == "Wear a short-sleeved top."
     assert answers[2].json["next_session"]["patient_note"] == "Wear a short-sleeved top."
+
+
+# --- the calendar feed's own wording ----------------------------------------------------------
+
+
+def _feed_text(client, make, clinic_name="North Shore IMS", **clinic) -> str:
+    physio = make.physio(make.clinic(name=clinic_name, **clinic))
+    patient = make.patient(physio.clinic, physio, timezone="UTC")
+    starts = (utcnow() + timedelta(days=2)).replace(microsecond=0).isoformat()
+    client.post(f"/api/v1/patients/{patient.id}/sessions", json={"starts_at": starts}, headers=make.headers(physio))
+    url = client.post(f"/api/v1/patients/{patient.id}/calendar-feed", headers=make.headers(patient)).json["url"]
+    return client.get(url.removeprefix("http://localhost")).get_data(as_text=True)
+
+
+def test_the_calendar_leaves_the_clinics_name_out(client, make):
+    text = _feed_text(client, make)
+    assert "SUMMARY:Appointment\r\n" in text and "X-WR-CALNAME:Appointment\r\n" in text
+    assert "IMS" not in text and "North Shore" not in text
+
+
+def test_a_clinic_may_choose_a_neutral_calendar_label(client, make):
+    admin = make.admin(make.clinic(name="North Shore IMS"))
+    response = client.patch("/api/v1/clinic", json={"calendar_label": "Visit"}, headers=make.headers(admin))
+    assert response.status_code == 200 and response.json["calendar_label"] == "Visit"
+
+
+@pytest.mark.parametrize("label", ["IMS visit", "Physio", "Needling", "Back pain clinic", "Rehab session"])
+def test_a_calendar_label_with_health_words_is_refused(client, make, label):
+    admin = make.admin()
+    response = client.patch("/api/v1/clinic", json={"calendar_label": label}, headers=make.headers(admin))
+    assert response.status_code == 422
+    assert response.json["invalid_params"][0]["name"] == "calendar_label"
+
+
+def test_the_calendar_says_the_clinics_label(client, make):
+    text = _feed_text(client, make, calendar_label="Visit")
+    assert "SUMMARY:Visit\r\n" in text
