@@ -25,8 +25,9 @@ from hep.extensions import db
 Key = tuple[str, tuple[str, ...]]  # (table, columns)
 
 CONFLICTS: dict[Key, tuple[str, str]] = {
-    ("users", ("email",)): ("email", "That email is already in use."),
-    ("users", ("phone",)): ("phone", "That phone is already in use."),
+    # Within the caller's clinic only: another clinic's accounts are separate and never collide.
+    ("users", ("clinic_id", "email")): ("email", "That email is already in use in your clinic."),
+    ("users", ("clinic_id", "phone")): ("phone", "That phone is already in use in your clinic."),
     ("program_templates", ("clinic_id", "key")): ("key", "A template with this key already exists."),
     ("exercises", ("clinic_id", "slug")): ("slug", "An exercise with this slug already exists; choose another."),
 }

@@ -8,7 +8,7 @@ import pytest
 import time_machine
 
 from hep.accounts.models import TokenFamily, User
-from hep.extensions import db
+from hep.extensions import db, limiter
 from tests.conftest import skip_or_fail
 from tests.factories import PASSWORD
 
@@ -246,6 +246,8 @@ def test_login_rate_limit_is_shared_through_redis(make, database_url):
         RATELIMIT_STORAGE_URI=_redis_url(),
         RATE_LIMIT_PREFIX=f"hep-test-{uuid.uuid4().hex}",
     )
+    # create_app binds the one module-level limiter to Redis; put back the other tests' storage afterwards.
+    saved = (limiter._storage, limiter._limiter)
     apps = [create_app(settings), create_app(settings)]
     worker_a, worker_b = (a.test_client() for a in apps)
     make.physio(password=PASSWORD, email="shared@example.test")
@@ -254,6 +256,7 @@ def test_login_rate_limit_is_shared_through_redis(make, database_url):
         assert login(worker_b, "shared@example.test").status_code == 200
         assert login(worker_a, "shared@example.test").status_code == 429
     finally:
+        limiter._storage, limiter._limiter = saved
         for worker_app in apps:
             with worker_app.app_context():
                 db.engine.dispose()

@@ -62,10 +62,11 @@ def _login_limit() -> str:
 @auth_blp.arguments(LoginSchema)
 @auth_blp.response(200, TokenSchema)
 @auth_blp.alt_response(401, response="UNAUTHORIZED")
+@auth_blp.alt_response(409, response="CONFLICT")
 @auth_blp.alt_response(429, response="TOO_MANY_REQUESTS")
 def token(body):
     """Sign in with e-mail or phone and password"""
-    return service.login(body["username"], body["password"], now=utcnow(), ttl=_ttl())
+    return service.login(body["username"], body["password"], now=utcnow(), ttl=_ttl(), clinic_id=body["clinic_id"])
 
 
 @auth_blp.route("/refresh", methods=["POST"])

@@ -45,6 +45,10 @@ class LoginSchema(ma.Schema):
         required=True, validate=validate.Length(1, 254), metadata={"description": "E-mail address or mobile phone"}
     )
     password = ma.fields.String(required=True, validate=validate.Length(1, 1024), load_only=True)
+    clinic_id = Id(
+        load_default=None,
+        metadata={"description": "Only when the login opens accounts at several clinics with this password (409)"},
+    )
 
 
 class RefreshSchema(ma.Schema):

@@ -24,7 +24,7 @@ from hep.accounts.models import (
     User,
 )
 from hep.audit import service as audit
-from hep.errors import Forbidden, Invalid, NotFound, Unauthorized
+from hep.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from hep.extensions import db
 
 log = logging.getLogger(__name__)
@@ -59,23 +59,44 @@ def canonical_login(username: str) -> str:
     return username.lower()
 
 
-def find_login(username: str) -> User | None:
-    """Find the user a login name (e-mail or phone) belongs to."""
+def find_logins(username: str) -> list[User]:
+    """The accounts a login name (e-mail or phone) belongs to: at most one per clinic."""
     username = username.strip()
     if looks_like_phone(username):
         try:
-            return db.session.scalar(select(User).where(User.phone == normalise_phone(username)))
+            column, value = User.phone, normalise_phone(username)
         except ValueError:
-            return None
-    return db.session.scalar(select(User).where(User.email == username.lower()))
+            return []
+    else:
+        column, value = User.email, username.lower()
+    return list(db.session.scalars(select(User).where(column == value).order_by(User.id)))
 
 
-def login(username: str, password: str, *, now: datetime, ttl: TokenSettings) -> tokens.TokenPair:
-    """Check a password and start a sign-in. Every failure looks the same to the caller."""
-    user = find_login(username)
-    ok = passwords.verify_password(user.password_hash if user else None, password)
-    if not ok or user is None or not user.is_active:
-        if user is not None:
+PASSWORD_CHECKS = 2  # at least this many hashes are checked per sign-in (see login)
+
+
+def login(
+    username: str, password: str, *, now: datetime, ttl: TokenSettings, clinic_id: int | None = None
+) -> tokens.TokenPair:
+    """Check a password and start a sign-in. Every failure looks the same to the caller.
+
+    A login name may open accounts at several clinics (each clinic's accounts are its own): the
+    password is checked against each, and against dummies up to PASSWORD_CHECKS, so the time taken
+    does not tell whether the name is registered at another clinic. When the password opens more
+    than one, `clinic_id` chooses.
+    """
+    candidates = [u for u in find_logins(username) if clinic_id is None or u.clinic_id == clinic_id]
+    checked = [(user, passwords.verify_password(user.password_hash, password)) for user in candidates]
+    for _ in range(PASSWORD_CHECKS - len(candidates)):
+        passwords.verify_password(None, password)
+    opened = [user for user, ok in checked if ok and user.is_active]
+    if len(opened) > 1:
+        raise Conflict(
+            "This login opens accounts at more than one clinic with this password; say which with clinic_id.",
+            invalid_params=[{"name": "clinic_id", "location": "json", "reason": "is needed to choose the clinic"}],
+        )
+    if not opened:
+        for user in candidates:
             # In the account's clinic's log, without the name typed or the password: which account, when.
             # The caller is unknown, so there is no actor.
             patient_id = user.id if user.role == PATIENT else None
@@ -88,11 +109,12 @@ def login(username: str, password: str, *, now: datetime, ttl: TokenSettings) ->
                 resource_id=user.id,
                 clinic_id=user.clinic_id,
             )
+        if candidates:
             db.session.commit()
         else:
             log.info("sign-in refused: no account has that login name")
         raise Unauthorized("Unknown username or wrong password.")
-    pair = tokens.issue(user, now=now, access_ttl=ttl.access_ttl, refresh_ttl=ttl.refresh_ttl)
+    pair = tokens.issue(opened[0], now=now, access_ttl=ttl.access_ttl, refresh_ttl=ttl.refresh_ttl)
     db.session.commit()
     return pair
 

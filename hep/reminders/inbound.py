@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from hep.accounts.models import Patient, User
@@ -100,11 +100,15 @@ def handle_text(sid: str, from_phone: str, body: str, *, now: datetime) -> str |
     seen = db.session.scalar(select(InboundMessage).where(InboundMessage.provider_sid == sid))
     if seen is not None:
         return seen.reply
-    # The number's current owner only: a number can pass from one patient to another.
+    # The number's current owner only: a number can pass from one patient to another. One person can be a
+    # patient of two clinics: the reply answers the clinic that texted them last.
+    last_text = select(func.max(Reminder.sent_at)).where(Reminder.patient_id == SmsContact.patient_id).scalar_subquery()
     contact = db.session.scalar(
         select(SmsContact)
         .join(User, User.id == SmsContact.patient_id)
         .where(SmsContact.phone == from_phone, User.phone == from_phone)
+        .order_by(last_text.desc().nulls_last(), SmsContact.patient_id)
+        .limit(1)
     )
     patient = db.session.get(Patient, contact.patient_id) if contact else None
     action, reply, act = _decide(patient, contact, body.strip(), now) if patient else ("unknown-sender", None, None)

@@ -36,7 +36,7 @@ from hep.accounts import service as accounts
 from hep.accounts import throttle, tokens
 from hep.accounts.models import User
 from hep.dbtypes import utcnow
-from hep.errors import Unauthorized
+from hep.errors import Conflict, Unauthorized
 from hep.extensions import db, limiter
 from hep.web import bp
 
@@ -190,6 +190,12 @@ def login():
         pair = accounts.login(username, password, now=now, ttl=_web_ttl())
     except Unauthorized as exc:
         return render_template("web/login.html", next=target, username=username, error=exc.detail), 401
+    except Conflict:
+        message = (
+            "This e-mail address opens accounts at more than one clinic with this password. "
+            "Give one of them another password, or sign in with your mobile number."
+        )
+        return render_template("web/login.html", next=target, username=username, error=message), 409
     user, family_id = tokens.authenticate(pair.access_token, now=now)
     if not user.is_staff:
         tokens.revoke_family(family_id, now=now, reason="web-not-staff")

@@ -16,7 +16,31 @@ branch_labels = None
 depends_on = None
 
 
+def _sqlite_foreign_keys(on: bool) -> None:
+    # SQLite rebuilds `users` to change its constraints, and dropping the old copy would trip the
+    # foreign keys of every row that refers to a user; they are switched off for the rebuild, and
+    # checked afterwards. (The pragma is ignored inside a transaction: upgrading from 0006, as a
+    # deployment does, the migration starts outside one.)
+    if op.get_bind().dialect.name != "sqlite":
+        return
+    if on:
+        problems = op.get_bind().exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+        if problems:
+            raise RuntimeError(f"foreign keys broken by the rebuild: {problems[:5]}")
+    op.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
+
+
 def upgrade():
+    # Accounts are per clinic: e-mail and phone unique within a clinic, not across the server.
+    _sqlite_foreign_keys(False)
+    with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.drop_constraint('uq_users_email', type_='unique')
+        batch_op.drop_constraint('uq_users_phone', type_='unique')
+        batch_op.create_unique_constraint(batch_op.f('uq_users_clinic_id_email'), ['clinic_id', 'email'])
+        batch_op.create_unique_constraint(batch_op.f('uq_users_clinic_id_phone'), ['clinic_id', 'phone'])
+        batch_op.create_index(batch_op.f('ix_users_email'), ['email'], unique=False)
+        batch_op.create_index(batch_op.f('ix_users_phone'), ['phone'], unique=False)
+    _sqlite_foreign_keys(True)
     with op.batch_alter_table('needling_sessions', schema=None) as batch_op:
         batch_op.add_column(sa.Column('patient_note', sa.Text(), nullable=True))
     with op.batch_alter_table('clinics', schema=None) as batch_op:
@@ -35,6 +59,7 @@ def upgrade():
 
 
 def downgrade():
+    _sqlite_foreign_keys(False)
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP TRIGGER IF EXISTS audit_events_no_truncate ON audit_events")
         op.execute("DROP FUNCTION IF EXISTS audit_events_no_truncate()")
@@ -42,3 +67,11 @@ def downgrade():
         batch_op.drop_column('calendar_label')
     with op.batch_alter_table('needling_sessions', schema=None) as batch_op:
         batch_op.drop_column('patient_note')
+    with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_users_phone'))
+        batch_op.drop_index(batch_op.f('ix_users_email'))
+        batch_op.drop_constraint(batch_op.f('uq_users_clinic_id_phone'), type_='unique')
+        batch_op.drop_constraint(batch_op.f('uq_users_clinic_id_email'), type_='unique')
+        batch_op.create_unique_constraint('uq_users_phone', ['phone'])
+        batch_op.create_unique_constraint('uq_users_email', ['email'])
+    _sqlite_foreign_keys(True)
