@@ -2,7 +2,8 @@
 
 Every test that takes `app` (directly or through `client`/factories) runs once per backend.
 SQLite gets a copy of a migrated template file; PostgreSQL gets a database created for this
-session, migrated once and truncated after each test. Without TEST_DATABASE_URL the PostgreSQL
+session, migrated once and truncated after each test (as the superuser, with the audit log's
+TRUNCATE trigger switched off for that transaction only). Without TEST_DATABASE_URL the PostgreSQL
 runs are skipped with a message; under CI (CI=true) that is a failure instead.
 """
 
