@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import os
 
-from flask import Flask
+from flask import Flask, g, request
 from sqlalchemy import event
+from sqlalchemy.exc import IntegrityError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from hep import config as settings
-from hep.dbtypes import render_migration_item
-from hep.errors import DomainError, domain_error_response
+from hep import inputs, unique
+from hep.audit import service as audit
+from hep.dbtypes import render_migration_item, utcnow
+from hep.errors import DomainError, Forbidden, NotFound, domain_error_response
 from hep.extensions import api, db, limiter, migrate
 from hep.fields import IdConverter
 
@@ -27,6 +30,7 @@ def create_app(config: dict | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
 
     app.url_map.converters["id"] = IdConverter
+    inputs.init_app(app)
     db.init_app(app)
     with app.app_context():
         _configure_engine(app)
@@ -54,7 +58,9 @@ def create_app(config: dict | None = None) -> Flask:
         },
     )
     _register_blueprints(app)
-    app.register_error_handler(DomainError, domain_error_response)
+    app.register_error_handler(DomainError, _domain_error)
+    app.register_error_handler(IntegrityError, unique.integrity_error)
+    app.after_request(_api_headers)
 
     from hep import web
 
@@ -64,6 +70,25 @@ def create_app(config: dict | None = None) -> Flask:
 
     register(app)
     return app
+
+
+def _domain_error(error: DomainError):
+    """A domain error as problem details; a signed-in caller's refusal (403, or 404 for an id that is
+    not theirs to see) is recorded in the audit log first."""
+    if isinstance(error, NotFound | Forbidden) and g.get("principal") is not None:
+        audit.refused(g.principal, request.endpoint or request.path, request.view_args or {}, now=utcnow())
+    return domain_error_response(error)
+
+
+def _api_headers(response):
+    """API answers are never sniffed; a signed-in caller's answers (health data) are never stored by a
+    cache, except the exercise library's, which may be kept privately and revalidated with its ETag."""
+    if request.path.startswith(("/api/", "/calendar/")):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    if request.path.startswith("/api/") and g.get("principal") is not None:
+        library = request.blueprint == "library"
+        response.headers["Cache-Control"] = "private, no-cache" if library else "no-store"
+    return response
 
 
 def _register_blueprints(app: Flask) -> None:

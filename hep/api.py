@@ -9,20 +9,39 @@ from flask import Response, current_app
 from flask_smorest import Api as SmorestApi
 from flask_smorest import Blueprint as SmorestBlueprint
 from flask_smorest.utils import prepare_response
+from webargs.core import is_json
 from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException
 
+from hep import inputs
 from hep.errors import PROBLEM_CONTENT_TYPE, flatten_messages, problem
 
 
 class StrictParser(FlaskParser):
-    """Reject unknown query parameters as well as unknown body fields, instead of ignoring them."""
+    """Reject unknown query parameters as well as unknown body fields, instead of ignoring them, and
+    decode JSON bodies with hep.inputs' strict rules."""
 
     DEFAULT_UNKNOWN_BY_LOCATION = {
         **FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION,
         "query": ma.RAISE,
         "querystring": ma.RAISE,
     }
+
+    def load_json(self, req, schema):
+        """The body of a route that takes JSON: present, sent as JSON, and valid (else 400 or 415)."""
+        raw = req.get_data(cache=True)
+        if not raw.strip():
+            # Decided: a route that takes a body needs one, even a PATCH (send {} to change nothing).
+            raise inputs.BadRequest("The request has no body; this endpoint takes a JSON object.", "is missing")
+        if not is_json(req.mimetype):
+            sent = req.mimetype or "no Content-Type"
+            raise inputs.UnsupportedMediaType(
+                f"This endpoint takes application/json; the body was sent as {sent}.",
+                invalid_params=[
+                    {"name": "Content-Type", "location": "header", "reason": f"must be application/json, not {sent}"}
+                ],
+            )
+        return inputs.parse_json(raw)
 
 
 class Blueprint(SmorestBlueprint):
@@ -68,6 +87,14 @@ class Api(SmorestApi):
                 title="Validation failed",
                 detail=f"Invalid input: {names}.",
                 invalid_params=params,
+                headers=headers,
+            )
+        if error.code == 413:
+            limit = current_app.config.get("MAX_CONTENT_LENGTH")
+            return problem(
+                413,
+                code="too-large",
+                detail=f"The request body is larger than the {limit} bytes this server accepts.",
                 headers=headers,
             )
         if error.code == 500:

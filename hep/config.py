@@ -50,6 +50,10 @@ def load(instance_path: str) -> dict:
     return {
         # Database
         "SQLALCHEMY_DATABASE_URI": database_url(env.get("DATABASE_URL"), instance_path),
+        # `flask db upgrade` connects as this owner role when set (see hep/dbroles.py)
+        "MIGRATION_DATABASE_URI": database_url(env["MIGRATION_DATABASE_URL"], instance_path)
+        if env.get("MIGRATION_DATABASE_URL")
+        else None,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "SQLITE_BUSY_TIMEOUT_MS": _int("HEP_SQLITE_BUSY_TIMEOUT_MS", 5000),
         # Security
@@ -58,12 +62,17 @@ def load(instance_path: str) -> dict:
         "REFRESH_TOKEN_TTL": _int("HEP_REFRESH_TOKEN_TTL", 30 * 24 * 3600),
         "ACTIVATION_CODE_TTL": _int("HEP_ACTIVATION_CODE_TTL", 7 * 24 * 3600),
         "LOGIN_RATE_LIMIT": env.get("HEP_LOGIN_RATE_LIMIT", "10 per minute"),
+        # Failed sign-ins to one account, from any address (a success costs nothing)
+        "LOGIN_ACCOUNT_RATE_LIMIT": env.get("HEP_LOGIN_ACCOUNT_RATE_LIMIT", "5 per minute; 20 per hour"),
         "TRUST_PROXY_HOPS": _int("HEP_TRUST_PROXY_HOPS", 0),
         # Rate-limit storage: Redis when configured so every gunicorn worker shares one count.
         "REDIS_URL": redis_url,
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
         "RATE_LIMIT_PREFIX": env.get("HEP_RATELIMIT_PREFIX", "hep"),
         "RATELIMIT_HEADERS_ENABLED": True,
+        # Requests: the largest body accepted (413 beyond). A full batch of 500 entries, each with a
+        # 1,000-character note of emoji sent \u-escaped, is about 6.2 MB.
+        "MAX_CONTENT_LENGTH": _int("HEP_MAX_REQUEST_BYTES", 8 * 1024 * 1024),
         # Logging: how old an entry the app may still sync
         "LOG_MAX_AGE_DAYS": _int("HEP_LOG_MAX_AGE_DAYS", 14),
         # Text reminders (Twilio). The console backend prints and keeps messages in instance/.

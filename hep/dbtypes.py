@@ -5,8 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import ColumnElement, DateTime, Integer, any_, bindparam
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.types import TypeDecorator
+
+from hep.extensions import db
 
 
 class UTCDateTime(TypeDecorator):
@@ -40,6 +43,30 @@ def among(column, name: str, dialect_name: str) -> ColumnElement[bool]:
     if dialect_name == "postgresql":
         return column == any_(bindparam(name, type_=ARRAY(Integer)))
     return column.in_(bindparam(name, expanding=True))
+
+
+def _insert(model, values: dict):
+    dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(model).values(**values)
+
+
+def insert_new(model, values: dict, *, keys: list[str]) -> bool:
+    """INSERT ... ON CONFLICT (keys) DO NOTHING: True when this call inserted the row.
+
+    Under concurrency the loser waits for the winner's transaction and then inserts nothing, so two
+    identical first-time writes cannot both fail or both insert (no IntegrityError to catch).
+    """
+    statement = _insert(model, values).on_conflict_do_nothing(index_elements=keys)
+    # RETURNING rather than rowcount, which the ORM's insert reports as -1 on PostgreSQL.
+    returned = statement.returning(*model.__table__.primary_key.columns)
+    return db.session.execute(returned).first() is not None
+
+
+def upsert(model, values: dict, *, keys: list[str]) -> None:
+    """INSERT ... ON CONFLICT (keys) DO UPDATE SET the other given columns: the last writer wins."""
+    statement = _insert(model, values)
+    changed = {name: statement.excluded[name] for name in values if name not in keys}
+    db.session.execute(statement.on_conflict_do_update(index_elements=keys, set_=changed))
 
 
 def utcnow() -> datetime:

@@ -7,7 +7,7 @@ import binascii
 import json
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import marshmallow as ma
@@ -17,10 +17,16 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from hep.errors import Invalid
 from hep.extensions import db
+from hep.fields import MAX_ID
+from hep.inputs import text_problem
+
+MAX_CURSOR = 1000  # far longer than any cursor this API returns (a name of 200 characters and an id)
 
 
 class PageArgsSchema(ma.Schema):
-    cursor = ma.fields.String(metadata={"description": "next_cursor from the previous page"})
+    cursor = ma.fields.String(
+        validate=ma.validate.Length(max=MAX_CURSOR), metadata={"description": "next_cursor from the previous page"}
+    )
     limit = ma.fields.Integer(
         validate=ma.validate.Range(1, 100),
         metadata={"description": "Page size (default 25, at most 100)"},
@@ -50,7 +56,7 @@ def decode_cursor(cursor: str, width: int) -> list[Any]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         values = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise Invalid("cursor", "is not a cursor this API returned", location="query") from exc
     if not isinstance(values, list) or len(values) != width:
         raise Invalid("cursor", "is not a cursor this API returned", location="query")
@@ -94,11 +100,16 @@ def _typed(values: list[Any], order: Sequence[InstrumentedAttribute]):
                 value = datetime.fromisoformat(value)
                 if value.tzinfo is None:
                     raise ValueError("naive")
+                value.astimezone(UTC)  # OverflowError near year 1 or 9999: no column can hold it
             elif python_type is uuid.UUID:
                 value = uuid.UUID(value)
-            elif python_type in (int, str) and not isinstance(value, python_type):
-                raise TypeError
-        except (TypeError, ValueError) as exc:
+            elif python_type is int:
+                # A cursor's numbers reach SQL as they are: only what a 32-bit column can hold (never a bool).
+                if isinstance(value, bool) or not isinstance(value, int) or not -MAX_ID - 1 <= value <= MAX_ID:
+                    raise ValueError("out of range")
+            elif python_type is str and (not isinstance(value, str) or text_problem(value)):
+                raise ValueError("not storable text")
+        except (TypeError, ValueError, OverflowError) as exc:
             raise Invalid("cursor", "is not a cursor this API returned", location="query") from exc
         params.append(bindparam(None, value, type_=column.type))
     return tuple_(*params)

@@ -1,8 +1,11 @@
 import logging
 from logging.config import fileConfig
 
+import sqlalchemy
 from alembic import context
 from flask import current_app
+
+from hep.dbroles import grant_app_role
 
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
@@ -15,7 +18,20 @@ logger = logging.getLogger('alembic.env')
 
 
 def get_engine():
+    # MIGRATION_DATABASE_URL (an owner role) when set; the app's own DATABASE_URL otherwise.
+    url = current_app.config.get("MIGRATION_DATABASE_URI")
+    if url:
+        return sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool)
     return current_app.extensions['migrate'].db.engine
+
+
+def app_role():
+    """The role in DATABASE_URL, when migrations run as another one (it then gets the app's grants)."""
+    if not current_app.config.get("MIGRATION_DATABASE_URI"):
+        return None
+    app_user = sqlalchemy.make_url(current_app.config["SQLALCHEMY_DATABASE_URI"]).username
+    owner = sqlalchemy.make_url(current_app.config["MIGRATION_DATABASE_URI"]).username
+    return app_user if app_user and app_user != owner else None
 
 
 def get_engine_url():
@@ -95,6 +111,9 @@ def run_migrations_online():
 
         with context.begin_transaction():
             context.run_migrations()
+            role = app_role()
+            if role and connection.dialect.name == "postgresql":
+                grant_app_role(connection, role)
 
 
 if context.is_offline_mode():

@@ -2,7 +2,8 @@
 
 Every test that takes `app` (directly or through `client`/factories) runs once per backend.
 SQLite gets a copy of a migrated template file; PostgreSQL gets a database created for this
-session, migrated once and truncated after each test. Without TEST_DATABASE_URL the PostgreSQL
+session, migrated once and truncated after each test (as the superuser, with the audit log's
+TRUNCATE trigger switched off for that transaction only). Without TEST_DATABASE_URL the PostgreSQL
 runs are skipped with a message; under CI (CI=true) that is a failure instead.
 """
 
@@ -32,6 +33,7 @@ def app_settings(uri: str, **extra) -> dict:
         "SECRET_KEY": "test-secret",
         "RATELIMIT_STORAGE_URI": "memory://",
         "LOGIN_RATE_LIMIT": "1000 per minute",
+        "LOGIN_ACCOUNT_RATE_LIMIT": "1000 per minute",
         **extra,
     }
 
@@ -173,6 +175,9 @@ def app(backend, request, app_config):
             if backend == "postgresql":
                 tables = [t.name for t in db.metadata.sorted_tables]
                 with db.engine.begin() as conn:
+                    # audit_events refuses TRUNCATE (a statement trigger). The tests connect as a superuser, who
+                    # may switch user triggers off for one transaction; the app's own role never can.
+                    conn.execute(sa.text("SET LOCAL session_replication_role = replica"))
                     conn.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
     finally:
         app.config.clear()

@@ -8,7 +8,7 @@ import pytest
 import time_machine
 
 from hep.accounts.models import TokenFamily, User
-from hep.extensions import db
+from hep.extensions import db, limiter
 from tests.conftest import skip_or_fail
 from tests.factories import PASSWORD
 
@@ -192,10 +192,12 @@ def test_reinvite_makes_the_old_code_stop_working(client, make):
     physio_headers = make.headers(inviter)
     new = client.post(f"/api/v1/patients/{invite['patient']['id']}/activation", headers=physio_headers)
     assert new.status_code == 201
-    old = client.post("/api/v1/auth/activate", json={"code": invite["activation"]["code"], "password": "pw-pw-pw-pw"})
+    old = client.post(
+        "/api/v1/auth/activate", json={"code": invite["activation"]["code"], "password": "my-own-password"}
+    )
     assert old.status_code == 422
     assert (
-        client.post("/api/v1/auth/activate", json={"code": new.json["code"], "password": "pw-pw-pw-pw"}).status_code
+        client.post("/api/v1/auth/activate", json={"code": new.json["code"], "password": "my-own-password"}).status_code
         == 200
     )
 
@@ -244,6 +246,8 @@ def test_login_rate_limit_is_shared_through_redis(make, database_url):
         RATELIMIT_STORAGE_URI=_redis_url(),
         RATE_LIMIT_PREFIX=f"hep-test-{uuid.uuid4().hex}",
     )
+    # create_app binds the one module-level limiter to Redis; put back the other tests' storage afterwards.
+    saved = (limiter._storage, limiter._limiter)
     apps = [create_app(settings), create_app(settings)]
     worker_a, worker_b = (a.test_client() for a in apps)
     make.physio(password=PASSWORD, email="shared@example.test")
@@ -252,6 +256,26 @@ def test_login_rate_limit_is_shared_through_redis(make, database_url):
         assert login(worker_b, "shared@example.test").status_code == 200
         assert login(worker_a, "shared@example.test").status_code == 429
     finally:
+        limiter._storage, limiter._limiter = saved
         for worker_app in apps:
             with worker_app.app_context():
                 db.engine.dispose()
+
+
+@pytest.mark.parametrize("password", ["password123", "1234567890", "qwertyuiop", "iloveyou12", "Password2024!"])
+def test_common_passwords_are_refused(client, make, password):
+    invite = _invite(client, make)
+    response = client.post("/api/v1/auth/activate", json={"code": invite["activation"]["code"], "password": password})
+    assert response.status_code == 422
+    assert response.json["invalid_params"][0]["name"] == "password"
+    assert "too easy to guess" in response.json["invalid_params"][0]["reason"]
+
+
+def test_a_password_made_of_ones_own_name_is_refused(client, make):
+    user = make.physio(name="Marguerite Okonkwo-Baptiste", password=PASSWORD)
+    response = client.post(
+        "/api/v1/auth/password",
+        json={"current_password": PASSWORD, "new_password": "MargueriteOkonkwo"},
+        headers=make.headers(user),
+    )
+    assert response.status_code == 422 and response.json["invalid_params"][0]["name"] == "new_password"

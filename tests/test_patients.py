@@ -165,3 +165,49 @@ def test_deactivated_staff_lose_access(client, make, physio, headers):
     admin = make.headers(make.admin(physio.clinic))
     assert client.patch(f"/api/v1/staff/{physio.id}", headers=admin, json={"is_active": False}).status_code == 200
     assert client.get("/api/v1/me", headers=headers).status_code == 401
+
+
+@pytest.mark.parametrize(("q", "expected"), [("%", ["100% Pat"]), ("_", ["Under_Score"]), ("a_b", [])])
+def test_patient_search_matches_percent_and_underscore_literally(client, make, physio, headers, q, expected):
+    for name in ("100% Pat", "Under_Score", "Axb Plain"):
+        make.patient(physio.clinic, physio, name=name)
+    found = client.get("/api/v1/patients", query_string={"q": q}, headers=headers).json["items"]
+    assert [p["name"] for p in found] == expected
+
+
+# --- each clinic's accounts are its own -------------------------------------------------------
+
+
+def test_inviting_an_address_registered_at_another_clinic_reveals_nothing(client, make, physio, headers):
+    elsewhere = make.patient(make.clinic(name="Other clinic"), email="shared@example.test", phone="+16045550199")
+    fresh = invite(client, headers, email="fresh@example.test", phone="+16045550198")
+    taken = invite(client, headers, email="shared@example.test", phone="+16045550199")
+    assert fresh.status_code == taken.status_code == 201  # the same answer as for an address no one has
+    assert set(fresh.json["patient"]) == set(taken.json["patient"])
+    assert taken.json["patient"]["id"] != elsewhere.id
+    assert invite(client, headers, email="shared@example.test").status_code == 409  # but once per clinic
+
+
+def test_one_login_name_at_two_clinics_signs_in_to_the_account_its_password_opens(client, make):
+    from tests.factories import PASSWORD
+
+    here = make.physio(email="same@example.test", password=PASSWORD)
+    there = make.physio(email="same@example.test", password="another-long-passphrase")
+    for password, user in ((PASSWORD, here), ("another-long-passphrase", there)):
+        pair = client.post("/api/v1/auth/token", json={"username": "Same@example.test", "password": password}).json
+        me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {pair['access_token']}"}).json
+        assert (me["id"], me["clinic"]["id"]) == (user.id, user.clinic_id)
+
+
+def test_a_password_that_opens_two_clinics_accounts_asks_which(client, make):
+    from tests.factories import PASSWORD
+
+    make.physio(email="twice@example.test", password=PASSWORD)
+    there = make.physio(email="twice@example.test", password=PASSWORD)
+    both = client.post("/api/v1/auth/token", json={"username": "twice@example.test", "password": PASSWORD})
+    assert both.status_code == 409 and both.json["invalid_params"][0]["name"] == "clinic_id"
+    chosen = client.post(
+        "/api/v1/auth/token",
+        json={"username": "twice@example.test", "password": PASSWORD, "clinic_id": there.clinic_id},
+    )
+    assert chosen.status_code == 200

@@ -80,7 +80,12 @@ def test_upcoming_lists_skip_past_and_cancelled(client, make, headers, patient, 
 def test_todays_plan_shows_the_next_session(client, make, headers, patient):
     session = book(client, headers, patient).json
     plan = client.get(f"/api/v1/patients/{patient.id}/today", headers=make.headers(patient, now=NOW)).json
-    assert plan["next_session"] == {"id": session["id"], "starts_at": session["starts_at"], "duration_minutes": 30}
+    assert plan["next_session"] == {
+        "id": session["id"],
+        "starts_at": session["starts_at"],
+        "duration_minutes": 30,
+        "patient_note": None,
+    }
 
 
 def test_calendar_feed_lists_sessions_without_health_details(client, make, headers, patient):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from hep.dbtypes import UTCDateTime, utcnow
@@ -25,6 +25,8 @@ class Clinic(db.Model):
     contact_phone: Mapped[str | None] = mapped_column(String(32))
     contact_email: Mapped[str | None] = mapped_column(String(254))
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # What calendar events say (the feed leaves the clinic's name out); None: "Appointment".
+    calendar_label: Mapped[str | None] = mapped_column(String(60))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # Risk thresholds for the physiotherapist's at-risk list (see README, "Adherence").
     risk_inactive_days: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
@@ -37,18 +39,23 @@ class Clinic(db.Model):
 
 
 class User(db.Model):
-    """Anyone who can sign in: a physiotherapist, a clinic admin or a patient."""
+    """Anyone who can sign in: a physiotherapist, a clinic admin or a patient.
+
+    E-mail and phone are unique within a clinic, not across the server: each clinic's accounts are its
+    own, so nothing one clinic does (an invitation) can tell it who is registered at another.
+    """
 
     __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("clinic_id", "email"), UniqueConstraint("clinic_id", "phone"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"), index=True)
     role: Mapped[str] = mapped_column(String(20))
     name: Mapped[str] = mapped_column(String(200))
-    # Stored lowercased; unique because either one is a login name.
-    email: Mapped[str | None] = mapped_column(String(254), unique=True)
-    # E.164, normalised with phonenumbers.
-    phone: Mapped[str | None] = mapped_column(String(20), unique=True)
+    # Stored lowercased; a login name, unique in the clinic.
+    email: Mapped[str | None] = mapped_column(String(254), index=True)
+    # E.164, normalised with phonenumbers; a login name, unique in the clinic.
+    phone: Mapped[str | None] = mapped_column(String(20), index=True)
     password_hash: Mapped[str | None] = mapped_column(String(255))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import current_app
 
-from hep.accounts import service
+from hep.accounts import service, throttle
 from hep.accounts.auth import current_family_id, current_user, login_required
 from hep.accounts.models import CLINIC_ADMIN, PHYSIOTHERAPIST, STAFF_ROLES, User
 from hep.accounts.schemas import (
@@ -53,13 +53,20 @@ def _login_limit() -> str:
 
 @auth_blp.route("/token", methods=["POST"])
 @limiter.limit(_login_limit)
+@limiter.shared_limit(
+    throttle.account_limit,
+    throttle.SCOPE,
+    key_func=throttle.account_key,
+    deduct_when=throttle.failed,
+)
 @auth_blp.arguments(LoginSchema)
 @auth_blp.response(200, TokenSchema)
 @auth_blp.alt_response(401, response="UNAUTHORIZED")
+@auth_blp.alt_response(409, response="CONFLICT")
 @auth_blp.alt_response(429, response="TOO_MANY_REQUESTS")
 def token(body):
     """Sign in with e-mail or phone and password"""
-    return service.login(body["username"], body["password"], now=utcnow(), ttl=_ttl())
+    return service.login(body["username"], body["password"], now=utcnow(), ttl=_ttl(), clinic_id=body["clinic_id"])
 
 
 @auth_blp.route("/refresh", methods=["POST"])

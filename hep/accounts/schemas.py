@@ -9,6 +9,7 @@ from hep.accounts.contact import LANGUAGE_RE, is_timezone, normalise_phone
 from hep.accounts.models import STAFF_ROLES
 from hep.fields import Email, Id
 from hep.pagination import PageArgsSchema, page_schema
+from hep.wording import CALENDAR_DEFAULT, calendar_label_problems
 
 
 class Phone(ma.fields.String):
@@ -44,6 +45,10 @@ class LoginSchema(ma.Schema):
         required=True, validate=validate.Length(1, 254), metadata={"description": "E-mail address or mobile phone"}
     )
     password = ma.fields.String(required=True, validate=validate.Length(1, 1024), load_only=True)
+    clinic_id = Id(
+        load_default=None,
+        metadata={"description": "Only when the login opens accounts at several clinics with this password (409)"},
+    )
 
 
 class RefreshSchema(ma.Schema):
@@ -75,9 +80,20 @@ class ActivationSchema(ma.Schema):
 # --- clinic and staff ------------------------------------------------------------------------
 
 
+def _neutral_label(value: str) -> None:
+    found = calendar_label_problems(value)
+    if found:
+        raise ma.ValidationError(f"{'; '.join(found)}: calendars sync to other services, keep it neutral")
+
+
 class ClinicSchema(ma.Schema):
     id = ma.fields.Integer(dump_only=True)
     name = ma.fields.String(required=True, validate=validate.Length(1, 200))
+    calendar_label = ma.fields.String(
+        allow_none=True,
+        validate=[validate.Length(1, 60), _neutral_label],
+        metadata={"description": f"What calendar events say (null: {CALENDAR_DEFAULT!r}); no health words"},
+    )
     contact_phone = ma.fields.String(allow_none=True, validate=validate.Length(max=32))
     contact_email = Email(allow_none=True)
     timezone = TimeZone()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -9,7 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from hep import signals
+from hep import signals, unique
 from hep.accounts import passwords, tokens
 from hep.accounts.contact import looks_like_phone, normalise_phone
 from hep.accounts.models import (
@@ -25,6 +26,8 @@ from hep.accounts.models import (
 from hep.audit import service as audit
 from hep.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from hep.extensions import db
+
+log = logging.getLogger(__name__)
 
 # Crockford base32 without look-alikes; 10 characters = 50 bits, shown as XXXXX-XXXXX.
 _CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -45,24 +48,73 @@ class Activation:
 # --- sign-in ---------------------------------------------------------------------------------
 
 
-def find_login(username: str) -> User | None:
-    """Find the user a login name (e-mail or phone) belongs to."""
+def canonical_login(username: str) -> str:
+    """A login name as stored: an e-mail lowercased, a phone in E.164 (anything else as typed)."""
     username = username.strip()
     if looks_like_phone(username):
         try:
-            return db.session.scalar(select(User).where(User.phone == normalise_phone(username)))
+            return normalise_phone(username)
         except ValueError:
-            return None
-    return db.session.scalar(select(User).where(User.email == username.lower()))
+            return username
+    return username.lower()
 
 
-def login(username: str, password: str, *, now: datetime, ttl: TokenSettings) -> tokens.TokenPair:
-    """Check a password and start a sign-in. Every failure looks the same to the caller."""
-    user = find_login(username)
-    ok = passwords.verify_password(user.password_hash if user else None, password)
-    if not ok or user is None or not user.is_active:
+def find_logins(username: str) -> list[User]:
+    """The accounts a login name (e-mail or phone) belongs to: at most one per clinic."""
+    username = username.strip()
+    if looks_like_phone(username):
+        try:
+            column, value = User.phone, normalise_phone(username)
+        except ValueError:
+            return []
+    else:
+        column, value = User.email, username.lower()
+    return list(db.session.scalars(select(User).where(column == value).order_by(User.id)))
+
+
+PASSWORD_CHECKS = 2  # at least this many hashes are checked per sign-in (see login)
+
+
+def login(
+    username: str, password: str, *, now: datetime, ttl: TokenSettings, clinic_id: int | None = None
+) -> tokens.TokenPair:
+    """Check a password and start a sign-in. Every failure looks the same to the caller.
+
+    A login name may open accounts at several clinics (each clinic's accounts are its own): the
+    password is checked against each, and against dummies up to PASSWORD_CHECKS, so the time taken
+    does not tell whether the name is registered at another clinic. When the password opens more
+    than one, `clinic_id` chooses.
+    """
+    candidates = [u for u in find_logins(username) if clinic_id is None or u.clinic_id == clinic_id]
+    checked = [(user, passwords.verify_password(user.password_hash, password)) for user in candidates]
+    for _ in range(PASSWORD_CHECKS - len(candidates)):
+        passwords.verify_password(None, password)
+    opened = [user for user, ok in checked if ok and user.is_active]
+    if len(opened) > 1:
+        raise Conflict(
+            "This login opens accounts at more than one clinic with this password; say which with clinic_id.",
+            invalid_params=[{"name": "clinic_id", "location": "json", "reason": "is needed to choose the clinic"}],
+        )
+    if not opened:
+        for user in candidates:
+            # In the account's clinic's log, without the name typed or the password: which account, when.
+            # The caller is unknown, so there is no actor.
+            patient_id = user.id if user.role == PATIENT else None
+            audit.record(
+                None,
+                audit.REFUSED,
+                "sign_in",
+                now=now,
+                patient_id=patient_id,
+                resource_id=user.id,
+                clinic_id=user.clinic_id,
+            )
+        if candidates:
+            db.session.commit()
+        else:
+            log.info("sign-in refused: no account has that login name")
         raise Unauthorized("Unknown username or wrong password.")
-    pair = tokens.issue(user, now=now, access_ttl=ttl.access_ttl, refresh_ttl=ttl.refresh_ttl)
+    pair = tokens.issue(opened[0], now=now, access_ttl=ttl.access_ttl, refresh_ttl=ttl.refresh_ttl)
     db.session.commit()
     return pair
 
@@ -84,7 +136,7 @@ def change_password(user: User, current: str, new: str, *, now: datetime) -> Non
     """Change a password after checking the current one; ends every sign-in of the user."""
     if not passwords.verify_password(user.password_hash, current):
         raise Invalid("current_password", "is wrong")
-    passwords.check_strength(new, "new_password")
+    passwords.check_strength(new, "new_password", user_inputs=(user.name, user.email or "", user.clinic.name))
     user.password_hash = passwords.hash_password(new)
     user.password_changed_at = now
     tokens.revoke_user(user.id, now=now, reason="password-change")
@@ -141,6 +193,7 @@ def activate(code: str, password: str, *, now: datetime, ttl: TokenSettings) -> 
     if claimed != 1 or user is None or not user.is_active:
         db.session.rollback()
         raise invalid
+    passwords.check_strength(password, user_inputs=(user.name, user.email or ""))  # refused: the code stays unused
     user.password_hash = passwords.hash_password(password)
     user.password_changed_at = now
     if user.patient is not None and user.patient.activated_at is None:
@@ -165,7 +218,7 @@ def create_clinic(
     contact_phone: str | None = None,
 ) -> tuple[Clinic, User]:
     """Create a clinic with its first clinic admin (an operator's command, not an API call)."""
-    passwords.check_strength(admin_password, "admin_password")
+    passwords.check_strength(admin_password, "admin_password", user_inputs=(name, admin_name, admin_email))
     clinic = Clinic(
         name=name,
         timezone=timezone,
@@ -253,8 +306,14 @@ def patients_query(actor: User, *, physiotherapist_id: int | None = None, q: str
     if physiotherapist_id is not None:
         query = query.where(Patient.physiotherapist_id == physiotherapist_id)
     if q:
-        like = f"%{q.strip().lower()}%"
-        query = query.where(or_(func.lower(User.name).like(like), User.email.like(like), User.phone.like(like)))
+        term = q.strip().lower()  # % and _ are escaped: they match themselves, not any text
+        query = query.where(
+            or_(
+                func.lower(User.name).contains(term, autoescape=True),
+                User.email.contains(term, autoescape=True),
+                User.phone.contains(term, autoescape=True),
+            )
+        )
     return query
 
 
@@ -365,7 +424,10 @@ def _flush_unique() -> None:
         db.session.flush()
     except IntegrityError as exc:
         db.session.rollback()
-        raise _duplicate(exc) from exc
+        conflict = unique.conflict_for(exc)
+        if conflict is None:
+            raise
+        raise conflict from exc
 
 
 def _commit_unique() -> None:
@@ -373,16 +435,10 @@ def _commit_unique() -> None:
         db.session.commit()
     except IntegrityError as exc:
         db.session.rollback()
-        raise _duplicate(exc) from exc
-
-
-def _duplicate(exc: IntegrityError) -> Conflict:
-    message = str(exc.orig).lower()
-    field = "phone" if "phone" in message else "email"
-    return Conflict(
-        f"That {field} is already in use.",
-        invalid_params=[{"name": field, "location": "json", "reason": "is already in use"}],
-    )
+        conflict = unique.conflict_for(exc)
+        if conflict is None:
+            raise
+        raise conflict from exc
 
 
 def read_patient(actor: User, patient_id: int, *, now: datetime) -> Patient:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import time
 import uuid
 
 from flask import Response, current_app, g, request, stream_with_context
 
+from hep import exports
 from hep.accounts.auth import current_user, login_required
 from hep.accounts.models import PATIENT, STAFF_ROLES
 from hep.accounts.service import get_patient
@@ -172,7 +172,7 @@ def export_logs(patient_id):
 
     def rows():
         buffer = io.StringIO()
-        writer = csv.writer(buffer)
+        writer = exports.writer(buffer)
         writer.writerow(CSV_COLUMNS)
         for log in db.session.scalars(query.execution_options(yield_per=500)):
             writer.writerow(_csv_row(log))

@@ -15,6 +15,7 @@ from sqlalchemy.orm import joinedload
 from hep.accounts.models import PATIENT, User
 from hep.accounts.service import get_patient
 from hep.adherence.models import AdherenceLog
+from hep.audit import service as audit
 from hep.errors import Conflict, Forbidden, Invalid, NotFound, flatten_messages
 from hep.extensions import db
 from hep.library.models import Exercise
@@ -101,14 +102,14 @@ def sync(
     """Store a batch of entries; answer each one. Sending the same batch again creates nothing."""
     _require_self(actor, patient_id)
     try:
-        return _sync_once(patient_id, results, now=now, rules=rules, source=source)
+        return _sync_once(actor, patient_id, results, now=now, rules=rules, source=source)
     except IntegrityError:
         # Another request stored some of these ids between our read and our write: the retry sees them.
         db.session.rollback()
-        return _sync_once(patient_id, results, now=now, rules=rules, source=source)
+        return _sync_once(actor, patient_id, results, now=now, rules=rules, source=source)
 
 
-def _sync_once(patient_id: int, results: list[dict], *, now, rules, source) -> list[dict]:
+def _sync_once(actor: User, patient_id: int, results: list[dict], *, now, rules, source) -> list[dict]:
     valid = [r["data"] for r in results if "data" in r]
     existing = (
         {
@@ -131,6 +132,7 @@ def _sync_once(patient_id: int, results: list[dict], *, now, rules, source) -> l
         # One INSERT for the batch's new rows (SQLAlchemy sends them as multi-row VALUES), not one ORM
         # object each: a resend finds them all in `existing` and writes nothing.
         db.session.execute(insert(AdherenceLog), list(seen.values()))
+        audit.record(actor, audit.CREATE, "logs", now=now, patient_id=patient_id)
     db.session.commit()
     return answers
 
@@ -214,6 +216,7 @@ def correct(
         setattr(log, key, value)
     log.credit = min(1.0, log.sets_done / log.prescribed["sets"])
     log.updated_at = now
+    audit.record(actor, audit.UPDATE, "log", now=now, patient_id=patient_id, resource_id=log_id)
     db.session.commit()
     return log
 
@@ -227,6 +230,7 @@ def delete(actor: User, patient_id: int, log_id: uuid.UUID, *, now: datetime) ->
     if log.deleted_at is None:
         log.deleted_at = now
         log.updated_at = now
+        audit.record(actor, audit.DELETE, "log", now=now, patient_id=patient_id, resource_id=log_id)
         db.session.commit()
 
 

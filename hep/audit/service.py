@@ -9,7 +9,7 @@ from sqlalchemy import select
 from hep.audit.models import AuditEvent
 from hep.extensions import db
 
-READ, CREATE, UPDATE, DELETE = "read", "create", "update", "delete"
+READ, CREATE, UPDATE, DELETE, REFUSED = "read", "create", "update", "delete", "refused"
 
 
 def record(
@@ -20,12 +20,17 @@ def record(
     now: datetime,
     patient_id: int | None = None,
     resource_id: object = None,
+    clinic_id: int | None = None,
 ) -> AuditEvent:
-    """Add an audit event to the current transaction (it commits with the change it describes)."""
+    """Add an audit event to the current transaction (it commits with the change it describes).
+
+    `actor` is None when no one signed in did it (a calendar app with the feed's secret, a text
+    message, the provider); `clinic_id` then says whose log it goes in.
+    """
     event = AuditEvent(
         at=now,
-        clinic_id=actor.clinic_id,
-        actor_id=actor.id,
+        clinic_id=clinic_id if clinic_id is not None else actor.clinic_id,
+        actor_id=actor.id if actor is not None else None,
         patient_id=patient_id,
         action=action,
         resource=resource,
@@ -33,6 +38,24 @@ def record(
     )
     db.session.add(event)
     return event
+
+
+def read(actor, resource: str, *, now: datetime, patient_id: int | None = None, resource_id: object = None) -> None:
+    """Record a read of patient data and commit it (for views that only read)."""
+    record(actor, READ, resource, now=now, patient_id=patient_id, resource_id=resource_id)
+    db.session.commit()
+
+
+def refused(actor, endpoint: str, path_values: dict, *, now: datetime) -> None:
+    """Record that `actor` was refused (403, or 404 for another clinic's id), in a transaction of its own.
+
+    Only the endpoint and the ids the caller sent are kept: nothing about the object, which the
+    caller may not see (and which may not exist).
+    """
+    db.session.rollback()
+    ids = ",".join(f"{key}={value}" for key, value in path_values.items())
+    record(actor, REFUSED, endpoint[:60], now=now, resource_id=ids[:64] or None)
+    db.session.commit()
 
 
 def events_query(clinic_id: int, *, patient_id: int | None = None, actor_id: int | None = None):

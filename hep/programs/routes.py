@@ -7,6 +7,7 @@ import marshmallow as ma
 from hep.accounts.auth import current_user, login_required
 from hep.accounts.models import STAFF_ROLES
 from hep.api import Blueprint
+from hep.audit import service as audit
 from hep.dbtypes import utcnow
 from hep.library.schemas import ExerciseSummarySchema, SafetyBlockSchema
 from hep.programs import plan, service, templates
@@ -52,7 +53,7 @@ def create_routine(body, patient_id):
 @blp.response(200, RoutineSchema)
 def get_routine(routine_id):
     """Fetch a routine with its current version"""
-    return service.get_routine(current_user(), routine_id)
+    return service.read_routine(current_user(), routine_id, now=utcnow())
 
 
 @blp.route("/routines/<id:routine_id>", methods=["PUT"])
@@ -80,7 +81,7 @@ def archive_routine(routine_id):
 @blp.response(200, VersionListSchema)
 def list_versions(routine_id):
     """List every version of a routine, oldest first"""
-    return {"items": service.get_routine(current_user(), routine_id).versions}
+    return {"items": service.read_versions(current_user(), routine_id, now=utcnow())}
 
 
 @blp.route("/routines/<id:routine_id>/versions/<id:number>", methods=["GET"])
@@ -88,7 +89,7 @@ def list_versions(routine_id):
 @blp.response(200, VersionSchema)
 def get_version(routine_id, number):
     """Fetch one version of a routine"""
-    return service.get_version(current_user(), routine_id, number)
+    return service.get_version(current_user(), routine_id, number, now=utcnow())
 
 
 # --- templates -------------------------------------------------------------------------------
@@ -171,6 +172,7 @@ class NextSessionSchema(ma.Schema):
     id = ma.fields.Integer(required=True)
     starts_at = ma.fields.AwareDateTime(required=True)
     duration_minutes = ma.fields.Integer(required=True)
+    patient_note = ma.fields.String(allow_none=True, required=True, metadata={"description": "From the clinic"})
 
 
 class PlanSchema(ma.Schema):
@@ -241,7 +243,10 @@ class CurrentRoutinesSchema(ma.Schema):
 @blp.response(200, PlanSchema)
 def today(patient_id):
     """Today's plan in the patient's time zone: what is due and what is logged"""
-    return plan.today_plan(current_user(), patient_id, now=utcnow())
+    actor, now = current_user(), utcnow()
+    result = plan.today_plan(actor, patient_id, now=now)
+    audit.read(actor, "today", now=now, patient_id=patient_id)
+    return result
 
 
 @blp.route("/patients/<id:patient_id>/routine", methods=["GET"])
@@ -250,4 +255,7 @@ def today(patient_id):
 @blp.response(200, CurrentRoutinesSchema)
 def current_routine(patient_id):
     """The routines in effect, with every exercise's instructions"""
-    return plan.current_routines(current_user(), patient_id, now=utcnow())
+    actor, now = current_user(), utcnow()
+    result = plan.current_routines(actor, patient_id, now=now)
+    audit.read(actor, "routine", now=now, patient_id=patient_id)
+    return result

@@ -121,6 +121,20 @@ def get_routine(actor: User, routine_id: int) -> Routine:
     return routine
 
 
+def read_routine(actor: User, routine_id: int, *, now: datetime) -> Routine:
+    """A routine for display, recording the read in the audit log."""
+    routine = get_routine(actor, routine_id)
+    audit.read(actor, "routine", now=now, patient_id=routine.patient_id, resource_id=routine_id)
+    return routine
+
+
+def read_versions(actor: User, routine_id: int, *, now: datetime) -> list[RoutineVersion]:
+    """Every version of a routine, oldest first, recording the read."""
+    routine = get_routine(actor, routine_id)
+    audit.read(actor, "routine_versions", now=now, patient_id=routine.patient_id, resource_id=routine_id)
+    return routine.versions
+
+
 def revise_routine(actor: User, routine_id: int, data: dict, *, now: datetime) -> tuple[Routine, bool]:
     """Save edited content as a new version (governing from the patient's today on).
 
@@ -182,11 +196,14 @@ def list_routines(actor: User, patient_id: int, *, now: datetime) -> list[Routin
     return routines
 
 
-def get_version(actor: User, routine_id: int, number: int) -> RoutineVersion:
-    """One version of a routine."""
+def get_version(actor: User, routine_id: int, number: int, *, now: datetime) -> RoutineVersion:
+    """One version of a routine, recording the read."""
     routine = get_routine(actor, routine_id)
     for version in routine.versions:
         if version.number == number:
+            audit.read(
+                actor, "routine_version", now=now, patient_id=routine.patient_id, resource_id=f"{routine_id}/{number}"
+            )
             return version
     raise NotFound(f"Routine {routine_id} has no version {number}.")
 

@@ -6,11 +6,12 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 
 from hep import signals
 from hep.accounts.models import Patient, User
 from hep.accounts.service import get_patient
+from hep.audit import service as audit
+from hep.dbtypes import insert_new
 from hep.errors import Invalid
 from hep.extensions import db
 from hep.reminders import policy
@@ -31,12 +32,17 @@ def grant(actor: User, patient_id: int, method: str, *, now: datetime) -> SmsCon
     phone = patient.user.phone
     if not phone:
         raise Invalid("phone", "the patient has no mobile number")
-    contact = db.session.get(SmsContact, patient_id)
-    if contact is not None and contact.status == ContactStatus.ACTIVE and contact.phone == phone:
+    # Claim the contact row, then lock it: a concurrent grant for the same patient waits here, then
+    # finds the consent standing and changes nothing (one event, one confirmation text).
+    insert_new(
+        SmsContact,
+        {"patient_id": patient_id, "phone": phone, "status": ContactStatus.NO_CONSENT, "updated_at": now},
+        keys=["patient_id"],
+    )
+    contact = db.session.get(SmsContact, patient_id, with_for_update=True, populate_existing=True)
+    if contact.status == ContactStatus.ACTIVE and contact.phone == phone:
+        audit.read(actor, "sms_consent", now=now, patient_id=patient_id)  # a retry: it reads what stands
         return contact
-    if contact is None:
-        contact = SmsContact(patient_id=patient_id, phone=phone)
-        db.session.add(contact)
     contact.phone, contact.status, contact.updated_at = phone, ContactStatus.ACTIVE, now
     db.session.add(
         ConsentEvent(
@@ -44,11 +50,8 @@ def grant(actor: User, patient_id: int, method: str, *, now: datetime) -> SmsCon
         )
     )
     _confirmation(patient_id, patient.user.clinic_id, now)
-    try:
-        db.session.commit()
-    except IntegrityError:  # the same consent recorded at the same moment by a double click: one wins
-        db.session.rollback()
-        return db.session.get(SmsContact, patient_id)
+    audit.record(actor, audit.UPDATE, "sms_consent", now=now, patient_id=patient_id)
+    db.session.commit()
     signals.consent_changed.send(patient_id=patient_id, now=now)
     return contact
 
@@ -99,6 +102,7 @@ def revoke(actor: User, patient_id: int, *, now: datetime) -> SmsContact | None:
             recorded_by=actor.id,
             event="opted_out",
         )
+        audit.record(actor, audit.UPDATE, "sms_consent", now=now, patient_id=patient_id)
         db.session.commit()
         signals.consent_changed.send(patient_id=patient_id, now=now)
     return contact
@@ -119,6 +123,7 @@ def lose(
         detail=detail,
         event="opted_out" if opted_out else "unusable",
     )
+    _system_change(patient_id, now)
     db.session.commit()
     signals.consent_changed.send(patient_id=patient_id, now=now)
 
@@ -129,9 +134,16 @@ def opt_in(patient_id: int, *, now: datetime) -> bool:
     if contact is None or contact.status != ContactStatus.OPTED_OUT:
         return False
     _set(contact, ContactStatus.ACTIVE, now, method="sms-keyword", event="opted_in")
+    _system_change(patient_id, now)
     db.session.commit()
     signals.consent_changed.send(patient_id=patient_id, now=now)
     return True
+
+
+def _system_change(patient_id: int, now: datetime) -> None:
+    """Audit a consent change no one signed in made (a STOP or START text, a provider's error)."""
+    clinic_id = db.session.scalar(db.select(User.clinic_id).where(User.id == patient_id))
+    audit.record(None, audit.UPDATE, "sms_consent", now=now, patient_id=patient_id, clinic_id=clinic_id)
 
 
 def _set(

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from hep.accounts.models import Patient, User
 from hep.adherence import service as adherence
 from hep.adherence.metrics import day_logs
+from hep.audit import service as audit
+from hep.dbtypes import insert_new
 from hep.extensions import db
 from hep.programs import schedule
 from hep.programs.service import routines_for
@@ -96,34 +99,54 @@ def apply_early_statuses(sids: list[str], *, now: datetime) -> None:
 
 
 def handle_text(sid: str, from_phone: str, body: str, *, now: datetime) -> str | None:
-    """Act on a patient's reply and return our answer (None: say nothing). A re-delivery repeats the answer."""
+    """Act on a patient's reply and return our answer (None: say nothing).
+
+    A re-delivery, even one that arrives while the first is being handled, gets the same answer and
+    acts once: the answer is decided first, then the text is claimed by inserting it (a concurrent
+    twin's insert waits for ours and inserts nothing), and only the claimant acts. The claim commits
+    in the same transaction as the action.
+    """
     seen = db.session.scalar(select(InboundMessage).where(InboundMessage.provider_sid == sid))
     if seen is not None:
         return seen.reply
-    # The number's current owner only: a number can pass from one patient to another.
+    # The number's current owner only: a number can pass from one patient to another. One person can be a
+    # patient of two clinics: the reply answers the clinic that texted them last.
+    last_text = select(func.max(Reminder.sent_at)).where(Reminder.patient_id == SmsContact.patient_id).scalar_subquery()
     contact = db.session.scalar(
         select(SmsContact)
         .join(User, User.id == SmsContact.patient_id)
         .where(SmsContact.phone == from_phone, User.phone == from_phone)
+        .order_by(last_text.desc().nulls_last(), SmsContact.patient_id)
+        .limit(1)
     )
     patient = db.session.get(Patient, contact.patient_id) if contact else None
-    action, reply = _act(patient, contact, body.strip(), now) if patient else ("unknown-sender", None)
-    db.session.add(
-        InboundMessage(
-            provider_sid=sid,
-            from_phone=from_phone,
-            patient_id=patient and patient.user_id,
-            body=body[:1600],
-            action=action,
-            reply=reply,
-            received_at=now,
-        )
+    action, reply, act = _decide(patient, contact, body.strip(), now) if patient else ("unknown-sender", None, None)
+    claimed = insert_new(
+        InboundMessage,
+        {
+            "provider_sid": sid,
+            "from_phone": from_phone,
+            "patient_id": patient and patient.user_id,
+            "body": body[:1600],
+            "action": action,
+            "reply": reply,
+            "received_at": now,
+        },
+        keys=["provider_sid"],
     )
+    if not claimed:  # another delivery of this text was first: it acts, we repeat its answer
+        db.session.rollback()
+        return db.session.scalar(select(InboundMessage.reply).where(InboundMessage.provider_sid == sid))
+    if act is not None:
+        act()
     db.session.commit()
     return reply
 
 
-def _act(patient: Patient, contact: SmsContact, text: str, now: datetime) -> tuple[str, str | None]:
+def _decide(
+    patient: Patient, contact: SmsContact, text: str, now: datetime
+) -> tuple[str, str | None, Callable[[], object] | None]:
+    """(what the text asks for, our answer, the action to take) for a patient's text."""
     word = text.upper()
     clinic = patient.user.clinic
 
@@ -134,27 +157,36 @@ def _act(patient: Patient, contact: SmsContact, text: str, now: datetime) -> tup
 
     if contact.status != ContactStatus.ACTIVE:
         # A number that has opted out (or never consented) is answered only to START and HELP; a repeated
-        # STOP and anything else get no reply at all.
-        if word in START_WORDS and consent.opt_in(patient.user_id, now=now):
-            return "opt-in", say("opted_in")
+        # STOP and anything else get no reply at all, and do nothing.
+        if word in START_WORDS and contact.status == ContactStatus.OPTED_OUT:
+            return "opt-in", say("opted_in"), lambda: consent.opt_in(patient.user_id, now=now)
         if word == "HELP" or word in START_WORDS:
-            return "help", say("help")
-        return ("opt-out-again" if word in STOP_WORDS else "ignored-texts-off"), None
+            return "help", say("help"), None
+        return ("opt-out-again" if word in STOP_WORDS else "ignored-texts-off"), None, None
     if word in STOP_WORDS:
-        consent.lose(patient.user_id, None, opted_out=True, now=now, detail=f"replied {word}", method="sms-keyword")
-        return "opt-out", say("opted_out")
+        return (
+            "opt-out",
+            say("opted_out"),
+            lambda: consent.lose(
+                patient.user_id, None, opted_out=True, now=now, detail=f"replied {word}", method="sms-keyword"
+            ),
+        )
     if word in START_WORDS:
-        return ("opt-in", say("opted_in")) if consent.opt_in(patient.user_id, now=now) else ("help", say("help"))
+        return "help", say("help"), None  # texts are on already
     if word == "HELP":
-        return "help", say("help")
+        return "help", say("help"), None
     if word == "DONE":
-        _log_today_done(patient, now)
-        return "done", say("done")
+        return "done", say("done"), lambda: _log_today_done(patient, now)
     if text.isascii() and text.isdigit() and 0 <= int(text) <= 10:
         today = now.astimezone(ZoneInfo(patient.timezone)).date()
-        db.session.add(PainReport(patient_id=patient.user_id, local_date=today, score=int(text), received_at=now))
-        return "score", say("score")
-    return "unknown", say("unknown")
+        report = PainReport(patient_id=patient.user_id, local_date=today, score=int(text), received_at=now)
+        return "score", say("score"), lambda: _add_pain(patient, report, now)
+    return "unknown", say("unknown"), None
+
+
+def _add_pain(patient: Patient, report: PainReport, now: datetime) -> None:
+    db.session.add(report)
+    audit.record(patient.user, audit.CREATE, "pain_report", now=now, patient_id=patient.user_id)
 
 
 def _log_today_done(patient: Patient, now: datetime) -> None:

@@ -12,6 +12,7 @@ from sqlalchemy import String, Text, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hep.extensions import db
+from hep.wording import health_details
 
 # GSM 03.38 basic character set and its extension table (extension characters cost two septets).
 GSM7_BASIC = set(
@@ -20,30 +21,6 @@ GSM7_BASIC = set(
 )
 GSM7_EXTENSION = set("^{}\\[~]|€")
 MAX_SEPTETS = 160
-# Words that would reveal health information on a lock screen.
-HEALTH_WORDS = (
-    "needl",
-    "ims",
-    "pain",
-    "injur",
-    "diagnos",
-    "treatment",
-    "therap",
-    "tendin",
-    "backache",
-    "spine",
-    "lumbar",
-    "neck",
-    "shoulder",
-    "headache",
-    "tunnel",
-    "plantar",
-    "achilles",
-    "elbow",
-    "knee",
-    "dolor",
-    "douleur",
-)
 
 DEFAULTS: dict[str, dict[str, str]] = {
     "exercise": {
@@ -136,10 +113,7 @@ def problems(template_text: str, rendered: str) -> list[str]:
         found.append(f"has characters outside GSM-7: {''.join(bad)!r}")
     elif length > MAX_SEPTETS:
         found.append(f"is {length} characters; the limit is {MAX_SEPTETS}")
-    words = [w.strip(".,:;!?'\"()") for w in template_text.lower().split()]
-    found.extend(
-        f"mentions health details ({stem!r})" for stem in HEALTH_WORDS if any(w.startswith(stem) for w in words)
-    )
+    found.extend(health_details(template_text))
     return found
 
 

@@ -9,6 +9,7 @@ from hep.accounts.auth import current_user, login_required
 from hep.accounts.contact import LANGUAGE_RE
 from hep.accounts.models import CLINIC_ADMIN, PATIENT, STAFF_ROLES
 from hep.api import Blueprint
+from hep.audit import service as audit
 from hep.dbtypes import utcnow
 from hep.errors import Invalid, NotFound
 from hep.pagination import PageArgsSchema, page_schema, paginate
@@ -85,7 +86,10 @@ class SettingsSchema(ma.Schema):
 @blp.response(200, SmsStatusSchema)
 def sms_status(patient_id):
     """Whether the patient gets texts, and the consent history"""
-    return service.sms_status(current_user(), patient_id)
+    actor = current_user()
+    status = service.sms_status(actor, patient_id)
+    audit.read(actor, "sms_status", now=utcnow(), patient_id=patient_id)
+    return status
 
 
 @blp.route("/patients/<id:patient_id>/sms/consent", methods=["POST"])
@@ -124,13 +128,15 @@ def set_times(body, patient_id):
 @blp.response(200, page_schema(ReminderSchema, "ReminderPage"))
 def reminder_history(args, patient_id):
     """A patient's reminders: sent, delivered, failed, skipped (with the reason)"""
+    actor = current_user()
     items, cursor = paginate(
-        service.history(current_user(), patient_id),
+        service.history(actor, patient_id),
         [Reminder.id],
         cursor=args.get("cursor"),
         limit=args.get("limit"),
         descending=True,
     )
+    audit.read(actor, "reminders", now=utcnow(), patient_id=patient_id)
     return {"items": items, "next_cursor": cursor}
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import asdict
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, delete, func, select
 
 from hep import signals
 from hep.accounts.models import CLINIC_ADMIN, User
 from hep.accounts.service import get_patient
+from hep.audit import service as audit
+from hep.dbtypes import insert_new, upsert
 from hep.errors import Forbidden, Invalid
 from hep.extensions import db
 from hep.reminders import messages, policy
@@ -39,6 +41,7 @@ def set_times(actor: User, patient_id: int, times: list[str] | None, *, now: dat
         raise Invalid("exercise_times", "record consent to texts first")
     contact.exercise_times = sorted(set(times)) if times else None
     contact.updated_at = now
+    audit.record(actor, audit.UPDATE, "sms_times", now=now, patient_id=patient_id)
     db.session.commit()
     signals.patient_changed.send(patient_id=patient_id, now=now)
     return sms_status(actor, patient_id)
@@ -75,10 +78,10 @@ def update_settings(actor: User, changes: dict, *, now: datetime) -> ReminderSet
     """Change the clinic's reminder rules (clinic admins); its patients' reminders are re-planned."""
     if actor.role != CLINIC_ADMIN:
         raise Forbidden("Only a clinic admin may change reminder rules.")
-    row = db.session.get(ReminderSettings, actor.clinic_id)
-    if row is None:
-        row = _default_settings(actor.clinic_id)
-        db.session.add(row)
+    defaults = _default_settings(actor.clinic_id)  # a clinic's first change starts from the defaults
+    columns = [c.key for c in ReminderSettings.__table__.columns]
+    insert_new(ReminderSettings, {name: getattr(defaults, name) for name in columns}, keys=["clinic_id"])
+    row = db.session.get(ReminderSettings, actor.clinic_id, with_for_update=True, populate_existing=True)
     for key, value in changes.items():
         setattr(row, key, value)
     if row.window_start >= row.window_end:
@@ -115,11 +118,16 @@ def set_template(actor: User, kind: str, language: str, body: str | None) -> dic
     """Set (or, with None, reset) the clinic's wording for one kind and language, if it may be sent."""
     if actor.role != CLINIC_ADMIN:
         raise Forbidden("Only a clinic admin may change the texts.")
-    row = db.session.get(messages.MessageTemplate, (actor.clinic_id, kind, language))
     if body is None:
-        if row is not None:
-            db.session.delete(row)
-            db.session.commit()
+        # A statement, not an ORM delete: a concurrent reset of the same text finds nothing and is fine.
+        db.session.execute(
+            delete(messages.MessageTemplate).where(
+                messages.MessageTemplate.clinic_id == actor.clinic_id,
+                messages.MessageTemplate.kind == kind,
+                messages.MessageTemplate.language == language,
+            )
+        )
+        db.session.commit()
         return {
             "kind": kind,
             "language": language,
@@ -133,9 +141,8 @@ def set_template(actor: User, kind: str, language: str, body: str | None) -> dic
         raise Invalid("body", "; ".join(found))
     if "{clinic}" not in body:
         raise Invalid("body", "must name the clinic with {clinic}")
-    if row is None:
-        db.session.add(messages.MessageTemplate(clinic_id=actor.clinic_id, kind=kind, language=language, body=body))
-    else:
-        row.body = body
+    # An upsert, so two first-time saves of one text cannot collide: the last one wins.
+    values = {"clinic_id": actor.clinic_id, "kind": kind, "language": language, "body": body}
+    upsert(messages.MessageTemplate, values, keys=["clinic_id", "kind", "language"])
     db.session.commit()
     return {"kind": kind, "language": language, "body": body, "custom": True}

@@ -44,7 +44,7 @@ def status():
     inbound.record_status(
         request.form.get("MessageSid", ""),
         request.form.get("MessageStatus", ""),
-        int(code) if code and code.isdigit() else None,
+        int(code) if code and code.isascii() and code.isdigit() and len(code) <= 9 else None,  # fits the column
         now=utcnow(),
     )
     return Response(status=204)

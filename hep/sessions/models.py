@@ -37,7 +37,8 @@ class NeedlingSession(db.Model):
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
     duration_minutes: Mapped[int] = mapped_column(Integer, default=30)
     status: Mapped[str] = mapped_column(String(12), default=SCHEDULED)
-    notes: Mapped[str | None] = mapped_column(Text)
+    notes: Mapped[str | None] = mapped_column(Text)  # clinical notes: staff only, never shown to the patient
+    patient_note: Mapped[str | None] = mapped_column(Text)  # a note for the patient ("bring shorts")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # Bumped on every change, so calendar clients see reschedules (iCalendar SEQUENCE).

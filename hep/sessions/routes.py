@@ -10,6 +10,7 @@ from marshmallow import validate
 from hep.accounts.auth import current_user, login_required
 from hep.accounts.models import STAFF_ROLES
 from hep.api import Blueprint
+from hep.audit import service as audit
 from hep.dbtypes import utcnow
 from hep.fields import Id
 from hep.pagination import PageArgsSchema, page_schema, paginate
@@ -21,6 +22,19 @@ blp = Blueprint("sessions", __name__, url_prefix="/api/v1", description="Needlin
 feed_bp = FlaskBlueprint("calendar_feed", __name__)
 
 
+class StaffOnly(ma.fields.String):
+    """A field in staff answers only: a patient's answer leaves it out (not even null)."""
+
+    def serialize(self, attr, obj, accessor=None, **kwargs):
+        if not current_user().is_staff:
+            return ma.missing
+        return super().serialize(attr, obj, accessor, **kwargs)
+
+
+NOTES = "Clinical notes: staff only, never in a patient's answer"
+PATIENT_NOTE = "A note for the patient (shown in their app), e.g. what to bring"
+
+
 class SessionSchema(ma.Schema):
     id = ma.fields.Integer(required=True)
     patient_id = ma.fields.Integer(required=True)
@@ -29,7 +43,8 @@ class SessionSchema(ma.Schema):
     ends_at = ma.fields.AwareDateTime(required=True)
     duration_minutes = ma.fields.Integer(required=True)
     status = ma.fields.String(required=True, metadata={"description": " | ".join(STATUSES)})
-    notes = ma.fields.String(allow_none=True, required=True)
+    notes = StaffOnly(allow_none=True, metadata={"description": NOTES})
+    patient_note = ma.fields.String(allow_none=True, required=True, metadata={"description": PATIENT_NOTE})
     updated_at = ma.fields.AwareDateTime(required=True)
 
 
@@ -37,7 +52,12 @@ class SessionCreateSchema(ma.Schema):
     starts_at = ma.fields.AwareDateTime(required=True, metadata={"description": "With its UTC offset"})
     duration_minutes = ma.fields.Integer(load_default=30, validate=validate.Range(5, 240))
     physiotherapist_id = Id(load_default=None, allow_none=True)
-    notes = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+    notes = ma.fields.String(
+        load_default=None, allow_none=True, validate=validate.Length(max=2000), metadata={"description": NOTES}
+    )
+    patient_note = ma.fields.String(
+        load_default=None, allow_none=True, validate=validate.Length(max=500), metadata={"description": PATIENT_NOTE}
+    )
 
 
 class SessionChangeSchema(ma.Schema):
@@ -45,7 +65,10 @@ class SessionChangeSchema(ma.Schema):
     duration_minutes = ma.fields.Integer(validate=validate.Range(5, 240))
     physiotherapist_id = Id()
     status = ma.fields.String(validate=validate.OneOf(STATUSES))
-    notes = ma.fields.String(allow_none=True, validate=validate.Length(max=2000))
+    notes = ma.fields.String(allow_none=True, validate=validate.Length(max=2000), metadata={"description": NOTES})
+    patient_note = ma.fields.String(
+        allow_none=True, validate=validate.Length(max=500), metadata={"description": PATIENT_NOTE}
+    )
 
 
 class SessionListArgsSchema(PageArgsSchema):
@@ -85,8 +108,10 @@ def schedule(body, patient_id):
 @blp.response(200, SessionPageSchema)
 def patient_sessions(args, patient_id):
     """A patient's sessions by start time (upcoming by default)"""
-    since = utcnow() if args["upcoming"] else None
-    return _page(service.patient_sessions(current_user(), patient_id, upcoming_from=since), args)
+    actor, now = current_user(), utcnow()
+    page = _page(service.patient_sessions(actor, patient_id, upcoming_from=now if args["upcoming"] else None), args)
+    audit.read(actor, "session_list", now=now, patient_id=patient_id)
+    return page
 
 
 @blp.route("/sessions", methods=["GET"])
@@ -95,8 +120,11 @@ def patient_sessions(args, patient_id):
 @blp.response(200, SessionPageSchema)
 def physio_sessions(args):
     """A physiotherapist's sessions by start time (upcoming by default)"""
-    since = utcnow() if args["upcoming"] else None
-    return _page(service.physio_sessions(current_user(), args.get("physiotherapist_id"), upcoming_from=since), args)
+    actor, now = current_user(), utcnow()
+    since = now if args["upcoming"] else None
+    page = _page(service.physio_sessions(actor, args.get("physiotherapist_id"), upcoming_from=since), args)
+    audit.read(actor, "session_list", now=now)
+    return page
 
 
 @blp.route("/sessions/<id:session_id>", methods=["GET"])
@@ -104,7 +132,7 @@ def physio_sessions(args):
 @blp.response(200, SessionSchema)
 def get_session(session_id):
     """Fetch a session"""
-    return service.get_session(current_user(), session_id)
+    return service.read_session(current_user(), session_id, now=utcnow())
 
 
 @blp.route("/sessions/<id:session_id>", methods=["PATCH"])

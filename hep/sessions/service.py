@@ -14,6 +14,7 @@ from hep.accounts import tokens
 from hep.accounts.models import PHYSIOTHERAPIST, STAFF_ROLES, Patient, User
 from hep.accounts.service import get_patient, require_patient_access
 from hep.audit import service as audit
+from hep.dbtypes import upsert
 from hep.errors import Conflict, Forbidden, Invalid, NotFound
 from hep.extensions import db
 from hep.sessions.models import CANCELLED, SCHEDULED, CalendarFeed, NeedlingSession
@@ -56,6 +57,7 @@ def schedule(actor: User, patient_id: int, data: dict, *, now: datetime) -> Need
         starts_at=data["starts_at"],
         duration_minutes=data["duration_minutes"],
         notes=data.get("notes"),
+        patient_note=data.get("patient_note"),
         status=SCHEDULED,
         created_at=now,
         updated_at=now,
@@ -92,6 +94,13 @@ def get_session(actor: User, session_id: int) -> NeedlingSession:
     if session is None:
         raise NotFound(f"No session {session_id}.")
     require_patient_access(actor, session.patient_id, f"No session {session_id}.")
+    return session
+
+
+def read_session(actor: User, session_id: int, *, now: datetime) -> NeedlingSession:
+    """A session for display, recording the read in the audit log."""
+    session = get_session(actor, session_id)
+    audit.read(actor, "session", now=now, patient_id=session.patient_id, resource_id=session_id)
     return session
 
 
@@ -172,11 +181,9 @@ def issue_feed(actor: User, patient_id: int, *, now: datetime) -> str:
     """Create (or replace) the patient's secret calendar token; the old link stops working."""
     get_patient(actor, patient_id)
     token = secrets.token_urlsafe(24)
-    feed = db.session.get(CalendarFeed, patient_id)
-    if feed is None:
-        db.session.add(CalendarFeed(patient_id=patient_id, token_hash=tokens.token_hash(token), created_at=now))
-    else:
-        feed.token_hash, feed.created_at = tokens.token_hash(token), now
+    # An upsert: of two links made at once (a double tap), the later one is the patient's link.
+    values = {"patient_id": patient_id, "token_hash": tokens.token_hash(token), "created_at": now}
+    upsert(CalendarFeed, values, keys=["patient_id"])
     audit.record(actor, audit.UPDATE, "calendar_feed", now=now, patient_id=patient_id)
     db.session.commit()
     return token
@@ -195,4 +202,9 @@ def feed_sessions(token: str, *, now: datetime) -> tuple[Patient, list[NeedlingS
         .where(NeedlingSession.patient_id == feed.patient_id, NeedlingSession.starts_at >= now - timedelta(days=30))
         .order_by(NeedlingSession.starts_at)
     ).all()
+    # Read by a calendar app holding the secret: no one signed in, so the event has no actor.
+    audit.record(
+        None, audit.READ, "calendar_feed", now=now, patient_id=patient.user_id, clinic_id=patient.user.clinic_id
+    )
+    db.session.commit()
     return patient, list(sessions)

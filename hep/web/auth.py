@@ -33,10 +33,10 @@ from flask import (
 )
 
 from hep.accounts import service as accounts
-from hep.accounts import tokens
+from hep.accounts import throttle, tokens
 from hep.accounts.models import User
 from hep.dbtypes import utcnow
-from hep.errors import Unauthorized
+from hep.errors import Conflict, Unauthorized
 from hep.extensions import db, limiter
 from hep.web import bp
 
@@ -166,6 +166,13 @@ def _login_limit() -> str:
 
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(_login_limit, methods=["POST"])
+@limiter.shared_limit(
+    throttle.account_limit,
+    throttle.SCOPE,
+    key_func=throttle.account_key,
+    deduct_when=throttle.failed,
+    methods=["POST"],
+)
 def login():
     """Sign in with e-mail (or mobile number) and password."""
     target = _safe_next(request.values.get("next"))
@@ -183,6 +190,12 @@ def login():
         pair = accounts.login(username, password, now=now, ttl=_web_ttl())
     except Unauthorized as exc:
         return render_template("web/login.html", next=target, username=username, error=exc.detail), 401
+    except Conflict:
+        message = (
+            "This e-mail address opens accounts at more than one clinic with this password. "
+            "Give one of them another password, or sign in with your mobile number."
+        )
+        return render_template("web/login.html", next=target, username=username, error=message), 409
     user, family_id = tokens.authenticate(pair.access_token, now=now)
     if not user.is_staff:
         tokens.revoke_family(family_id, now=now, reason="web-not-staff")

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Flask, redirect, render_template, request, url_for
+from flask import Flask, g, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
-from hep.errors import DomainError, Unauthorized
+from hep.audit import service as audit
+from hep.dbtypes import utcnow
+from hep.errors import DomainError, Forbidden, NotFound, Unauthorized
+from hep.extensions import db
 from hep.web import WEB_SEGMENTS, bp
 
 TITLES = {
@@ -21,6 +24,7 @@ TITLES = {
 
 def error_page(status: int, detail: str | None = None):
     """Render the error page with `status`."""
+    db.session.rollback()  # whatever failed may have left the transaction unusable; the page must still render
     title = TITLES.get(status, "Something went wrong")
     return render_template("web/error.html", status=status, title=title, detail=detail), status
 
@@ -29,6 +33,8 @@ def error_page(status: int, detail: str | None = None):
 def _domain_error(error: DomainError):
     if isinstance(error, Unauthorized):
         return redirect(url_for("web.login"))
+    if isinstance(error, NotFound | Forbidden) and g.get("web_user") is not None:
+        audit.refused(g.web_user, request.endpoint or request.path, request.view_args or {}, now=utcnow())
     # A 404 says nothing about whether the object exists in another clinic (the service's message
     # only repeats the id the user typed).
     return error_page(error.status, error.detail)
@@ -37,7 +43,7 @@ def _domain_error(error: DomainError):
 @bp.errorhandler(HTTPException)
 def _http_error(error: HTTPException):
     if error.code == 429:
-        return error_page(429, "Too many sign-in attempts from this address. Wait a minute and try again.")
+        return error_page(429, "Too many sign-in attempts. Wait a minute and try again.")
     return error_page(error.code or 500, error.description if (error.code or 500) < 500 else None)
 
 

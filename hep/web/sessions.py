@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from flask import flash, redirect, render_template, request, url_for
 
 from hep.accounts import service as accounts
+from hep.audit import service as audit
 from hep.dbtypes import utcnow
 from hep.errors import DomainError, Invalid
 from hep.extensions import db
@@ -41,10 +42,10 @@ def _duration(form) -> int:
     return value
 
 
-def _notes(form) -> str | None:
-    notes = (form.get("notes") or "").strip()
-    if len(notes) > 2000:
-        raise Invalid("notes", "is longer than 2000 characters")
+def _notes(form, name: str = "notes", limit: int = 2000) -> str | None:
+    notes = (form.get(name) or "").strip()
+    if len(notes) > limit:
+        raise Invalid(name, f"is longer than {limit} characters")
     return notes or None
 
 
@@ -58,6 +59,7 @@ def schedule(patient_id: int):
             "starts_at": _starts_at(request.form, actor.clinic.timezone),
             "duration_minutes": _duration(request.form),
             "notes": _notes(request.form),
+            "patient_note": _notes(request.form, "patient_note", 500),
         }
         booked = sessions.schedule(actor, patient_id, data, now=utcnow())
     except DomainError as exc:
@@ -72,7 +74,10 @@ def schedule(patient_id: int):
 def session_page(session_id: int):
     """One session: reschedule it, cancel it, or record how it went."""
     actor = current_staff()
-    session = sessions.get_session(actor, session_id)
+    if request.method == "GET":
+        session = sessions.read_session(actor, session_id, now=utcnow())
+    else:
+        session = sessions.get_session(actor, session_id)  # the change it makes is audited
     patient = accounts.get_patient(actor, session.patient_id)
     zone = actor.clinic.timezone
     error = None
@@ -84,6 +89,7 @@ def session_page(session_id: int):
                     "starts_at": _starts_at(request.form, zone),
                     "duration_minutes": _duration(request.form),
                     "notes": _notes(request.form),
+                    "patient_note": _notes(request.form, "patient_note", 500),
                 }
             elif action in (CANCELLED, COMPLETED, NO_SHOW):
                 changes = {"status": action}
@@ -129,6 +135,7 @@ def sessions_list():
     if physio_id is not None:
         query = sessions.physio_sessions(actor, physio_id, upcoming_from=now)
         rows = list(db.session.scalars(query.order_by(NeedlingSession.starts_at, NeedlingSession.id).limit(100)))
+        audit.read(actor, "session_list", now=now)
     names = patient_names(actor, {s.patient_id for s in rows})
     return render_template(
         "web/sessions.html",

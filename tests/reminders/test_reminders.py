@@ -553,3 +553,24 @@ def test_the_patients_language_is_used_where_there_is_a_translation(make, texted
     with time_machine.travel(due_now(patient), tick=False):
         dispatcher.run_once()
     assert "c'est l'heure de vos exercices" in fake.messages[0]["body"]
+
+
+def test_a_reply_from_a_number_at_two_clinics_answers_the_clinic_that_texted_last(fake, make):
+    from hep.reminders.models import PainReport
+
+    phone = "+447400123457"
+    first = make.patient(make.clinic(name="First Clinic"), timezone="UTC", phone=phone)
+    second = make.patient(make.clinic(name="Second Clinic"), timezone="UTC", phone=phone)
+    for patient in (first, second):
+        consent.grant(
+            db.session.get(User, patient.patient.physiotherapist_id), patient.id, "verbal", now=datetime.now(UTC)
+        )
+    db.session.execute(
+        sa.update(Reminder)
+        .where(Reminder.patient_id == second.id)
+        .values(status="sent", sent_at=datetime.now(UTC), to_phone=phone)
+    )
+    db.session.commit()
+    _status, body = fake.send_inbound("http://localhost/webhooks/twilio/inbound", phone, FROM, "4")
+    assert "Second Clinic" in body
+    assert [r.patient_id for r in db.session.scalars(sa.select(PainReport))] == [second.id]
