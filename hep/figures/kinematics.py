@@ -1,0 +1,181 @@
+"""Forward kinematics: joint angles to 3D positions of the figure's points.
+
+A pose is {joint: {dof: degrees}} (see skeleton.JOINTS). Positions come out in the body's own
+frame turned by its root orientation (`body` pitch, roll, yaw), with the pelvis centre at the
+origin; placing the body on its support is scene.py's job.
+"""
+
+from __future__ import annotations
+
+import math
+
+from hep.figures import skeleton as sk
+
+Vec = tuple[float, float, float]
+Mat = tuple[Vec, Vec, Vec]
+Pose = dict[str, dict[str, float]]
+
+IDENTITY: Mat = ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0))
+DOWN: Vec = (0.0, -1.0, 0.0)
+UP: Vec = (0.0, 1.0, 0.0)
+FORWARD: Vec = (1.0, 0.0, 0.0)
+
+
+def _rot(axis: int, degrees: float) -> Mat:
+    c, s = math.cos(math.radians(degrees)), math.sin(math.radians(degrees))
+    if axis == 0:
+        return ((1.0, 0.0, 0.0), (0.0, c, -s), (0.0, s, c))
+    if axis == 1:
+        return ((c, 0.0, s), (0.0, 1.0, 0.0), (-s, 0.0, c))
+    return ((c, -s, 0.0), (s, c, 0.0), (0.0, 0.0, 1.0))
+
+
+def rot_x(d: float) -> Mat:
+    return _rot(0, d)
+
+
+def rot_y(d: float) -> Mat:
+    return _rot(1, d)
+
+
+def rot_z(d: float) -> Mat:
+    return _rot(2, d)
+
+
+def mul(a: Mat, b: Mat) -> Mat:
+    """The matrix product a·b."""
+    cols = tuple(zip(*b, strict=True))
+    return tuple(tuple(sum(x * y for x, y in zip(row, col, strict=True)) for col in cols) for row in a)  # type: ignore[return-value]
+
+
+def chain(*ms: Mat) -> Mat:
+    out = IDENTITY
+    for m in ms:
+        out = mul(out, m)
+    return out
+
+
+def apply(m: Mat, v: Vec) -> Vec:
+    return tuple(sum(a * b for a, b in zip(row, v, strict=True)) for row in m)  # type: ignore[return-value]
+
+
+def add(a: Vec, b: Vec, k: float = 1.0) -> Vec:
+    return (a[0] + k * b[0], a[1] + k * b[1], a[2] + k * b[2])
+
+
+def _get(pose: Pose, joint: str, dof: str) -> float:
+    return float(pose.get(joint, {}).get(dof, 0.0))
+
+
+def _limb(pose: Pose, joint: str, s: int) -> Mat:
+    """A ball joint (shoulder, hip): horizontal swing, flexion, abduction, then axial rotation."""
+    return chain(
+        rot_y(s * _get(pose, joint, "horiz")),
+        rot_z(_get(pose, joint, "flex")),
+        rot_x(-s * _get(pose, joint, "abd")),
+        rot_y(-s * _get(pose, joint, "rot")),
+    )
+
+
+def _spine(pose: Pose, joint: str) -> Mat:
+    return chain(rot_z(-_get(pose, joint, "flex")), rot_x(_get(pose, joint, "lat")), rot_y(-_get(pose, joint, "rot")))
+
+
+def root(pose: Pose) -> Mat:
+    """The pelvis's orientation: pitch forward, roll to the right, yaw to the right."""
+    return chain(
+        rot_y(-_get(pose, "body", "yaw")), rot_x(_get(pose, "body", "roll")), rot_z(-_get(pose, "body", "pitch"))
+    )
+
+
+def solve_flat_ankles(pose: Pose, flat: set[str]) -> Pose:
+    """Set the dorsiflexion of each named ankle ("ankle_l") so that its foot is level."""
+    if not flat:
+        return pose
+    out = {joint: dict(dofs) for joint, dofs in pose.items()}
+    for joint in sorted(flat):
+        side = joint[-1]
+
+        def tilt(dorsi: float, side=side, joint=joint) -> float:
+            trial = {**out, joint: {**out.get(joint, {}), "dorsi": dorsi}}
+            p = positions(trial)
+            return p[f"toes_{side}"][1] - p[f"heel_{side}"][1]
+
+        best = min(range(-55, 36), key=lambda d: abs(tilt(d)))
+        lo, hi = best - 1.0, best + 1.0
+        for _ in range(12):  # refine by bisection when the tilt changes sign across the bracket
+            mid = (lo + hi) / 2
+            if (tilt(lo) > 0) == (tilt(mid) > 0):
+                lo = mid
+            else:
+                hi = mid
+        out.setdefault(joint, {})["dorsi"] = round((lo + hi) / 2, 1)
+    return out
+
+
+def positions(pose: Pose) -> dict[str, Vec]:
+    """Every named point of the figure (and the drawing-only points) for a pose."""
+    p: dict[str, Vec] = {}
+    pelvis = root(pose)
+    p["pelvis"] = (0.0, 0.0, 0.0)
+    lumbar = mul(pelvis, _spine(pose, "lumbar"))
+    p["waist"] = apply(lumbar, (0.0, sk.LUMBAR, 0.0))
+    thorax = mul(lumbar, _spine(pose, "thoracic"))
+    p["neck_base"] = add(p["waist"], apply(thorax, (0.0, sk.THORACIC, 0.0)))
+    p["chest"] = add(p["waist"], apply(thorax, (0.0, sk.THORACIC * 0.55, 0.0)))
+    neck = mul(thorax, _spine(pose, "neck"))
+    pivot = add(p["neck_base"], apply(neck, (0.0, sk.NECK, 0.0)))
+    p["neck_top"] = pivot
+    head = mul(neck, chain(rot_z(-_get(pose, "head", "flex")), rot_x(_get(pose, "head", "lat"))))
+    p["head"] = add(pivot, apply(head, (1.2, sk.HEAD_PIVOT_TO_CENTRE, 0.0)))
+    p["crown"] = add(p["head"], apply(head, (0.0, sk.HEAD_R, 0.0)))
+    p["nose"] = add(p["head"], apply(head, (sk.HEAD_R + 2.2, -1.0, 0.0)))
+    for side in sk.SIDES:
+        s = 1 if side == "r" else -1
+        _arm(pose, p, thorax, side, s)
+        _leg(pose, p, pelvis, side, s)
+    for side in sk.SIDES:  # the waist's outline points, for the trunk's drawn shape
+        s = 1 if side == "r" else -1
+        p[f"waist_{side}"] = add(p["waist"], apply(lumbar, (0.0, 0.0, s * (sk.PELVIS_HALF + 0.5))))
+    return p
+
+
+def _arm(pose: Pose, p: dict[str, Vec], thorax: Mat, side: str, s: int) -> None:
+    clav = mul(
+        thorax,
+        chain(rot_y(s * _get(pose, f"clavicle_{side}", "retract")), rot_x(-s * _get(pose, f"clavicle_{side}", "elev"))),
+    )
+    shoulder = add(p["neck_base"], apply(clav, (0.0, -sk.CLAVICLE_DROP, s * sk.CLAVICLE)))
+    p[f"shoulder_{side}"] = shoulder
+    upper = mul(thorax, _limb(pose, f"shoulder_{side}", s))
+    p[f"elbow_{side}"] = elbow = add(shoulder, apply(upper, DOWN), sk.UPPER_ARM)
+    fore = mul(
+        upper, chain(rot_z(_get(pose, f"elbow_{side}", "flex")), rot_y(-s * _get(pose, f"forearm_{side}", "sup")))
+    )
+    p[f"wrist_{side}"] = wrist = add(elbow, apply(fore, DOWN), sk.FOREARM)
+    hand = mul(fore, chain(rot_x(-s * _get(pose, f"wrist_{side}", "ext")), rot_z(_get(pose, f"wrist_{side}", "dev"))))
+    p[f"hand_{side}"] = knuckles = add(wrist, apply(hand, DOWN), sk.HAND)
+    finger = mul(hand, rot_x(s * _get(pose, f"fingers_{side}", "flex")))
+    middle = add(knuckles, apply(finger, DOWN), sk.FINGER_1)
+    tip = mul(finger, rot_x(s * _get(pose, f"fingers_{side}", "curl")))
+    p[f"finger_mid_{side}"] = middle
+    p[f"fingers_{side}"] = add(middle, apply(tip, DOWN), sk.FINGER_2)
+    thumb_base = add(wrist, apply(hand, DOWN), sk.HAND * 0.35)
+    p[f"thumb_{side}"] = add(thumb_base, apply(hand, (0.75, -0.66, 0.0)), sk.THUMB)
+    # Where a held thing sits (in the palm), and which way a held handle runs (thumb to little finger).
+    centre = add(wrist, apply(hand, DOWN), sk.HAND * 0.6)
+    p[f"palm_{side}"] = add(centre, apply(hand, (0.0, 0.0, -s * 1.0)), 2.2)
+    p[f"grip_{side}"] = add(p[f"palm_{side}"], apply(hand, FORWARD))
+
+
+def _leg(pose: Pose, p: dict[str, Vec], pelvis: Mat, side: str, s: int) -> None:
+    hip = apply(pelvis, (0.0, -1.0, s * sk.PELVIS_HALF))
+    p[f"hip_{side}"] = hip
+    thigh = mul(pelvis, _limb(pose, f"hip_{side}", s))
+    p[f"knee_{side}"] = knee = add(hip, apply(thigh, DOWN), sk.THIGH)
+    shank = mul(thigh, rot_z(-_get(pose, f"knee_{side}", "flex")))
+    p[f"ankle_{side}"] = ankle = add(knee, apply(shank, DOWN), sk.SHANK)
+    foot = mul(shank, chain(rot_z(_get(pose, f"ankle_{side}", "dorsi")), rot_x(s * _get(pose, f"ankle_{side}", "inv"))))
+    sole = add(ankle, apply(foot, DOWN), sk.ANKLE_HEIGHT)
+    p[f"heel_{side}"] = add(sole, apply(foot, FORWARD), -sk.HEEL_BACK)
+    p[f"toes_{side}"] = add(sole, apply(foot, FORWARD), sk.TOES_FORWARD)

@@ -1,0 +1,337 @@
+"""Place a figure's keyframes in the world: the body resting on its support, the support and the
+props where they belong, and in-between states for animation. Also the checks that need the
+placed body: contacts touch their surface, nothing goes below the floor, props are attached.
+
+World axes as the body's (skeleton.py): y up, the floor at y = 0.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from hep.figures import skeleton as sk
+from hep.figures.kinematics import Pose, Vec, add, apply, positions, rot_y, solve_flat_ankles
+from hep.figures.spec import Figure, FigureError, Frame
+
+TOUCH = 2.6  # how far a resting point may be from its surface (about 4 cm)
+BELOW = 1.5  # how far the body's outline may dip below the floor (the drawn stroke's roundness)
+HEIGHTS = {"chair": 25.0, "table": 44.0, "step": 10.0}
+VERTICAL = ("wall", "door-frame")
+MAT = 1.0
+
+
+@dataclass(frozen=True)
+class State:
+    """One drawn moment: world positions of every point."""
+
+    points: dict[str, Vec]
+
+
+@dataclass(frozen=True)
+class Support:
+    kind: str
+    height: float  # seat, table or step top; 0 for floor and mat
+    boxes: tuple[tuple[Vec, Vec], ...]  # axis-aligned boxes (low corner, high corner) to draw
+    plane: tuple[Vec, float] | None = None  # wall: (normal, offset) with p·normal == offset on the wall
+
+
+@dataclass(frozen=True)
+class Scene:
+    figure: Figure
+    keyframes: tuple[State, ...]
+    support: Support
+    anchors: dict[int, Vec]  # band anchor points by prop index
+
+
+def _bottom(points: dict[str, Vec], name: str) -> float:
+    return points[name][1] - sk.radius(name)
+
+
+def _mean_xz(points: dict[str, Vec], names) -> tuple[float, float]:
+    names = list(names)
+    return (sum(points[n][0] for n in names) / len(names), sum(points[n][2] for n in names) / len(names))
+
+
+def _shift(points: dict[str, Vec], d: Vec) -> dict[str, Vec]:
+    return {k: add(v, d) for k, v in points.items()}
+
+
+def _horizontal(contacts) -> list:
+    return [c for c in contacts if c[0] == "floor" or c[0] == "support"]
+
+
+class _Placer:
+    """Places frames one after another against frame 1's surfaces and pinned points."""
+
+    def __init__(self, figure: Figure):
+        self.figure = figure
+        self.kind = figure.support
+        self.first: dict[str, Vec] | None = None
+        self.first_groups: dict[str, tuple[str, ...]] = {}
+        self.support_height: float | None = None if self.kind in ("chair", "table") else HEIGHTS.get(self.kind, 0.0)
+
+    def surface(self, surface: str) -> float | None:
+        if surface == "floor":
+            return 0.0
+        if self.kind in VERTICAL:
+            return None  # a wall is checked, not stood on
+        return self.support_height
+
+    def place(self, angles: Pose, flat, contacts, where) -> dict[str, Vec]:
+        raw = positions(solve_flat_ankles(angles, set(flat)))
+        resting = [(s, g, pts) for s, g, pts in _horizontal(contacts) if self.surface(s) is not None]
+        if self.first is None and self.support_height is None:
+            # Frame 1 fixes a chair's or table's height: the floor contacts place the body, the seat fits under.
+            on_floor = [c for c in resting if c[0] == "floor"]
+            if on_floor:
+                dy = max(-_bottom(raw, p) for _, _, pts in on_floor for p in pts)
+                seated = [p for s, _, pts in resting if s == "support" for p in pts]
+                self.support_height = min((_bottom(raw, p) + dy for p in seated), default=HEIGHTS[self.kind])
+            else:
+                self.support_height = HEIGHTS[self.kind]
+        if not resting:
+            raise FigureError(where, "rests on nothing: give contacts on the floor or the support")
+        dy = max(self.surface(s) - _bottom(raw, p) for s, _, pts in resting for p in pts)
+        pin = None
+        if self.first is None:
+            pin = resting[0][2]
+            target = (0.0, 0.0)
+        else:
+            for _, group, pts in contacts:
+                if group in self.first_groups:
+                    pin, target = pts, _mean_xz(self.first, pts)
+                    break
+            if pin is None:
+                pin, target = ("pelvis",), _mean_xz(self.first, ("pelvis",))
+        x, z = _mean_xz(raw, pin)
+        placed = _shift(raw, (target[0] - x, dy, target[1] - z))
+        if self.first is None:
+            self.first = placed
+            self.first_groups = {g: pts for _, g, pts in contacts}
+        return placed
+
+
+def _facing(angles: Pose) -> Vec:
+    return apply(rot_y(-angles.get("body", {}).get("yaw", 0.0)), (1.0, 0.0, 0.0))
+
+
+def _support(figure: Figure, first: dict[str, Vec], frame: Frame, height: float | None) -> Support:
+    kind = figure.support
+    on_it = [p for s, _, pts in frame.contacts if s == "support" for p in pts]
+    if kind in ("floor", "mat"):
+        if kind == "floor":
+            return Support(kind, 0.0, ())
+        lying = [
+            p for p in ("head", "pelvis", "chest", "heel_l", "heel_r", "toes_l", "toes_r") if _bottom(first, p) < 8
+        ]
+        xs = [first[p][0] for p in lying] or [first["pelvis"][0]]
+        return Support(kind, 0.0, (((min(xs) - 10, -MAT, -14.0), (max(xs) + 10, 0.0, 14.0)),))
+    if kind in VERTICAL:
+        if not on_it:
+            raise FigureError(("support",), f"a {kind} needs points resting on it: contacts: {{support: [...]}}")
+        cx, cz = _mean_xz(first, on_it)
+        px, _, pz = first["pelvis"]
+        dx, dz = cx - px, cz - pz
+        normal = (math.copysign(1.0, dx), 0.0, 0.0) if abs(dx) >= abs(dz) else (0.0, 0.0, math.copysign(1.0, dz))
+        offset = max(sum(a * b for a, b in zip(first[p], normal, strict=True)) + sk.radius(p) for p in on_it)
+        if kind == "wall":
+            boxes = (_slab(normal, offset, first, 2.0),)
+        else:
+            boxes = tuple(_post(first[p], normal, offset) for p in dict.fromkeys(on_it))
+        return Support(kind, 0.0, boxes, plane=(normal, offset))
+    if not on_it:
+        raise FigureError(("support",), f"a {kind} needs points resting on it: contacts: {{support: [...]}}")
+    h = height if height is not None else HEIGHTS[kind]
+    facing = _facing(figure.frames[0].angles)
+    along = [_along(first[p], facing) for p in on_it]
+    across = sum(_across(first[p], facing) for p in on_it) / len(on_it)
+    if kind == "chair":
+        a = sum(along) / len(along)
+        seat = _box(facing, a - 10, a + 12, across, 22, h - 2.5, h)
+        backrest = _box(facing, a - 12.5, a - 10, across, 22, h, h + 27)
+        legs = tuple(
+            _box(facing, x - 1, x + 1, across + y, 2, 0, h - 2.5) for x in (a - 11, a + 10) for y in (-9.5, 9.5)
+        )
+        return Support(kind, h, (seat, backrest, *legs))
+    if kind == "step":
+        return Support(kind, h, (_box(facing, min(along) - 3, max(along) + 18, across, 30, 0, h),))
+    cx, cz = _mean_xz(first, on_it)
+    # table: under the points resting on it, reaching away from the body
+    lying = any(p in ("pelvis", "chest", "waist") for p in on_it)
+    if lying:
+        xs = [first[p][0] for p in first]
+        top = ((min(xs) - 4, h - 3, cz - 18), (max(xs) + 4, h, cz + 18))
+    else:
+        px, _, pz = first["pelvis"]
+        dx, dz = cx - px, cz - pz
+        if abs(dx) >= abs(dz):
+            sx = math.copysign(1.0, dx)
+            top = ((min(cx - 6 * sx, cx + 34 * sx), h - 3, cz - 24), (max(cx - 6 * sx, cx + 34 * sx), h, cz + 24))
+        else:
+            sz = math.copysign(1.0, dz)
+            top = ((cx - 24, h - 3, min(cz - 6 * sz, cz + 34 * sz)), (cx + 24, h, max(cz - 6 * sz, cz + 34 * sz)))
+    (x0, _, z0), (x1, _, z1) = top
+    legs = tuple(((x - 1, 0.0, z - 1), (x + 1, h - 3, z + 1)) for x in (x0 + 2, x1 - 2) for z in (z0 + 2, z1 - 2))
+    return Support(kind, h, (top, *legs))
+
+
+def _along(p: Vec, facing: Vec) -> float:
+    return p[0] * facing[0] + p[2] * facing[2]
+
+
+def _across(p: Vec, facing: Vec) -> float:
+    return -p[0] * facing[2] + p[2] * facing[0]
+
+
+def _box(facing: Vec, a0: float, a1: float, centre: float, width: float, y0: float, y1: float):
+    """An upright box spanning a0..a1 along the facing direction and `width` across it around `centre`."""
+    fx, _, fz = facing
+    corners = [(a * fx - c * fz, a * fz + c * fx) for a in (a0, a1) for c in (centre - width / 2, centre + width / 2)]
+    xs, zs = [c[0] for c in corners], [c[1] for c in corners]
+    return ((min(xs), y0, min(zs)), (max(xs), y1, max(zs)))
+
+
+def _slab(normal: Vec, offset: float, first: dict[str, Vec], thick: float):
+    xs = [v[0] for v in first.values()]
+    zs = [v[2] for v in first.values()]
+    if normal[0]:
+        x = offset * normal[0]
+        return (
+            (min(x, x + thick * normal[0]), 0.0, min(zs) - 20),
+            (max(x, x + thick * normal[0]), 115.0, max(zs) + 20),
+        )
+    z = offset * normal[2]
+    return ((min(xs) - 20, 0.0, min(z, z + thick * normal[2])), (max(xs) + 20, 115.0, max(z, z + thick * normal[2])))
+
+
+def _post(point: Vec, normal: Vec, offset: float):
+    x, _, z = point
+    if normal[0]:
+        x = offset * normal[0] + 1.5 * normal[0]
+    else:
+        z = offset * normal[2] + 1.5 * normal[2]
+    return ((x - 1.5, 0.0, z - 1.5), (x + 1.5, 118.0, z + 1.5))
+
+
+def build(figure: Figure) -> Scene:
+    """Place every keyframe and the support; check contacts, the floor and the props (FigureError)."""
+    placer = _Placer(figure)
+    keyframes = []
+    for i, frame in enumerate(figure.frames):
+        keyframes.append(State(placer.place(frame.angles, frame.flat, frame.contacts, ("frames", i))))
+    first = keyframes[0].points
+    support = _support(figure, first, figure.frames[0], placer.support_height)
+    anchors = {}
+    for i, prop in enumerate(figure.props):
+        if prop.anchor is not None:
+            fx, _, fz = _facing(figure.frames[0].angles)
+            base = first[prop.between[0]]
+            anchors[i] = (base[0] + prop.anchor[0] * fx, base[1] + prop.anchor[1], base[2] + prop.anchor[0] * fz)
+    scene = Scene(figure, tuple(keyframes), support, anchors)
+    for i, (frame, state) in enumerate(zip(figure.frames, keyframes, strict=True)):
+        _check(scene, frame, state.points, placer, ("frames", i))
+    for i, arrow in enumerate(figure.arrows):
+        a, b = keyframes[arrow.start].points[arrow.point], keyframes[arrow.end].points[arrow.point]
+        if math.dist(a, b) < 2:
+            raise FigureError(("arrows", i), f"{arrow.point} hardly moves between those keyframes: no arrow needed")
+    return scene
+
+
+def _check(scene: Scene, frame: Frame, points: dict[str, Vec], placer: _Placer, where) -> None:
+    for surface, group, pts in frame.contacts:
+        for p in pts:
+            height = placer.surface(surface)
+            if height is None:  # a wall or door frame
+                normal, offset = scene.support.plane
+                gap = offset - (sum(a * b for a, b in zip(points[p], normal, strict=True)) + sk.radius(p))
+                if abs(gap) > TOUCH:
+                    raise FigureError((*where, p), f"is {abs(gap):.1f} away from the {scene.support.kind} it rests on")
+                continue
+            gap = _bottom(points, p) - height
+            if gap > TOUCH:
+                name = "floor" if surface == "floor" else scene.support.kind
+                raise FigureError((*where, p), f"is {gap:.1f} above the {name} it rests on ({group} in contacts)")
+    for name, point in points.items():
+        if point[1] - sk.radius(name) < -BELOW:
+            raise FigureError((*where, name), f"is {-(point[1] - sk.radius(name)):.1f} below the floor")
+    for i, prop in enumerate(scene.figure.props):
+        _check_prop(scene, i, prop, points, (*where, "props", i))
+
+
+def below(scene: Scene, point: Vec) -> float:
+    """Height of the surface under a point: the support's top when over it, else the floor."""
+    s = scene.support
+    if s.kind in ("chair", "table", "step") and s.boxes:
+        (x0, _, z0), (x1, y1, z1) = s.boxes[0]
+        if x0 <= point[0] <= x1 and z0 <= point[2] <= z1 and point[1] >= y1 - 1:
+            return y1
+    return 0.0
+
+
+RIGID = {"ball": {"small": 3.5, "large": 12.0}, "foam-roller": {"small": 4.5, "large": 4.5}}
+
+
+def _check_prop(scene: Scene, i: int, prop, points: dict[str, Vec], where) -> None:
+    if prop.under:
+        pts = sk.point_names(prop.under)
+        low = min(pts, key=lambda p: _bottom(points, p))
+        gap = _bottom(points, low) - below(scene, points[low])
+        if prop.kind in RIGID:
+            size = 2 * RIGID[prop.kind][prop.size]
+            if abs(gap - size) > TOUCH:
+                raise FigureError(
+                    (*where, prop.under),
+                    f"must rest on the {prop.kind}: it is {gap:.1f} above the surface, the {prop.kind} {size:.0f} high",
+                )
+        elif not 0.5 <= gap <= 12:
+            raise FigureError(
+                (*where, prop.under), f"is {gap:.1f} above the surface: a {prop.kind} under it needs 0.5 to 12"
+            )
+    if prop.between and prop.between[1] in sk.POINTS:
+        a, b = points[prop.between[0]], points[prop.between[1]]
+        if math.dist(a, b) > 90:
+            raise FigureError(
+                (*where, "between"), f"its ends are {math.dist(a, b):.0f} apart: too far for a {prop.kind}"
+            )
+
+
+def interpolate(a: Frame, b: Frame, t: float) -> tuple[Pose, frozenset[str]]:
+    """The angles a fraction t of the way from keyframe a to keyframe b."""
+    joints = set(a.angles) | set(b.angles)
+    out: Pose = {}
+    for joint in joints:
+        da, db = a.angles.get(joint, {}), b.angles.get(joint, {})
+        out[joint] = {dof: da.get(dof, 0.0) + (db.get(dof, 0.0) - da.get(dof, 0.0)) * t for dof in set(da) | set(db)}
+    return out, (a.flat & b.flat) if t < 1 else b.flat
+
+
+def largest_change(a: Frame, b: Frame) -> float:
+    """The largest angle change between two keyframes, in degrees."""
+    joints = set(a.angles) | set(b.angles)
+    return max(
+        (abs(a.angles.get(j, {}).get(d, 0.0) - b.angles.get(j, {}).get(d, 0.0))
+         for j in joints for d in set(a.angles.get(j, {})) | set(b.angles.get(j, {}))),
+        default=0.0,
+    )  # fmt: skip
+
+
+def between(scene: Scene, ia: int, ib: int, t: float) -> State:
+    """A state a fraction t of the way from keyframe ia to keyframe ib, resting as both agree."""
+    fig = scene.figure
+    a, b = fig.frames[ia], fig.frames[ib]
+    if t <= 0:
+        return scene.keyframes[ia]
+    if t >= 1:
+        return scene.keyframes[ib]
+    angles, flat = interpolate(a, b, t)
+    points_b = {p for _, _, pts in b.contacts for p in pts}
+    contacts = tuple((s, g, tuple(p for p in pts if p in points_b)) for s, g, pts in a.contacts)
+    contacts = tuple(c for c in contacts if c[2]) or a.contacts
+    placer = _Placer(fig)
+    placer.first = scene.keyframes[0].points
+    placer.first_groups = {g: pts for _, g, pts in fig.frames[0].contacts}
+    placer.support_height = (
+        scene.support.height if scene.support.kind in ("chair", "table", "step") else placer.support_height
+    )
+    return State(placer.place(angles, flat, contacts, ("frames", ia)))
