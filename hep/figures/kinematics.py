@@ -113,8 +113,19 @@ def solve_flat_ankles(pose: Pose, flat: set[str]) -> Pose:
     return out
 
 
+def _unhinge(pose: Pose) -> Pose:
+    hinge = _get(pose, "body", "hinge")
+    if not hinge:
+        return pose
+    out = {**pose, "body": {**pose["body"], "pitch": _get(pose, "body", "pitch") + hinge, "hinge": 0.0}}
+    for side in sk.SIDES:
+        out[f"hip_{side}"] = {**pose.get(f"hip_{side}", {}), "flex": _get(pose, f"hip_{side}", "flex") + hinge}
+    return out
+
+
 def positions(pose: Pose) -> dict[str, Vec]:
     """Every named point of the figure (and the drawing-only points) for a pose."""
+    pose = _unhinge(pose)
     p: dict[str, Vec] = {}
     pelvis = root(pose)
     p["pelvis"] = (0.0, 0.0, 0.0)

@@ -22,6 +22,7 @@ BODY, FAR, GLOW, PROP, BAND, SUPPORT, LINE, ARROW, HALO = (
 )  # fmt: skip
 HOLD, MOVE = 0.7, 1.3  # seconds at each keyframe, and per transition
 STEP_DEGREES = 30  # one in-between state per this many degrees of the largest joint change
+FOCUS_SIZE = 46  # body units: the least a close-up (focus) shows across and down
 BUDGET = 8192  # bytes: the most any figure may take (tests check every shipped one)
 
 
@@ -410,16 +411,24 @@ def _bounds(drawing: Drawing, states: list[State]) -> tuple[float, float, float,
             xs += [x - r, x + r]
             ys += [y - r, y + r]
     if not fig.focus:
+        upright = drawing.scene.support.kind in ("wall", "door-frame")
         for b in drawing.scene.support.boxes:
-            for c in _box_corners(b):
-                x, y, _ = drawing.cam.project(c)
-                if drawing.scene.support.kind not in ("wall", "door-frame") or fig.view == "above":
-                    xs.append(x)
-                ys.append(y)
+            corners = [drawing.cam.project(c) for c in _box_corners(b)]
+            bx = [c[0] for c in corners]
+            if not upright or max(bx) - min(bx) < 30 * SCALE:  # a wall counts only seen edge-on
+                xs += bx
+            if not upright:  # a wall is as tall as the picture, not taller
+                ys += [c[1] for c in corners]
     x0, x1, y0, y1 = min(xs) - pad, max(xs) + pad, min(ys) - pad, max(ys) + pad
     if fig.view != "above" and not fig.focus:
         y1 = max(y1, drawing.cam.project((0.0, 0.0, 0.0))[1] + 4 * SCALE)
     w, h = x1 - x0, y1 - y0
+    if fig.focus:  # a close-up still shows enough around the region to read the posture
+        least = FOCUS_SIZE * SCALE
+        if w < least:
+            x0, w = x0 - (least - w) / 2, least
+        if h < least:
+            y0, h = y0 - (least - h) / 2, least
     if w < h * 0.8:  # not too narrow: a standing figure gets room for its support and arrows
         x0 -= (h * 0.8 - w) / 2
         w = h * 0.8
@@ -525,7 +534,8 @@ def strip(scene: Scene, title: str, desc: str, *, mirror: bool = False) -> str:
         shapes = _layers(drawing, [state], scene.keyframes[0])
         inner = drawing.support(scene.keyframes[0], (x, y, w, h)) + _static_shapes(shapes, 0) + drawing.arrows(end=i)
         dx = i * (w + gap)
-        panels.append(f'<g transform="translate({_n(dx)})">{inner}</g>' if dx else inner)
+        # A nested <svg> per panel clips it, so a close-up does not spill into its neighbour.
+        panels.append(f'<svg x="{_n(x + dx)}" y="{y}" width="{w}" height="{h}" viewBox="{x} {y} {w} {h}">{inner}</svg>')
         if i:
             cx, cy = x + dx - gap / 2, y + h / 2
             panels.append(

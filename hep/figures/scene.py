@@ -18,6 +18,7 @@ TOUCH = 2.6  # how far a resting point may be from its surface (about 4 cm)
 BELOW = 1.5  # how far the body's outline may dip below the floor (the drawn stroke's roundness)
 HEIGHTS = {"chair": 25.0, "table": 44.0, "step": 10.0}
 VERTICAL = ("wall", "door-frame")
+RIGID = {"ball": {"small": 3.5, "large": 12.0}, "foam-roller": {"small": 4.5, "large": 4.5}}
 MAT = 1.0
 
 
@@ -61,12 +62,24 @@ def _horizontal(contacts) -> list:
     return [c for c in contacts if c[0] == "floor" or c[0] == "support"]
 
 
+THICK = {"pillow": 4.0, "rolled-towel": 3.5, "towel": 1.0, "foam-roller": 9.0}
+
+
+def prop_thickness(prop) -> float:
+    """How far a prop lifts a point that rests on it."""
+    if prop.kind == "ball":
+        return 2 * RIGID["ball"][prop.size]
+    return THICK.get(prop.kind, 0.0)
+
+
 class _Placer:
     """Places frames one after another against frame 1's surfaces and pinned points."""
 
     def __init__(self, figure: Figure):
         self.figure = figure
         self.kind = figure.support
+        # A point resting on a prop (a foot on a pillow, heels on a rolled towel) rests that much higher.
+        self.lift = {p: prop_thickness(prop) for prop in figure.props if prop.under for p in sk.point_names(prop.under)}
         self.first: dict[str, Vec] | None = None
         self.first_groups: dict[str, tuple[str, ...]] = {}
         self.support_height: float | None = None if self.kind in ("chair", "table") else HEIGHTS.get(self.kind, 0.0)
@@ -78,21 +91,24 @@ class _Placer:
             return None  # a wall is checked, not stood on
         return self.support_height
 
+    def bottom(self, points: dict[str, Vec], name: str) -> float:
+        return _bottom(points, name) - self.lift.get(name, 0.0)
+
     def place(self, angles: Pose, flat, contacts, where) -> dict[str, Vec]:
         raw = positions(solve_flat_ankles(angles, set(flat)))
-        resting = [(s, g, pts) for s, g, pts in _horizontal(contacts) if self.surface(s) is not None]
         if self.first is None and self.support_height is None:
             # Frame 1 fixes a chair's or table's height: the floor contacts place the body, the seat fits under.
-            on_floor = [c for c in resting if c[0] == "floor"]
+            on_floor = [c for c in contacts if c[0] == "floor"]
             if on_floor:
-                dy = max(-_bottom(raw, p) for _, _, pts in on_floor for p in pts)
-                seated = [p for s, _, pts in resting if s == "support" for p in pts]
-                self.support_height = min((_bottom(raw, p) + dy for p in seated), default=HEIGHTS[self.kind])
+                dy = max(-self.bottom(raw, p) for _, _, pts in on_floor for p in pts)
+                seated = [p for s, _, pts in contacts if s == "support" for p in pts]
+                self.support_height = min((self.bottom(raw, p) + dy for p in seated), default=HEIGHTS[self.kind])
             else:
                 self.support_height = HEIGHTS[self.kind]
+        resting = [(s, g, pts) for s, g, pts in _horizontal(contacts) if self.surface(s) is not None]
         if not resting:
             raise FigureError(where, "rests on nothing: give contacts on the floor or the support")
-        dy = max(self.surface(s) - _bottom(raw, p) for s, _, pts in resting for p in pts)
+        dy = max(self.surface(s) - self.bottom(raw, p) for s, _, pts in resting for p in pts)
         pin = None
         if self.first is None:
             pin = resting[0][2]
@@ -146,6 +162,16 @@ def _support(figure: Figure, first: dict[str, Vec], frame: Frame, height: float 
     facing = _facing(figure.frames[0].angles)
     along = [_along(first[p], facing) for p in on_it]
     across = sum(_across(first[p], facing) for p in on_it) / len(on_it)
+    if kind == "chair" and not any(p in ("pelvis", "hip_l", "hip_r") for p in on_it):
+        # Standing, holding the top of the chair's back: the chair stands beside or in front, back to the hand.
+        a = sum(along) / len(along)
+        seat_h = min(HEIGHTS["chair"], h - 18)
+        backrest = _box(facing, a - 1.2, a + 1.2, across, 22, seat_h, h)
+        seat = _box(facing, a - 1.2, a + 21, across, 22, seat_h - 2.5, seat_h)
+        legs = tuple(
+            _box(facing, x - 1, x + 1, across + y, 2, 0, seat_h - 2.5) for x in (a, a + 20) for y in (-9.5, 9.5)
+        )
+        return Support(kind, h, (backrest, seat, *legs))
     if kind == "chair":
         a = sum(along) / len(along)
         seat = _box(facing, a - 10, a + 12, across, 22, h - 2.5, h)
@@ -248,7 +274,7 @@ def _check(scene: Scene, frame: Frame, points: dict[str, Vec], placer: _Placer, 
                 if abs(gap) > TOUCH:
                     raise FigureError((*where, p), f"is {abs(gap):.1f} away from the {scene.support.kind} it rests on")
                 continue
-            gap = _bottom(points, p) - height
+            gap = placer.bottom(points, p) - height
             if gap > TOUCH:
                 name = "floor" if surface == "floor" else scene.support.kind
                 raise FigureError((*where, p), f"is {gap:.1f} above the {name} it rests on ({group} in contacts)")
@@ -267,9 +293,6 @@ def below(scene: Scene, point: Vec) -> float:
         if x0 <= point[0] <= x1 and z0 <= point[2] <= z1 and point[1] >= y1 - 1:
             return y1
     return 0.0
-
-
-RIGID = {"ball": {"small": 3.5, "large": 12.0}, "foam-roller": {"small": 4.5, "large": 4.5}}
 
 
 def _check_prop(scene: Scene, i: int, prop, points: dict[str, Vec], where) -> None:

@@ -61,7 +61,8 @@ RADIUS = {
 # Joint -> {degree of freedom: (lowest, highest)}; the first DOF is the one a bare number sets.
 # Ranges are the active and comfortable passive ranges of an adult (AAOS / Norkin and White),
 # with a little slack, so a typo (a knee at 200, an elbow at -40) is caught.
-ROOT = {"pitch": (-180, 180), "roll": (-180, 180), "yaw": (-180, 180)}
+# `hinge` bends forward at the hips keeping the thighs where they were (pitch and both hips together).
+ROOT = {"pitch": (-180, 180), "roll": (-180, 180), "yaw": (-180, 180), "hinge": (-40, 120)}
 CENTRAL = {
     "lumbar": {"flex": (-35, 60), "lat": (-35, 35), "rot": (-15, 15)},
     "thoracic": {"flex": (-25, 45), "lat": (-25, 25), "rot": (-40, 40)},

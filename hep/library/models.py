@@ -47,6 +47,8 @@ class Exercise(db.Model):
     progressions: Mapped[list] = mapped_column(JSON)
     regressions: Mapped[list] = mapped_column(JSON)
     media: Mapped[list] = mapped_column(JSON)
+    # The figure's pose data (hep/figures), from exercises/figures/<slug>.yaml or the clinic; None: no picture.
+    figure: Mapped[dict | None] = mapped_column(JSON)
     # Lowercased name, summary and steps: what free-text search matches against.
     search_text: Mapped[str] = mapped_column(Text)
     # Hash of the source content, so reloading an unchanged file writes nothing.
