@@ -62,7 +62,7 @@ def draw(
     """
     scene = _scene(_key(raw))
     drawn_side = scene.figure.side
-    mirror = bool(side and drawn_side and side != drawn_side)
+    mirror = side in ("left", "right") and drawn_side is not None and side != drawn_side
     if frame is not None and not 1 <= frame <= len(scene.keyframes):
         raise ValueError(f"this figure has keyframes 1 to {len(scene.keyframes)}")
     return _draw(_key(raw), title, desc, mirror, None if frame is None else frame - 1, static)

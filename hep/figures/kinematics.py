@@ -88,31 +88,6 @@ def root(pose: Pose) -> Mat:
     )
 
 
-def solve_flat_ankles(pose: Pose, flat: set[str]) -> Pose:
-    """Set the dorsiflexion of each named ankle ("ankle_l") so that its foot is level."""
-    if not flat:
-        return pose
-    out = {joint: dict(dofs) for joint, dofs in pose.items()}
-    for joint in sorted(flat):
-        side = joint[-1]
-
-        def tilt(dorsi: float, side=side, joint=joint) -> float:
-            trial = {**out, joint: {**out.get(joint, {}), "dorsi": dorsi}}
-            p = positions(trial)
-            return p[f"toes_{side}"][1] - p[f"heel_{side}"][1]
-
-        best = min(range(-55, 36), key=lambda d: abs(tilt(d)))
-        lo, hi = best - 1.0, best + 1.0
-        for _ in range(12):  # refine by bisection when the tilt changes sign across the bracket
-            mid = (lo + hi) / 2
-            if (tilt(lo) > 0) == (tilt(mid) > 0):
-                lo = mid
-            else:
-                hi = mid
-        out.setdefault(joint, {})["dorsi"] = round((lo + hi) / 2, 1)
-    return out
-
-
 def _unhinge(pose: Pose) -> Pose:
     hinge = _get(pose, "body", "hinge")
     if not hinge:
@@ -123,8 +98,11 @@ def _unhinge(pose: Pose) -> Pose:
     return out
 
 
-def positions(pose: Pose) -> dict[str, Vec]:
-    """Every named point of the figure (and the drawing-only points) for a pose."""
+def positions(pose: Pose, flat: frozenset[str] | set[str] = frozenset()) -> dict[str, Vec]:
+    """Every named point of the figure (and the drawing-only points) for a pose.
+
+    Ankles named in `flat` ("ankle_r") take whatever dorsiflexion levels their foot.
+    """
     pose = _unhinge(pose)
     p: dict[str, Vec] = {}
     pelvis = root(pose)
@@ -144,7 +122,7 @@ def positions(pose: Pose) -> dict[str, Vec]:
     for side in sk.SIDES:
         s = 1 if side == "r" else -1
         _arm(pose, p, thorax, side, s)
-        _leg(pose, p, pelvis, side, s)
+        _leg(pose, p, pelvis, side, s, f"ankle_{side}" in flat)
     for side in sk.SIDES:  # the waist's outline points, for the trunk's drawn shape
         s = 1 if side == "r" else -1
         p[f"waist_{side}"] = add(p["waist"], apply(lumbar, (0.0, 0.0, s * (sk.PELVIS_HALF + 0.5))))
@@ -179,14 +157,18 @@ def _arm(pose: Pose, p: dict[str, Vec], thorax: Mat, side: str, s: int) -> None:
     p[f"grip_{side}"] = add(p[f"palm_{side}"], apply(hand, FORWARD))
 
 
-def _leg(pose: Pose, p: dict[str, Vec], pelvis: Mat, side: str, s: int) -> None:
+def _leg(pose: Pose, p: dict[str, Vec], pelvis: Mat, side: str, s: int, flat: bool) -> None:
     hip = apply(pelvis, (0.0, -1.0, s * sk.PELVIS_HALF))
     p[f"hip_{side}"] = hip
     thigh = mul(pelvis, _limb(pose, f"hip_{side}", s))
     p[f"knee_{side}"] = knee = add(hip, apply(thigh, DOWN), sk.THIGH)
     shank = mul(thigh, rot_z(-_get(pose, f"knee_{side}", "flex")))
     p[f"ankle_{side}"] = ankle = add(knee, apply(shank, DOWN), sk.SHANK)
-    foot = mul(shank, chain(rot_z(_get(pose, f"ankle_{side}", "dorsi")), rot_x(s * _get(pose, f"ankle_{side}", "inv"))))
+    dorsi = _get(pose, f"ankle_{side}", "dorsi")
+    if flat:  # the heel-to-toe direction, shank·rot_z(d)·x, is level when tan d = -S_yx / S_yy
+        low, high = sk.PAIRED["ankle"]["dorsi"]
+        dorsi = min(high, max(low, math.degrees(math.atan2(-shank[1][0], shank[1][1]))))
+    foot = mul(shank, chain(rot_z(dorsi), rot_x(s * _get(pose, f"ankle_{side}", "inv"))))
     sole = add(ankle, apply(foot, DOWN), sk.ANKLE_HEIGHT)
     p[f"heel_{side}"] = add(sole, apply(foot, FORWARD), -sk.HEEL_BACK)
     p[f"toes_{side}"] = add(sole, apply(foot, FORWARD), sk.TOES_FORWARD)

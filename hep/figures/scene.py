@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 
 from hep.figures import skeleton as sk
-from hep.figures.kinematics import Pose, Vec, add, apply, positions, rot_y, solve_flat_ankles
+from hep.figures.kinematics import Pose, Vec, add, apply, positions, rot_y
 from hep.figures.spec import Figure, FigureError, Frame
 
 TOUCH = 2.6  # how far a resting point may be from its surface (about 4 cm)
@@ -95,7 +95,7 @@ class _Placer:
         return _bottom(points, name) - self.lift.get(name, 0.0)
 
     def place(self, angles: Pose, flat, contacts, where) -> dict[str, Vec]:
-        raw = positions(solve_flat_ankles(angles, set(flat)))
+        raw = positions(angles, flat)
         if self.first is None and self.support_height is None:
             # Frame 1 fixes a chair's or table's height: the floor contacts place the body, the seat fits under.
             on_floor = [c for c in contacts if c[0] == "floor"]
