@@ -67,11 +67,11 @@ POSTURES: dict[str, dict] = {
     },
     "hands-and-knees": {
         "angles": {
-            "body": {"pitch": 82},
-            "hips": {"flex": 82},
+            "body": {"pitch": 71},
+            "hips": {"flex": 71},
             "knees": 90,
-            "ankles": -45,
-            "shoulders": {"flex": 82},
+            "ankles": -75,
+            "shoulders": {"flex": 71},
             "wrists": {"ext": 85},
             "forearms": {"sup": -90},
             "neck": {"flex": -5},
@@ -79,17 +79,17 @@ POSTURES: dict[str, dict] = {
         "contacts": {"floor": ["knees", "hands"]},
     },
     "kneeling": {  # tall kneeling
-        "angles": {"knees": 90, "ankles": -45, **_ARMS_DOWN},
+        "angles": {"knees": 90, "ankles": -75, **_ARMS_DOWN},
         "contacts": {"floor": ["knees", "toes"]},
     },
     "half-kneeling": {  # left knee down, right foot forward
         "angles": {
-            "hip_r": {"flex": 90},
-            "knee_r": 90,
+            "hip_r": {"flex": 80},
+            "knee_r": 122,
             "ankle_r": FLAT,
             "hip_l": {"flex": -5},
             "knee_l": 90,
-            "ankle_l": -45,
+            "ankle_l": -75,
             **_ARMS_DOWN,
         },
         "contacts": {"floor": ["knee_l", "foot_r"]},

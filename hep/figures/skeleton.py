@@ -78,7 +78,8 @@ PAIRED = {
     "fingers": {"flex": (-20, 95), "curl": (0, 110)},
     "hip": {"flex": (-30, 135), "abd": (-30, 55), "rot": (-45, 60), "horiz": (-50, 50)},
     "knee": {"flex": (-5, 155)},
-    "ankle": {"dorsi": (-55, 35), "inv": (-25, 35)},
+    # The foot is drawn by its sole: kneeling on the tops of the feet needs about -75 of it.
+    "ankle": {"dorsi": (-80, 35), "inv": (-25, 35)},
 }
 JOINTS: dict[str, dict[str, tuple[float, float]]] = {"body": ROOT, **CENTRAL}
 for _name, _dofs in PAIRED.items():
