@@ -155,7 +155,7 @@ def _apply_overrides(angles: Pose, flat: set[str], overrides: dict, path) -> Non
 
 
 def _posture(name, path) -> tuple[Pose, set[str], tuple]:
-    if name not in POSTURES:
+    if not isinstance(name, str) or name not in POSTURES:
         raise FigureError(path, f"{name!r} is not a base posture ({', '.join(POSTURES)})")
     base = POSTURES[name]
     angles: Pose = {}
@@ -169,7 +169,7 @@ def _contacts(value, path) -> tuple[tuple[str, str, tuple[str, ...]], ...]:
         raise FigureError(path, "must map a surface (floor, support) to the points resting on it")
     out = []
     for surface, groups in value.items():
-        if surface not in SURFACES:
+        if not isinstance(surface, str) or surface not in SURFACES:
             raise FigureError((*path, surface), f"is not a surface ({', '.join(SURFACES)})")
         for group in _names(groups, (*path, surface), _is_point, "body point"):
             out.append((surface, group, sk.point_names(group)))
@@ -216,7 +216,7 @@ def _prop(raw, path, equipment: set[str] | None) -> Prop:
     if not isinstance(raw, dict) or "prop" not in raw:
         raise FigureError(path, "must be a mapping with 'prop' and where it is ('at', 'under' or 'between')")
     kind = raw["prop"]
-    if kind not in PROPS:
+    if not isinstance(kind, str) or kind not in PROPS:
         raise FigureError((*path, "prop"), f"{kind!r} is not a prop ({', '.join(PROPS)})")
     if equipment is not None and PROP_EQUIPMENT.get(kind, kind) not in equipment:
         raise FigureError((*path, "prop"), f"{kind!r} is drawn but the exercise's equipment does not list it")
@@ -236,7 +236,7 @@ def _prop(raw, path, equipment: set[str] | None) -> Prop:
             raise FigureError((*path, "between"), "must be two points")
         first = _names(ends[0], (*path, "between"), lambda n: n in sk.POINTS, "body point")[0]
         second = ends[1]
-        if second not in ("floor", "anchor") and second not in sk.POINTS:
+        if not isinstance(second, str) or (second not in ("floor", "anchor") and second not in sk.POINTS):
             raise FigureError((*path, "between"), f"{second!r} is not a body point, 'floor' or 'anchor'")
         anchor = None
         if second == "anchor":
@@ -268,20 +268,20 @@ def load_figure(raw, *, equipment: set[str] | None = None) -> Figure:
     if unknown:
         raise FigureError((unknown[0],), f"is not a figure field ({', '.join(sorted(FIGURE_KEYS))})")
     view = raw.get("view", "side")
-    if view not in VIEWS:
+    if not isinstance(view, str) or view not in VIEWS:
         raise FigureError(("view",), f"must be one of {', '.join(VIEWS)}")
     support = raw.get("support", "floor")
-    if support not in SUPPORTS:
+    if not isinstance(support, str) or support not in SUPPORTS:
         raise FigureError(("support",), f"must be one of {', '.join(SUPPORTS)}")
     side = raw.get("side")
-    if side not in (None, "left", "right"):
+    if side is not None and side not in ("left", "right"):
         raise FigureError(("side",), "must be left or right (the side drawn working), or left out")
     turn = _number(raw.get("turn", 0), ("turn",))
     tilt = _number(raw.get("tilt", 0), ("tilt",))
     if not -90 <= turn <= 90 or not -60 <= tilt <= 60:
         raise FigureError(("turn",) if abs(turn) > 90 else ("tilt",), "turns the view too far (turn ±90, tilt ±60)")
     focus = raw.get("focus")
-    if focus is not None and focus not in sk.REGIONS:
+    if focus is not None and (not isinstance(focus, str) or focus not in sk.REGIONS):
         raise FigureError(("focus",), f"{focus!r} is not a body region")
     highlight = ()
     if raw.get("highlight") is not None:
