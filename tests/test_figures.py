@@ -66,7 +66,8 @@ def test_animation_moves_between_keyframes_and_stills_for_reduced_motion():
     animations = root.findall(f".//{SVG}animate")
     assert animations and all(a.get("repeatCount") == "indefinite" for a in animations)
     assert "prefers-reduced-motion:reduce" in root.find(f"{SVG}style").text
-    assert root.find(f".//{SVG}g[@class='s']") is not None
+    still = root.findall(".//*[@class='s']")  # each moving part's still copy, hidden until motion is unwanted
+    assert still and all(element.get("display") == "none" for element in still)
 
 
 def test_static_strip_shows_every_keyframe_side_by_side():
@@ -121,7 +122,7 @@ def test_an_unknown_joint_or_movement_is_named():
 
 
 def test_a_body_below_the_floor_is_refused():
-    raw = {"pose": "lying-on-back", "frames": [{}, {"hip_r": {"flex": -30}}]}
+    raw = {"pose": "lying-on-back", "frames": [{}, {"hip_r": {"flex": -30}, "lift": "foot_r"}]}
     assert problem(raw).startswith("keyframe 2: ")
     assert "below the floor" in problem(raw)
 

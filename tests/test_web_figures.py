@@ -11,7 +11,7 @@ from pypdf import PdfReader
 
 from tests.factories import FIGURE, item, routine_body, web_sign_in
 
-BODY_STROKE = "0.1843 0.2824 0.3451 RG"  # the figure's body colour, #2f4858, as a PDF stroking colour
+BODY_STROKE = "0.1412 0.2039 0.2784 RG"  # the figure's outline colour, #243447, as a PDF stroking colour
 
 
 @pytest.fixture

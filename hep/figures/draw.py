@@ -14,7 +14,7 @@ from hep.figures.scene import Scene, build
 from hep.figures.spec import FigureError, load_figure
 
 # Part of every figure's version: bump it when the drawing style changes, so cached copies renew.
-STYLE_VERSION = "1"
+STYLE_VERSION = "2"
 __all__ = ["FigureError", "check", "draw", "frame_count", "still_frame", "version"]
 
 

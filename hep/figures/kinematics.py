@@ -98,58 +98,67 @@ def _unhinge(pose: Pose) -> Pose:
     return out
 
 
-def positions(pose: Pose, flat: frozenset[str] | set[str] = frozenset()) -> dict[str, Vec]:
+def positions(
+    pose: Pose, flat: frozenset[str] | set[str] = frozenset(), frames: dict[str, Mat] | None = None
+) -> dict[str, Vec]:
     """Every named point of the figure (and the drawing-only points) for a pose.
 
-    Ankles named in `flat` ("ankle_r") take whatever dorsiflexion levels their foot.
+    Ankles named in `flat` ("ankle_r") take whatever dorsiflexion levels their foot. `frames`, when
+    given, receives each segment's orientation (pelvis, lumbar, thorax, neck, head, jaw, and per side
+    upper, fore, hand, finger, thigh, shank, foot): anatomy.py hangs the body's outline on them.
     """
     pose = _unhinge(pose)
+    f: dict[str, Mat] = {} if frames is None else frames
     p: dict[str, Vec] = {}
-    pelvis = root(pose)
+    f["pelvis"] = pelvis = root(pose)
     p["pelvis"] = (0.0, 0.0, 0.0)
-    lumbar = mul(pelvis, _spine(pose, "lumbar"))
+    f["lumbar"] = lumbar = mul(pelvis, _spine(pose, "lumbar"))
     p["waist"] = apply(lumbar, (0.0, sk.LUMBAR, 0.0))
-    thorax = mul(lumbar, _spine(pose, "thoracic"))
+    f["thorax"] = thorax = mul(lumbar, _spine(pose, "thoracic"))
     p["neck_base"] = add(p["waist"], apply(thorax, (0.0, sk.THORACIC, 0.0)))
     p["chest"] = add(p["waist"], apply(thorax, (0.0, sk.THORACIC * 0.55, 0.0)))
-    neck = mul(thorax, _spine(pose, "neck"))
+    f["neck"] = neck = mul(thorax, _spine(pose, "neck"))
     pivot = add(p["neck_base"], apply(neck, (0.0, sk.NECK, 0.0)))
     p["neck_top"] = pivot
-    head = mul(neck, chain(rot_z(-_get(pose, "head", "flex")), rot_x(_get(pose, "head", "lat"))))
-    p["head"] = add(pivot, apply(head, (1.2, sk.HEAD_PIVOT_TO_CENTRE, 0.0)))
-    p["crown"] = add(p["head"], apply(head, (0.0, sk.HEAD_R, 0.0)))
-    p["nose"] = add(p["head"], apply(head, (sk.HEAD_R + 2.2, -1.0, 0.0)))
+    f["head"] = head = mul(neck, chain(rot_z(-_get(pose, "head", "flex")), rot_x(_get(pose, "head", "lat"))))
+    f["jaw"] = mul(head, rot_z(_get(pose, "head", "jaw")))
+    p["head"] = add(pivot, apply(head, sk.HEAD_CENTRE))
+    p["crown"] = add(p["head"], apply(head, (0.0, sk.HEAD_R + 0.4, 0.0)))
+    p["nose"] = add(pivot, apply(head, sk.NOSE))
+    p["nose_bridge"] = add(pivot, apply(head, (5.7, 3.2, 0.0)))
+    p["nose_base"] = add(pivot, apply(head, (5.85, 0.85, 0.0)))
+    hinge = add(pivot, apply(head, sk.JAW_HINGE))
+    p["chin"] = add(hinge, apply(f["jaw"], tuple(c - h for c, h in zip(sk.CHIN, sk.JAW_HINGE, strict=True))))
     for side in sk.SIDES:
         s = 1 if side == "r" else -1
-        _arm(pose, p, thorax, side, s)
-        _leg(pose, p, pelvis, side, s, f"ankle_{side}" in flat)
-    for side in sk.SIDES:  # the waist's outline points, for the trunk's drawn shape
-        s = 1 if side == "r" else -1
-        p[f"waist_{side}"] = add(p["waist"], apply(lumbar, (0.0, 0.0, s * (sk.PELVIS_HALF + 0.5))))
+        _arm(pose, p, f, thorax, side, s)
+        _leg(pose, p, f, pelvis, side, s, f"ankle_{side}" in flat)
     return p
 
 
-def _arm(pose: Pose, p: dict[str, Vec], thorax: Mat, side: str, s: int) -> None:
+def _arm(pose: Pose, p: dict[str, Vec], f: dict[str, Mat], thorax: Mat, side: str, s: int) -> None:
     clav = mul(
         thorax,
         chain(rot_y(s * _get(pose, f"clavicle_{side}", "retract")), rot_x(-s * _get(pose, f"clavicle_{side}", "elev"))),
     )
     shoulder = add(p["neck_base"], apply(clav, (0.0, -sk.CLAVICLE_DROP, s * sk.CLAVICLE)))
     p[f"shoulder_{side}"] = shoulder
-    upper = mul(thorax, _limb(pose, f"shoulder_{side}", s))
+    f[f"upper_{side}"] = upper = mul(thorax, _limb(pose, f"shoulder_{side}", s))
     p[f"elbow_{side}"] = elbow = add(shoulder, apply(upper, DOWN), sk.UPPER_ARM)
-    fore = mul(
+    f[f"fore_{side}"] = fore = mul(
         upper, chain(rot_z(_get(pose, f"elbow_{side}", "flex")), rot_y(-s * _get(pose, f"forearm_{side}", "sup")))
     )
     p[f"wrist_{side}"] = wrist = add(elbow, apply(fore, DOWN), sk.FOREARM)
-    hand = mul(fore, chain(rot_x(-s * _get(pose, f"wrist_{side}", "ext")), rot_z(_get(pose, f"wrist_{side}", "dev"))))
+    f[f"hand_{side}"] = hand = mul(
+        fore, chain(rot_x(-s * _get(pose, f"wrist_{side}", "ext")), rot_z(_get(pose, f"wrist_{side}", "dev")))
+    )
     p[f"hand_{side}"] = knuckles = add(wrist, apply(hand, DOWN), sk.HAND)
-    finger = mul(hand, rot_x(s * _get(pose, f"fingers_{side}", "flex")))
+    f[f"finger_{side}"] = finger = mul(hand, rot_x(s * _get(pose, f"fingers_{side}", "flex")))
     middle = add(knuckles, apply(finger, DOWN), sk.FINGER_1)
-    tip = mul(finger, rot_x(s * _get(pose, f"fingers_{side}", "curl")))
+    f[f"tip_{side}"] = tip = mul(finger, rot_x(s * _get(pose, f"fingers_{side}", "curl")))
     p[f"finger_mid_{side}"] = middle
     p[f"fingers_{side}"] = add(middle, apply(tip, DOWN), sk.FINGER_2)
-    thumb_base = add(wrist, apply(hand, DOWN), sk.HAND * 0.35)
+    p[f"thumb_base_{side}"] = thumb_base = add(wrist, apply(hand, DOWN), sk.HAND * 0.35)
     p[f"thumb_{side}"] = add(thumb_base, apply(hand, (0.75, -0.66, 0.0)), sk.THUMB)
     # Where a held thing sits (in the palm), and which way a held handle runs (thumb to little finger).
     centre = add(wrist, apply(hand, DOWN), sk.HAND * 0.6)
@@ -157,18 +166,18 @@ def _arm(pose: Pose, p: dict[str, Vec], thorax: Mat, side: str, s: int) -> None:
     p[f"grip_{side}"] = add(p[f"palm_{side}"], apply(hand, FORWARD))
 
 
-def _leg(pose: Pose, p: dict[str, Vec], pelvis: Mat, side: str, s: int, flat: bool) -> None:
+def _leg(pose: Pose, p: dict[str, Vec], f: dict[str, Mat], pelvis: Mat, side: str, s: int, flat: bool) -> None:
     hip = apply(pelvis, (0.0, -1.0, s * sk.PELVIS_HALF))
     p[f"hip_{side}"] = hip
-    thigh = mul(pelvis, _limb(pose, f"hip_{side}", s))
+    f[f"thigh_{side}"] = thigh = mul(pelvis, _limb(pose, f"hip_{side}", s))
     p[f"knee_{side}"] = knee = add(hip, apply(thigh, DOWN), sk.THIGH)
-    shank = mul(thigh, rot_z(-_get(pose, f"knee_{side}", "flex")))
+    f[f"shank_{side}"] = shank = mul(thigh, rot_z(-_get(pose, f"knee_{side}", "flex")))
     p[f"ankle_{side}"] = ankle = add(knee, apply(shank, DOWN), sk.SHANK)
     dorsi = _get(pose, f"ankle_{side}", "dorsi")
     if flat:  # the heel-to-toe direction, shank·rot_z(d)·x, is level when tan d = -S_yx / S_yy
         low, high = sk.PAIRED["ankle"]["dorsi"]
         dorsi = min(high, max(low, math.degrees(math.atan2(-shank[1][0], shank[1][1]))))
-    foot = mul(shank, chain(rot_z(dorsi), rot_x(s * _get(pose, f"ankle_{side}", "inv"))))
-    sole = add(ankle, apply(foot, DOWN), sk.ANKLE_HEIGHT)
+    f[f"foot_{side}"] = foot = mul(shank, chain(rot_z(dorsi), rot_x(s * _get(pose, f"ankle_{side}", "inv"))))
+    p[f"sole_{side}"] = sole = add(ankle, apply(foot, DOWN), sk.ANKLE_HEIGHT)
     p[f"heel_{side}"] = add(sole, apply(foot, FORWARD), -sk.HEEL_BACK)
     p[f"toes_{side}"] = add(sole, apply(foot, FORWARD), sk.TOES_FORWARD)

@@ -10,7 +10,12 @@ from __future__ import annotations
 
 FLAT = "flat"
 _ARMS_DOWN = {"shoulders": {"abd": 4}, "elbows": 8}
-_HANDS_ON_THIGHS = {"shoulders": {"flex": 25, "abd": 6}, "elbows": 55, "wrists": {"ext": 10}}
+_HANDS_ON_THIGHS = {
+    "shoulders": {"flex": 22, "abd": 3, "horiz": 16},
+    "elbows": 62,
+    "forearms": {"sup": -70},
+    "wrists": {"ext": 18},
+}
 
 POSTURES: dict[str, dict] = {
     "standing": {
@@ -20,6 +25,8 @@ POSTURES: dict[str, dict] = {
     "sitting": {  # on a chair, feet flat on the floor
         "angles": {"hips": {"flex": 90}, "knees": 90, "ankles": FLAT, **_HANDS_ON_THIGHS},
         "contacts": {"support": ["pelvis"], "floor": ["feet"]},
+        "reach": {"hand_l": "thigh_l", "hand_r": "thigh_r"},
+        "free": ["shoulders.flex", "elbows"],
     },
     "long-sitting": {  # on the floor, legs out straight
         "angles": {
@@ -27,18 +34,23 @@ POSTURES: dict[str, dict] = {
             "lumbar": {"flex": 5},
             "knees": 0,
             "ankles": -10,
-            "shoulders": {"flex": 10, "abd": 10},
-            "elbows": 10,
+            "shoulders": {"flex": -15, "abd": 12},
+            "elbows": 5,
+            "wrists": {"ext": 80},
+            "forearms": {"sup": -90},
         },
-        "contacts": {"floor": ["pelvis", "heels"]},
+        "contacts": {"floor": ["pelvis", "heels", "hands"]},
+        "free": ["body.pitch", "shoulders.flex"],
     },
     "lying-on-back": {
         "angles": {"body": {"pitch": -90}, "ankles": -25, **_ARMS_DOWN},
-        "contacts": {"floor": ["back"]},
+        "contacts": {"floor": ["back", "heels", "hands"]},
+        "free": ["body.pitch", "hips", "shoulders.flex"],
     },
     "hook-lying": {  # on the back with knees bent and feet flat
         "angles": {"body": {"pitch": -90}, "hips": {"flex": 50}, "knees": 95, "ankles": FLAT, **_ARMS_DOWN},
-        "contacts": {"floor": ["back", "feet"]},
+        "contacts": {"floor": ["back", "feet", "hands"]},
+        "free": ["body.pitch", "hips", "shoulders.flex"],
     },
     "lying-on-front": {
         "angles": {
@@ -49,7 +61,8 @@ POSTURES: dict[str, dict] = {
             "elbows": 5,
             "forearms": {"sup": -90},
         },
-        "contacts": {"floor": ["back"]},
+        "contacts": {"floor": ["back", "hands", "toes"]},
+        "free": ["body.pitch", "shoulders.flex", "ankles"],
     },
     "side-lying": {  # on the left side, head to the right, facing the viewer, hips and knees a little bent
         "angles": {
@@ -64,6 +77,7 @@ POSTURES: dict[str, dict] = {
             "neck": {"lat": -15},
         },
         "contacts": {"floor": ["shoulder_l", "hip_l"]},
+        "free": ["body.roll", "lumbar.lat"],
     },
     "hands-and-knees": {
         "angles": {
@@ -77,10 +91,12 @@ POSTURES: dict[str, dict] = {
             "neck": {"flex": -5},
         },
         "contacts": {"floor": ["knees", "hands"]},
+        "free": ["body.pitch", "hips", "shoulders.flex"],
     },
     "kneeling": {  # tall kneeling
         "angles": {"knees": 90, "ankles": -75, **_ARMS_DOWN},
         "contacts": {"floor": ["knees", "toes"]},
+        "free": ["ankles"],
     },
     "half-kneeling": {  # left knee down, right foot forward
         "angles": {
@@ -93,5 +109,6 @@ POSTURES: dict[str, dict] = {
             **_ARMS_DOWN,
         },
         "contacts": {"floor": ["knee_l", "foot_r"]},
+        "free": ["knee_r", "hip_l"],
     },
 }

@@ -8,18 +8,36 @@ The animation is SMIL (`<animate>` on path data), which every current browser pl
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
 from html import escape
 
+from hep.figures import silhouette
 from hep.figures import skeleton as sk
 from hep.figures.kinematics import Vec
-from hep.figures.scene import RIGID, Scene, State, below, between, largest_change
+from hep.figures.scene import MAT, RIGID, Scene, State, below, between, largest_change, surface_low
 
 SCALE = 2.0  # SVG units per body unit
-BODY, FAR, GLOW, PROP, BAND, SUPPORT, LINE, ARROW, HALO = (
-    "#2f4858", "#7f9bb0", "#f2994a", "#b07d48", "#c44536", "#eef0f2", "#b4bcc4", "#d9480f", "#fff",
+# The body: an ink outline over a light fill; limbs on the far side a shade darker behind it.
+BODY, SKIN, FAR, FAR_SKIN, GLOW, GLOW_FAR, PROP, BAND, SUPPORT, LINE, ARROW, HALO = (
+    "#243447", "#e6ecf1", "#5d6f80", "#c2ccd5", "#fd7e14", "#f8b37a", "#b07d48", "#c44536", "#f1f3f5", "#98a4b0",
+    "#1971c2", "#fff",
 )  # fmt: skip
+MAT_FILL, MAT_LINE = "#cfe0ea", "#86a7bb"
+# Props: (fill, line), each its own colour so a patient tells a towel from a band at a glance.
+PROP_COLOURS = {
+    "pillow": ("#f1e8da", "#a3865f"), "rolled-towel": ("#cde9df", "#3f8f76"), "towel": ("#cde9df", "#3f8f76"),
+    "ball-small": ("#ffe27a", "#c99a00"), "ball-large": ("#bfe0fb", "#3b8fd6"), "foam-roller": ("#dccffd", "#7352e0"),
+    "dumbbell": ("none", "#454d55"), "band": ("none", "#e03131"), "stick": ("none", "#9c6b3c"),
+}  # fmt: skip
+STROKE = 0.9  # body units: the outline
+GAP = 0.9  # body units: the white gap around a limb in front of the body
+ARROW_WIDTH, ARROW_OFFSET, SHORT = (
+    1.6,
+    6.0,
+    7.0,
+)  # body units: an arrow's line, and how far it runs from the path it shows
 HOLD, MOVE = 0.7, 1.3  # seconds at each keyframe, and per transition
 STEP_DEGREES = 30  # one in-between state per this many degrees of the largest joint change
 FOCUS_SIZE = 46  # body units: the least a close-up (focus) shows across and down
@@ -63,6 +81,51 @@ def camera(view: str, turn: float, tilt: float, mirror: bool) -> Camera:
 
 def _n(v: float) -> str:
     return str(round(v))
+
+
+def _num(v: int) -> str:
+    return str(v)
+
+
+def _rel(points: list[tuple[float, float]], close: bool = False) -> str:
+    """A path in relative steps between rounded points: short, and exact where it ends."""
+    pts = [(round(x), round(y)) for x, y in points]
+    out = [f"M{pts[0][0]} {pts[0][1]}l"]
+    prev = pts[0]
+    first = True
+    for x, y in pts[1:]:
+        dx, dy = x - prev[0], y - prev[1]
+        prev = (x, y)
+        if not dx and not dy:
+            continue
+        out.append(("" if first or dx < 0 else " ") + str(dx) + ("" if dy < 0 else " ") + str(dy))
+        first = False
+    if first:
+        out.append("0 0")
+    return "".join(out) + ("z" if close else "")
+
+
+def _smooth(points: list[tuple[float, float]]) -> str:
+    """A closed outline through the midpoints of its sides, each corner a quadratic curve."""
+    pts = [(round(x), round(y)) for x, y in points]
+    pts = [p for i, p in enumerate(pts) if p != pts[i - 1]] or pts[:1]
+    n = len(pts)
+    if n < 3:
+        return _rel(pts, True)
+    mids = [
+        (round((pts[i][0] + pts[(i + 1) % n][0]) / 2), round((pts[i][1] + pts[(i + 1) % n][1]) / 2)) for i in range(n)
+    ]
+    cur = mids[-1]
+    out = [f"M{cur[0]} {cur[1]}q"]
+    for i in range(n):
+        values = (pts[i][0] - cur[0], pts[i][1] - cur[1], mids[i][0] - cur[0], mids[i][1] - cur[1])
+        out.append("".join(("" if (k == 0 and i == 0) or v < 0 else " ") + str(v) for k, v in enumerate(values)))
+        cur = mids[i]
+    return "".join(out) + "z"
+
+
+def _fill(ink: str, fill: str) -> str:
+    return f'fill="{fill}"' + (f' stroke="{ink}"' if ink != BODY else "")
 
 
 def _path(points: list[tuple[float, float]], close: bool = False) -> str:
@@ -113,6 +176,7 @@ class Drawing:
         self.scene = scene
         fig = scene.figure
         self.cam = camera(fig.view, fig.turn, fig.tilt, mirror)
+        self._arrows: list | None = None
 
     def xy(self, state: State, name: str) -> tuple[float, float]:
         x, y, _ = self.cam.project(state.points[name])
@@ -124,84 +188,53 @@ class Drawing:
     # --- the body ---------------------------------------------------------------------------------
 
     def parts(self, ref: State) -> list[tuple[str, list[str]]]:
-        """Body parts far to near (in the reference state), each with its drawing points."""
-        core = ["pelvis", "waist", "chest", "neck_base", "head"]
-        parts = {"core": core}
+        """Body parts far to near (in the reference state): (name, the silhouette parts drawn in it)."""
+        vol, project = ref.volume, self.cam.project
+        hands = self.scene.figure.focus is not None and self.scene.figure.focus.startswith(("hand", "wrist"))
+        parts = {"trunk": ["trunk"], "head": ["head"]}
         for s in sk.SIDES:
-            parts[f"leg_{s}"] = [f"hip_{s}", f"knee_{s}", f"ankle_{s}", f"toes_{s}"]
-            parts[f"arm_{s}"] = [f"shoulder_{s}", f"elbow_{s}", f"wrist_{s}", f"hand_{s}"]
-        order = ["leg_l", "leg_r", "core", "arm_l", "arm_r"]
-        return sorted(((name, parts[name]) for name in order), key=lambda kv: self.depth(ref, kv[1]))
+            parts[f"leg_{s}"] = [f"leg_{s}", f"foot_{s}"]
+            parts[f"arm_{s}"] = [f"arm_{s}", f"thumb_{s}"] if hands else [f"arm_{s}"]
+        depth = {name: silhouette.depth(project, vol, name) for name in ("trunk", "leg_l", "leg_r", "arm_l", "arm_r")}
+        depth["head"] = depth["trunk"] + 0.01
+        order = sorted(parts, key=lambda name: (depth[name], name))
+        return [(name, parts[name]) for name in order]
 
     def body(self, states: list[State], ref: State) -> list[Shape]:
         shapes: list[Shape] = []
-        core_depth = self.depth(ref, ["pelvis", "chest"])
-        for name, pts in self.parts(ref):
-            colour = BODY if name == "core" or self.depth(ref, pts) >= core_depth - 3 else FAR
-            if name == "core":
-                shapes += self._core(states)
-                continue
-            s = name[-1]
-            if name.startswith("leg"):
-                chain = [f"hip_{s}", f"knee_{s}", f"ankle_{s}"]
-                foot = [f"ankle_{s}", f"heel_{s}", f"toes_{s}"]
-                shapes.append(self._line(states, chain, colour, sk.WIDTH["leg"], halo=True))
-                shapes.append(self._line(states, foot, colour, sk.WIDTH["foot"], close=True))
-            else:
-                chain = [f"shoulder_{s}", f"elbow_{s}", f"wrist_{s}"]
-                shapes.append(self._line(states, chain, colour, sk.WIDTH["arm"], halo=True))
-                shapes.append(self._hand(states, s, colour))
-        return shapes
-
-    def _line(self, states, names, colour, width, close=False, halo=False) -> Shape:
-        style = f'stroke="{colour}" stroke-width="{_n(width * SCALE)}"'
-        if close:
-            style += f' fill="{colour}"'
-        geometry = [{"d": _path([self.xy(st, n) for n in names], close)} for st in states]
-        return Shape("path", style, geometry, halo=(width + 1.2) * SCALE if halo else 0.0)
-
-    def _hand(self, states, s, colour) -> Shape:
-        geometry = []
-        for st in states:
-            fingers = [self.xy(st, n) for n in (f"wrist_{s}", f"hand_{s}", f"finger_mid_{s}", f"fingers_{s}")]
-            thumb = [self.xy(st, f"hand_{s}"), self.xy(st, f"thumb_{s}")]
-            geometry.append({"d": _path(fingers) + _path(thumb)})
-        return Shape("path", f'stroke="{colour}" stroke-width="{_n(sk.WIDTH["hand"] * SCALE)}"', geometry)
-
-    def _core(self, states) -> list[Shape]:
-        trunk = ["shoulder_l", "waist_l", "hip_l", "hip_r", "waist_r", "shoulder_r"]
-        spine = ["pelvis", "waist", "chest", "neck_base"]
-        torso = Shape("path", f'stroke="{BODY}" fill="{BODY}" stroke-width="{_n(sk.WIDTH["trunk"] * SCALE)}"', [])
-        neck = Shape("path", f'stroke="{BODY}" stroke-width="{_n(sk.WIDTH["neck"] * SCALE)}"', [])
-        head = Shape("circle", f'r="{_n(sk.HEAD_R * SCALE)}" fill="{BODY}"', [])
-        nose = Shape("path", f'fill="{BODY}"', [])
-        for st in states:
-            torso.geometry.append(
-                {"d": _path([self.xy(st, n) for n in trunk], True) + _path([self.xy(st, n) for n in spine])}
-            )
-            neck.geometry.append({"d": _path([self.xy(st, "neck_base"), self.xy(st, "neck_top")])})
-            hx, hy = self.xy(st, "head")
-            head.geometry.append({"cx": _n(hx), "cy": _n(hy)})
-            nx, ny = self.xy(st, "nose")
-            dx, dy = nx - hx, ny - hy
-            length = math.hypot(dx, dy) or 1.0
-            px, py = -dy / length * 3.6 * SCALE, dx / length * 3.6 * SCALE
-            nose.geometry.append({"d": _path([(hx + px, hy + py), (nx, ny), (hx - px, hy - py)], True)})
-        return [torso, neck, head, nose]
-
-    def glow(self, states: list[State]) -> list[Shape]:
-        shapes = []
-        for region in self.scene.figure.highlight:
-            for chain in sk.REGIONS[region]:
-                width = 13 if len(chain) == 1 else 7 + max(sk.radius(p) for p in chain) * 1.2
-                geometry = []
-                for st in states:
-                    pts = [self.xy(st, n) for n in chain]
-                    if len(pts) == 1:
-                        pts = pts * 2
-                    geometry.append({"d": _path(pts)})
-                style = f'stroke="{GLOW}" stroke-width="{_n(width * SCALE)}" stroke-opacity=".6"'
-                shapes.append(Shape("path", style, geometry))
+        project = self.cam.project
+        trunk_depth = silhouette.depth(project, ref.volume, "trunk")
+        regions = self.scene.figure.highlight
+        for name, pieces in self.parts(ref):
+            far = name not in ("trunk", "head") and silhouette.depth(project, ref.volume, name) < trunk_depth - 3
+            ink, skin = (FAR, FAR_SKIN) if far else (BODY, SKIN)
+            geometry = [
+                {"d": "".join(_smooth(silhouette.part_outline(project, st.volume, piece)) for piece in pieces)
+                 + (_rel([self.xy(st, n) for n in ("nose_bridge", "nose", "nose_base")]) if name == "head" else "")}
+                for st in states
+            ]  # fmt: skip
+            shapes.append(Shape("path", _fill(ink, skin), geometry))
+            for region in regions:
+                stretches = [st for st in silhouette.REGION_STRETCHES[region] if st[0] in pieces]
+                if not stretches:
+                    continue
+                geometry = [
+                    {
+                        "d": "".join(
+                            _smooth(outline)
+                            for piece, a, b, sector in stretches
+                            if (
+                                outline := silhouette.stretch_outline(
+                                    project, st.volume, piece, a, b, sector, self.cam.toward
+                                )
+                            )
+                        )
+                    }
+                    for st in states
+                ]
+                if not any(g["d"] for g in geometry):
+                    continue
+                shapes.append(Shape("path", _fill(ink, GLOW_FAR if far else GLOW), geometry))
         return shapes
 
     # --- props and support ------------------------------------------------------------------------
@@ -222,29 +255,27 @@ class Drawing:
         pts = sk.point_names(prop.under)
         geometry = []
         for st in states:
-            low = min(pts, key=lambda p: st.points[p][1] - sk.radius(p))
-            px, py, pz = st.points[low]
+            low = min(pts, key=lambda p: surface_low(st, p))
+            px, _, pz = st.points[low]
             floor = below(self.scene, st.points[low])
-            top = py - sk.radius(low)
+            top = surface_low(st, low)
             if prop.kind in RIGID:
                 r = RIGID[prop.kind][prop.size]
-                centre = (px, floor + r, pz)
             elif prop.kind == "rolled-towel":
                 r = max(1.0, min(4.0, (top - floor) / 2))
-                centre = (px, floor + r, pz)
             else:  # pillow: fills the gap
                 r = max(1.0, (top - floor) / 2)
-                centre = (px, floor + r, pz)
-            cx, cy, _ = self.cam.project(centre)
+            cx, cy, _ = self.cam.project((px, floor + r, pz))
             if prop.kind == "pillow":
-                geometry.append({"d": _oval(cx, cy, 9 * SCALE, r * SCALE)})
+                geometry.append({"d": _oval(cx, cy, 8 * SCALE, r * SCALE)})
             else:
                 geometry.append({"d": _circle(cx, cy, r * SCALE)})
-        colour = PROP if prop.kind != "ball" else BAND
-        return Shape("path", f'stroke="{colour}" stroke-width="3" fill="{SUPPORT}"', geometry)
+        fill, line = PROP_COLOURS[prop.kind if prop.kind != "ball" else f"ball-{prop.size}"]
+        return Shape("path", f'stroke="{line}" stroke-width="2" fill="{fill}"', geometry)
 
     def _held(self, states, prop) -> Shape:
         s = prop.at[-1] if prop.at[-2:] in ("_l", "_r") else "r"
+        fill, line = PROP_COLOURS[prop.kind if prop.kind != "ball" else f"ball-{prop.size}"]
         geometry = []
         for st in states:
             if prop.kind == "ball" or not prop.at.startswith("hand_"):
@@ -254,18 +285,30 @@ class Drawing:
                 continue
             palm, grip = st.points[f"palm_{s}"], st.points[f"grip_{s}"]
             axis = tuple(g - p for g, p in zip(grip, palm, strict=True))
-            half = 5.0 if prop.kind == "dumbbell" else 4.0
-            ends = [
-                self.cam.project(tuple(p + a * k for p, a in zip(palm, axis, strict=True)))[:2] for k in (-half, half)
-            ]
-            d = _path(ends)
-            if prop.kind == "dumbbell":
-                d += "".join(f"M{_n(x)} {_n(y)}h0" for x, y in ends)
-            geometry.append({"d": d})
+
+            def at(k: float, palm=palm, axis=axis) -> tuple[float, float]:
+                return self.cam.project(tuple(p + a * k for p, a in zip(palm, axis, strict=True)))[:2]
+
+            if prop.kind == "dumbbell":  # a bar, and a weight at each end across it
+                (x0, y0), (x1, y1) = at(-1), at(1)
+                u = (x1 - x0, y1 - y0)
+                size = math.hypot(*u) or 1.0
+                u = (u[0] / size if size > 0.3 else 1.0, u[1] / size if size > 0.3 else 0.0)
+                v = (-u[1], u[0])
+                d = _rel([at(-3.6), at(3.6)])
+                for k in (-3.8, 3.8):
+                    cx, cy = at(k)
+                    corners = ((-1, -1), (1, -1), (1, 1), (-1, 1))
+                    d += _rel([(cx + (a * u[0] * 0.9 + b * v[0] * 2.4) * SCALE,
+                                cy + (a * u[1] * 0.9 + b * v[1] * 2.4) * SCALE) for a, b in corners], True)  # fmt: skip
+                geometry.append({"d": d})
+            else:  # a rolled towel in the hand
+                geometry.append({"d": _rel([at(-3.5), at(3.5)])})
         if prop.kind == "ball":
-            return Shape("path", f'stroke="{BAND}" stroke-width="2" fill="{BAND}" fill-opacity=".35"', geometry)
-        width = 4 if prop.kind == "dumbbell" else 6
-        return Shape("path", f'stroke="{PROP}" stroke-width="{width}"', geometry)
+            return Shape("path", f'stroke="{line}" stroke-width="2" fill="{fill}"', geometry)
+        if prop.kind == "dumbbell":
+            return Shape("path", f'stroke="{line}" stroke-width="{_n(1.4 * SCALE)}" fill="{line}"', geometry)
+        return Shape("path", f'stroke="{line}" stroke-width="{_n(3.0 * SCALE)}"', geometry)
 
     def _span(self, states, i, prop) -> Shape:
         a, b = prop.between
@@ -284,13 +327,13 @@ class Drawing:
                 ux, uy = (x1 - x0) / length, (y1 - y0) / length
                 extra = 0 if b == "floor" else 8 * SCALE
                 x0, y0, x1, y1 = x0 - ux * 8 * SCALE, y0 - uy * 8 * SCALE, x1 + ux * extra, y1 + uy * extra
-            d = _path([(x0, y0), (x1, y1)])
+            d = _rel([(x0, y0), (x1, y1)])
             if b == "anchor":
-                d += f"M{_n(x1)} {_n(y1)}h0"
+                d += f"M{_n(x1)} {_n(y1)}l0 0"
             geometry.append({"d": d})
-        width = {"band": 2.5, "towel": 5, "stick": 4}[prop.kind]
-        colour = BAND if prop.kind == "band" else PROP
-        return Shape("path", f'stroke="{colour}" stroke-width="{width}"', geometry)
+        width = {"band": 1.3, "towel": 2.2, "stick": 1.6}[prop.kind]
+        line = PROP_COLOURS[prop.kind][1]
+        return Shape("path", f'stroke="{line}" stroke-width="{_n(width * SCALE)}"', geometry)
 
     def support(self, ref: State, box: tuple[float, float, float, float]) -> str:
         """The support, fixed for the whole animation (drawn before the body)."""
@@ -303,30 +346,38 @@ class Drawing:
             hull = _hull([(x, y) for x, y, _ in corners])
             area = _area(hull)
             face_on = area > 0.25 * view_area  # a wall or table top seen face on: only when behind the body
-            if face_on and max(c[2] for c in corners) > body_depth:
+            if face_on and sup.kind != "mat" and max(c[2] for c in corners) > body_depth:
                 continue
-            out.append(f'<path d="{_path(hull, True)}"/>')
+            out.append(f'<path d="{_rel(hull, True)}"/>')
         group = "".join(out)
         floor = ""
-        if self.scene.figure.view != "above" or self.scene.figure.tilt:
-            y = self.cam.project((0.0, 0.0, 0.0))[1] if self.scene.figure.view != "above" else None
-            if y is not None:
-                floor = f'<path d="M{_n(box[0])} {_n(y)}H{_n(box[0] + box[2])}" stroke="{LINE}" stroke-width="3"/>'
+        if self.scene.figure.view != "above" and abs(self.scene.figure.tilt) < 10:
+            level = -MAT if sup.kind == "mat" else 0.0
+            y = self.cam.project((0.0, level, 0.0))[1]
+            floor = f'<path d="M{_n(box[0])} {_n(y)}H{_n(box[0] + box[2])}" stroke="{LINE}" stroke-width="3"/>'
         if not group:
             return floor
-        return f'<g fill="{SUPPORT}" stroke="{LINE}" stroke-width="2">{group}</g>{floor}'
+        fill, line = (MAT_FILL, MAT_LINE) if sup.kind == "mat" else (SUPPORT, LINE)
+        return f'<g fill="{fill}" stroke="{line}" stroke-width="2">{group}</g>{floor}'
+
+    def arrow_paths(self, end: int | None = None) -> list[list[tuple[float, float]]]:
+        """Each arrow's line (screen points, set off from the body), and its head's three points last."""
+        if self._arrows is None:
+            centre = self.xy(self.scene.keyframes[0], "pelvis")
+            self._arrows = []
+            for arrow in self.scene.figure.arrows:
+                pts = [self.xy(between(self.scene, arrow.start, arrow.end, k / 8), arrow.point) for k in range(1, 8)]
+                self._arrows.append((arrow.end, _arrow(pts, centre)))
+        return [pts for e, pts in self._arrows if end is None or e == end]
 
     def arrows(self, end: int | None = None) -> str:
         out = []
-        centre = self.xy(self.scene.keyframes[0], "pelvis")
-        for arrow in self.scene.figure.arrows:
-            if end is not None and arrow.end != end:
-                continue
-            pts = [self.xy(between(self.scene, arrow.start, arrow.end, k / 8), arrow.point) for k in range(1, 8)]
-            out.append(_arrow(pts, centre))
+        for pts in self.arrow_paths(end):
+            line, head = pts[:-3], pts[-3:]
+            out.append(f'<path d="{_rel(line)}" fill="none"/><path d="{_rel(head, True)}"/>')
         if not out:
             return ""
-        return f'<g stroke="{ARROW}" stroke-width="3" fill="{ARROW}">{"".join(out)}</g>'
+        return f'<g stroke="{ARROW}" stroke-width="{_n(ARROW_WIDTH * SCALE)}" fill="{ARROW}">{"".join(out)}</g>'
 
 
 def _circle(cx: float, cy: float, r: float) -> str:
@@ -345,8 +396,8 @@ def _area(hull) -> float:
     return abs(sum(a[0] * b[1] - b[0] * a[1] for a, b in zip(hull, hull[1:] + hull[:1], strict=True))) / 2
 
 
-def _arrow(pts: list[tuple[float, float]], centre: tuple[float, float]) -> str:
-    """A curved arrow along a point's path, set off from the body by a little."""
+def _arrow(pts: list[tuple[float, float]], centre: tuple[float, float]) -> list[tuple[float, float]]:
+    """A curved arrow along a point's path, set off from the body: its line, then its head's 3 points."""
     (x0, y0), (x1, y1) = pts[0], pts[-1]
     mx, my = sum(p[0] for p in pts) / len(pts), sum(p[1] for p in pts) / len(pts)
     dx, dy = x1 - x0, y1 - y0
@@ -357,21 +408,31 @@ def _arrow(pts: list[tuple[float, float]], centre: tuple[float, float]) -> str:
     side = bulge if abs(bulge) > 2 * SCALE else (mx - centre[0]) * nx + (my - centre[1]) * ny
     if side < 0:
         nx, ny = -nx, -ny
-    off = 7 * SCALE
+    off = ARROW_OFFSET * SCALE
+    if length < SHORT * SCALE:
+        # a small movement (a chin tuck): a longer arrow leading into it, ahead of the point, not across the body
+        ux, uy = dx / length, dy / length
+        reach = SHORT * SCALE
+        return _arrow_line(
+            [(x0 - ux * (reach + off * 0.6), y0 - uy * (reach + off * 0.6)), (x0 - ux * off * 0.6, y0 - uy * off * 0.6)]
+        )
     shifted = [(x + nx * off, y + ny * off) for x, y in pts]
+    return _arrow_line(shifted)
+
+
+def _arrow_line(shifted: list[tuple[float, float]]) -> list[tuple[float, float]]:
     (ax, ay), (bx, by) = shifted[-2], shifted[-1]
     seg = math.hypot(bx - ax, by - ay) or 1.0
     ux, uy = (bx - ax) / seg, (by - ay) / seg
-    tip = (bx + ux * 3 * SCALE, by + uy * 3 * SCALE)
-    wing = 2.6 * SCALE
-    head = [tip, (bx - uy * wing, by + ux * wing), (bx + uy * wing, by - ux * wing)]
-    return f'<path d="{_path(shifted)}" fill="none"/><path d="{_path(head, True)}" stroke="none"/>'
+    tip = (bx + ux * 3.5 * SCALE, by + uy * 3.5 * SCALE)
+    wing = 2.8 * SCALE
+    return [*shifted, tip, (bx - uy * wing, by + ux * wing), (bx + uy * wing, by - ux * wing)]
 
 
 # --- assembling the SVG ----------------------------------------------------------------------------
 
 
-def _schedule(scene: Scene) -> tuple[list[State], list[float]]:
+def _schedule(scene: Scene, step_degrees: float = 30) -> tuple[list[State], list[float]]:
     """States and key times (0..1) of one loop: hold each keyframe, move to the next, back to the first."""
     fig = scene.figure
     n = len(fig.frames)
@@ -384,7 +445,7 @@ def _schedule(scene: Scene) -> tuple[list[State], list[float]]:
         states += [scene.keyframes[i], scene.keyframes[i]]
         times += [clock, clock + HOLD]
         clock += HOLD
-        steps = max(1, math.ceil(largest_change(fig.frames[i], fig.frames[j]) / STEP_DEGREES))
+        steps = max(1, math.ceil(largest_change(fig.frames[i], fig.frames[j]) / step_degrees))
         for k in range(1, steps):
             t = k / steps  # even steps of angle, timed along an ease-in-out curve
             states.append(between(scene, i, j, t))
@@ -395,85 +456,101 @@ def _schedule(scene: Scene) -> tuple[list[State], list[float]]:
     return states, [t / total for t in times]
 
 
-def _bounds(drawing: Drawing, states: list[State]) -> tuple[float, float, float, float]:
+# A close-up (focus) frames these rings of the body: enough around the region to read the posture.
+_UPPER = ("chin", "mouth", "cheeks", "eyes", "brow", "skull_top", "neck_low", "neck_high", "shoulders", "armpits",
+          "chest", "ribs", "waist", "iliac", "deltoid_l", "deltoid_r", "biceps_l", "biceps_r")  # fmt: skip
+_HAND = ("elbow", "forearm", "wrist", "palm", "knuckles", "finger_mid", "tips", "thumb_root", "thumb_tip")
+_FOOT = ("calf", "shin", "ankle", "heel", "instep", "ball", "toe_tips")
+FOCUS_RINGS = {
+    **dict.fromkeys(("head", "jaw", "neck", "upper-back", "chest"), _UPPER),
+    **{f"{r}_{s}": _UPPER for r in ("shoulder", "shoulder-blade") for s in sk.SIDES},
+    **{f"{r}_{s}": tuple(f"{n}_{s}" for n in _HAND) for r in ("hand", "wrist", "forearm") for s in sk.SIDES},
+    **{f"{r}_{s}": tuple(f"{n}_{s}" for n in _FOOT) for r in ("foot", "ankle", "calf") for s in sk.SIDES},
+}
+PAD = 3.0  # body units around the figure
+
+
+def _bounds(drawing: Drawing, states: list[State], arrows_end: int | None = None) -> tuple[int, int, int, int]:
+    """The picture's box: tight around the body (every state), its support and its arrows."""
     fig = drawing.scene.figure
-    pad = 8 * SCALE
-    if fig.focus:
-        names = [p for chain in sk.REGIONS[fig.focus] for p in chain]
-        pad = 14 * SCALE
-    else:
-        names = [n for n in states[0].points if not n.startswith(("grip", "palm"))]
+    project = drawing.cam.project
+    names = FOCUS_RINGS.get(fig.focus) if fig.focus else None
     xs, ys = [], []
     for st in states:
-        for n in names:
-            x, y, _ = drawing.cam.project(st.points[n])
-            r = (sk.HEAD_R if n == "head" else 3) * SCALE
-            xs += [x - r, x + r]
-            ys += [y - r, y + r]
-    if not fig.focus:
+        rings = st.volume.rings
+        for name in names or rings:
+            for p in rings[name][1]:
+                x, y, _ = project(p)
+                xs.append(x)
+                ys.append(y)
+    if fig.focus:
+        pad = 4 * SCALE
+    else:
+        pad = PAD * SCALE
         upright = drawing.scene.support.kind in ("wall", "door-frame")
         for b in drawing.scene.support.boxes:
-            corners = [drawing.cam.project(c) for c in _box_corners(b)]
+            corners = [project(c) for c in _box_corners(b)]
             bx = [c[0] for c in corners]
             if not upright or max(bx) - min(bx) < 30 * SCALE:  # a wall counts only seen edge-on
                 xs += bx
             if not upright:  # a wall is as tall as the picture, not taller
                 ys += [c[1] for c in corners]
+    for pts in drawing.arrow_paths(arrows_end):
+        xs += [x for x, _ in pts]
+        ys += [y for _, y in pts]
     x0, x1, y0, y1 = min(xs) - pad, max(xs) + pad, min(ys) - pad, max(ys) + pad
     if fig.view != "above" and not fig.focus:
-        y1 = max(y1, drawing.cam.project((0.0, 0.0, 0.0))[1] + 4 * SCALE)
+        y1 = max(y1, project((0.0, 0.0, 0.0))[1] + 2 * SCALE)
     w, h = x1 - x0, y1 - y0
-    if fig.focus:  # a close-up still shows enough around the region to read the posture
-        least = FOCUS_SIZE * SCALE
-        if w < least:
-            x0, w = x0 - (least - w) / 2, least
-        if h < least:
-            y0, h = y0 - (least - h) / 2, least
-    if w < h * 0.8:  # not too narrow: a standing figure gets room for its support and arrows
-        x0 -= (h * 0.8 - w) / 2
-        w = h * 0.8
-    return (round(x0), round(y0), round(w), round(h))
+    if w < h * 0.42:  # a standing figure from the side still leaves room to read its arrows
+        x0 -= (h * 0.42 - w) / 2
+        w = h * 0.42
+    return (math.floor(x0), math.floor(y0), math.ceil(w), math.ceil(h))
+
+
+def _element(shape: Shape, index: int, extra: str = "") -> str:
+    attrs = "".join(f' {k}="{v}"' for k, v in shape.geometry[index].items())
+    style = f" {shape.style}" if shape.style else ""
+    return f"<{shape.tag}{style}{extra}{attrs}/>"
 
 
 def _static_shapes(shapes: list[Shape], index: int) -> str:
+    return "".join(_element(shape, index) for shape in shapes)
+
+
+def _moves(shape: Shape) -> bool:
+    return any(g != shape.geometry[0] for g in shape.geometry)
+
+
+def _animated_shapes(shapes: list[Shape], key_times: str, dur: str, still: int) -> str:
+    """Each moving part animated, with its still copy beside it (shown instead under reduced motion);
+    a part that does not move is written once, for both."""
     out = []
     for shape in shapes:
-        geometry = shape.geometry[index]
-        attrs = "".join(f' {k}="{v}"' for k, v in geometry.items())
-        if shape.halo:
-            out.append(f'<{shape.tag} stroke="{HALO}" stroke-width="{_n(shape.halo)}"{attrs}/>')
-        out.append(f"<{shape.tag} {shape.style}{attrs}/>")
-    return "".join(out)
-
-
-def _animated_shapes(shapes: list[Shape], key_times: str, dur: str) -> str:
-    out = []
-    for i, shape in enumerate(shapes):
-        attrs = "".join(f' {k}="{v}"' for k, v in shape.geometry[0].items())
-        if shape.halo:  # the outline follows the animated limb through <use>, without a second copy of its data
-            out.append(f'<use href="#m{i}" stroke="{HALO}" stroke-width="{_n(shape.halo)}"/>')
-            out.append(f"<g {shape.style}>")
-            attrs = f' id="m{i}"' + attrs
+        if not _moves(shape):
+            out.append(_element(shape, 0))
+            continue
         anims = []
         for key in shape.geometry[0]:
             values = [g[key] for g in shape.geometry]
-            if len(set(values)) == 1:
-                continue
-            anims.append(
-                f'<animate attributeName="{key}" dur="{dur}" repeatCount="indefinite" '
-                f'keyTimes="{key_times}" values="{";".join(values)}"/>'
-            )
-        inner = "".join(anims)
-        style = "" if shape.halo else f" {shape.style}"
-        out.append(f"<{shape.tag}{style}{attrs}>{inner}</{shape.tag}>" if inner else f"<{shape.tag}{style}{attrs}/>")
-        if shape.halo:
-            out.append("</g>")
+            if len(set(values)) > 1:
+                anims.append(
+                    f'<animate attributeName="{key}" dur="{dur}" repeatCount="indefinite" '
+                    f'keyTimes="{key_times}" values="{";".join(values)}"/>'
+                )
+        attrs = "".join(f' {k}="{v}"' for k, v in shape.geometry[0].items())
+        still_attrs = "".join(f' {k}="{v}"' for k, v in shape.geometry[still].items())
+        style = f" {shape.style}" if shape.style else ""
+        out.append(
+            f'<g{style}><{shape.tag} class="a"{attrs}>{"".join(anims)}</{shape.tag}>'
+            f'<{shape.tag} class="s" display="none"{still_attrs}/></g>'
+        )
     return "".join(out)
 
 
 def _layers(drawing: Drawing, states: list[State], ref: State) -> list[Shape]:
     back, front = drawing.props(states)
-    return drawing.glow(states) + back + drawing.body(states, ref) + front
+    return back + drawing.body(states, ref) + front
 
 
 def _svg(box, title: str, desc: str, body: str, style: str = "") -> str:
@@ -481,7 +558,8 @@ def _svg(box, title: str, desc: str, body: str, style: str = "") -> str:
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="{x} {y} {w} {h}" width="{w}" height="{h}" role="img">'
         f"<title>{escape(title)}</title><desc>{escape(desc)}</desc>{style}"
-        f'<g fill="none" stroke-linecap="round" stroke-linejoin="round">{body}</g></svg>'
+        f'<g fill="none" stroke="{BODY}" stroke-width="{_n(STROKE * SCALE)}" stroke-linecap="round" '
+        f'stroke-linejoin="round">{body}</g></svg>'
     )
 
 
@@ -494,22 +572,21 @@ def animated(scene: Scene, title: str, desc: str, *, mirror: bool = False) -> st
     """The figure moving through its keyframes in a loop; a still of the main one under reduced motion."""
     drawing = Drawing(scene, mirror)
     fig = scene.figure
-    still = scene.keyframes[fig.still]
     if len(fig.frames) == 1:
         return single(scene, title, desc, frame=0, mirror=mirror)
-    states, times = _schedule(scene)
-    box = _bounds(drawing, states)
-    shapes = _layers(drawing, states, scene.keyframes[0])
-    dur = f"{_fmt_time(len(fig.frames) * (HOLD + MOVE))}s"
-    moving = _animated_shapes(shapes, ";".join(_fmt_time(t) for t in times), dur)
-    still_shapes = _layers(drawing, [still], scene.keyframes[0])
-    body = (
-        drawing.support(scene.keyframes[0], box)
-        + f'<g class="a">{moving}</g><g class="s" display="none">{_static_shapes(still_shapes, 0)}</g>'
-        + drawing.arrows()
-    )
-    style = "<style>@media (prefers-reduced-motion:reduce){.a{display:none}.s{display:inline}}</style>"
-    return _svg(box, title, desc, body, style)
+    for step in (STEP_DEGREES, 2 * STEP_DEGREES, 180):  # fewer in-between states if the drawing is too big
+        states, times = _schedule(scene, step)
+        box = _bounds(drawing, states)
+        still = states.index(scene.keyframes[fig.still])
+        shapes = _layers(drawing, states, scene.keyframes[0])
+        dur = f"{_fmt_time(len(fig.frames) * (HOLD + MOVE))}s"
+        moving = _animated_shapes(shapes, ";".join(_fmt_time(t) for t in times), dur, still)
+        body = drawing.support(scene.keyframes[0], box) + moving + drawing.arrows()
+        style = "<style>@media (prefers-reduced-motion:reduce){.a{display:none}.s{display:inline}}</style>"
+        svg = _svg(box, title, desc, body, style)
+        if len(svg.encode()) <= BUDGET:
+            break
+    return svg
 
 
 def single(scene: Scene, title: str, desc: str, *, frame: int, mirror: bool = False) -> str:
@@ -520,27 +597,49 @@ def single(scene: Scene, title: str, desc: str, *, frame: int, mirror: bool = Fa
     box = _bounds(drawing, states)
     shapes = _layers(drawing, [state], scene.keyframes[0])
     body = drawing.support(scene.keyframes[0], box) + _static_shapes(shapes, 0) + drawing.arrows(end=frame)
+    if scene.figure.focus:
+        # a close-up crops the body: clip each part too, for renderers that ignore the viewBox's edge (fpdf2)
+        x, y, w, h = box
+        body = f'<defs><clipPath id="k"><rect x="{x}" y="{y}" width="{w}" height="{h}"/></clipPath></defs>' + body.replace(
+            "<path ", '<path clip-path="url(#k)" '
+        )
     return _svg(box, title, desc, body)
 
 
 def strip(scene: Scene, title: str, desc: str, *, mirror: bool = False) -> str:
-    """Every keyframe side by side, left to right, for print."""
+    """Every keyframe side by side, left to right, for print; parts that do not move are drawn once
+    (in <defs>) and used in each panel."""
     drawing = Drawing(scene, mirror)
     states = list(scene.keyframes)
     x, y, w, h = _bounds(drawing, states)
-    gap = 12 * SCALE
-    panels = []
-    for i, state in enumerate(states):
-        shapes = _layers(drawing, [state], scene.keyframes[0])
-        inner = drawing.support(scene.keyframes[0], (x, y, w, h)) + _static_shapes(shapes, 0) + drawing.arrows(end=i)
-        dx = i * (w + gap)
-        # A nested <svg> per panel clips it, so a close-up does not spill into its neighbour.
-        panels.append(f'<svg x="{_n(x + dx)}" y="{y}" width="{w}" height="{h}" viewBox="{x} {y} {w} {h}">{inner}</svg>')
+    shapes = _layers(drawing, states, scene.keyframes[0])
+    # ids unique to this drawing, so two strips inlined in one page never take each other's parts
+    tag = hashlib.sha256(title.encode() + repr(scene.figure.raw).encode()).hexdigest()[:3]
+    defs = [f'<g id="{tag}">{drawing.support(states[0], (x, y, w, h))}</g>']
+    for k, shape in enumerate(shapes):
+        if not _moves(shape):
+            defs.append(_element(shape, 0, f' id="{tag}{k}"'))
+    gap = 10 * SCALE
+    panels = [f"<defs>{''.join(defs)}</defs>"]
+    dx = 0.0
+    for i in range(len(states)):
+        px, pw = _panel_x(drawing, states[i], i, (x, y, w, h))
+        inner = f'<use href="#{tag}"/>' + "".join(
+            _element(shape, i) if _moves(shape) else f'<use href="#{tag}{k}"/>' for k, shape in enumerate(shapes)
+        )
+        inner += drawing.arrows(end=i)
         if i:
             cx, cy = x + dx - gap / 2, y + h / 2
-            panels.append(
-                f'<path d="M{_n(cx - 4)} {_n(cy - 8)}L{_n(cx + 4)} {_n(cy)}L{_n(cx - 4)} {_n(cy + 8)}" '
-                f'stroke="{LINE}" stroke-width="3"/>'
-            )
-    total = w * len(states) + gap * (len(states) - 1)
-    return _svg((x, y, round(total), h), title, desc, "".join(panels))
+            panels.append(f'<path d="M{_n(cx - 4)} {_n(cy - 8)}l8 8-8 8" stroke="{LINE}" stroke-width="3"/>')
+        # A nested <svg> per panel clips it, so a close-up does not spill into its neighbour.
+        panels.append(
+            f'<svg x="{_n(x + dx)}" y="{y}" width="{pw}" height="{h}" viewBox="{px} {y} {pw} {h}">{inner}</svg>'
+        )
+        dx += pw + gap
+    return _svg((x, y, round(dx - gap), h), title, desc, "".join(panels))
+
+
+def _panel_x(drawing: Drawing, state: State, index: int, box) -> tuple[int, int]:
+    """A strip panel's left edge and width: tight round this keyframe (and the support), not all of them."""
+    own = _bounds(drawing, [state], arrows_end=index)
+    return own[0], own[2]

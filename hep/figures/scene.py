@@ -7,11 +7,14 @@ World axes as the body's (skeleton.py): y up, the floor at y = 0.
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from hep.figures import skeleton as sk
-from hep.figures.kinematics import Pose, Vec, add, apply, positions, rot_y
+from hep.figures.anatomy import Volume, volume
+from hep.figures.kinematics import Mat, Pose, Vec, add, apply, positions, rot_y
+from hep.figures.solver import Goal, reach_gap, solve
 from hep.figures.spec import Figure, FigureError, Frame
 
 TOUCH = 2.6  # how far a resting point may be from its surface (about 4 cm)
@@ -19,14 +22,43 @@ BELOW = 1.5  # how far the body's outline may dip below the floor (the drawn str
 HEIGHTS = {"chair": 25.0, "table": 44.0, "step": 10.0}
 VERTICAL = ("wall", "door-frame")
 RIGID = {"ball": {"small": 3.5, "large": 12.0}, "foam-roller": {"small": 4.5, "large": 4.5}}
-MAT = 1.0
+MAT = 1.6  # a mat's thickness: the body lies on its top, the floor is under it
 
 
 @dataclass(frozen=True)
 class State:
-    """One drawn moment: world positions of every point."""
+    """One drawn moment: world positions of every point, segment orientations, the body's rings."""
 
     points: dict[str, Vec]
+    frames: dict[str, Mat]
+    volume: Volume
+
+
+def pose_state(angles: Pose, flat) -> State:
+    """A body posed by its angles, pelvis at the origin (not yet placed)."""
+    frames: dict[str, Mat] = {}
+    points = positions(angles, flat, frames)
+    return State(points, frames, volume(points, frames))
+
+
+def shifted(state: State, d: Vec) -> State:
+    """The same body moved by d."""
+    rings = {k: (add(c, d), [add(p, d) for p in ring]) for k, (c, ring) in state.volume.rings.items()}
+    return State({k: add(v, d) for k, v in state.points.items()}, state.frames, Volume(rings))
+
+
+def surface_low(state: State, name: str) -> float:
+    """How low the body's surface reaches around a named point."""
+    pts = state.volume.surface(name, state.points)
+    if pts:
+        return min(p[1] for p in pts)
+    return state.points[name][1] - sk.radius(name)
+
+
+def surface_out(state: State, name: str, normal: Vec) -> float:
+    """How far along `normal` the body's surface reaches around a named point."""
+    pts = state.volume.surface(name, state.points) or [add(state.points[name], normal, sk.radius(name))]
+    return max(sum(a * b for a, b in zip(p, normal, strict=True)) for p in pts)
 
 
 @dataclass(frozen=True)
@@ -43,19 +75,12 @@ class Scene:
     keyframes: tuple[State, ...]
     support: Support
     anchors: dict[int, Vec]  # band anchor points by prop index
-
-
-def _bottom(points: dict[str, Vec], name: str) -> float:
-    return points[name][1] - sk.radius(name)
+    cache: dict = field(default_factory=dict, compare=False, repr=False)  # in-between states drawn so far
 
 
 def _mean_xz(points: dict[str, Vec], names) -> tuple[float, float]:
     names = list(names)
     return (sum(points[n][0] for n in names) / len(names), sum(points[n][2] for n in names) / len(names))
-
-
-def _shift(points: dict[str, Vec], d: Vec) -> dict[str, Vec]:
-    return {k: add(v, d) for k, v in points.items()}
 
 
 def _horizontal(contacts) -> list:
@@ -80,7 +105,7 @@ class _Placer:
         self.kind = figure.support
         # A point resting on a prop (a foot on a pillow, heels on a rolled towel) rests that much higher.
         self.lift = {p: prop_thickness(prop) for prop in figure.props if prop.under for p in sk.point_names(prop.under)}
-        self.first: dict[str, Vec] | None = None
+        self.first: State | None = None
         self.first_groups: dict[str, tuple[str, ...]] = {}
         self.support_height: float | None = None if self.kind in ("chair", "table") else HEIGHTS.get(self.kind, 0.0)
 
@@ -91,11 +116,11 @@ class _Placer:
             return None  # a wall is checked, not stood on
         return self.support_height
 
-    def bottom(self, points: dict[str, Vec], name: str) -> float:
-        return _bottom(points, name) - self.lift.get(name, 0.0)
+    def bottom(self, state: State, name: str) -> float:
+        return surface_low(state, name) - self.lift.get(name, 0.0)
 
-    def place(self, angles: Pose, flat, contacts, where) -> dict[str, Vec]:
-        raw = positions(angles, flat)
+    def place(self, angles: Pose, flat, contacts, where) -> State:
+        raw = pose_state(angles, flat)
         if self.first is None and self.support_height is None:
             # Frame 1 fixes a chair's or table's height: the floor contacts place the body, the seat fits under.
             on_floor = [c for c in contacts if c[0] == "floor"]
@@ -116,12 +141,12 @@ class _Placer:
         else:
             for _, group, pts in contacts:
                 if group in self.first_groups:
-                    pin, target = pts, _mean_xz(self.first, pts)
+                    pin, target = pts, _mean_xz(self.first.points, pts)
                     break
             if pin is None:
-                pin, target = ("pelvis",), _mean_xz(self.first, ("pelvis",))
-        x, z = _mean_xz(raw, pin)
-        placed = _shift(raw, (target[0] - x, dy, target[1] - z))
+                pin, target = ("pelvis",), _mean_xz(self.first.points, ("pelvis",))
+        x, z = _mean_xz(raw.points, pin)
+        placed = shifted(raw, (target[0] - x, dy, target[1] - z))
         if self.first is None:
             self.first = placed
             self.first_groups = {g: pts for _, g, pts in contacts}
@@ -132,17 +157,19 @@ def _facing(angles: Pose) -> Vec:
     return apply(rot_y(-angles.get("body", {}).get("yaw", 0.0)), (1.0, 0.0, 0.0))
 
 
-def _support(figure: Figure, first: dict[str, Vec], frame: Frame, height: float | None) -> Support:
+def _support(figure: Figure, first_state: State, frame: Frame, height: float | None) -> Support:
+    first = first_state.points
     kind = figure.support
     on_it = [p for s, _, pts in frame.contacts if s == "support" for p in pts]
     if kind in ("floor", "mat"):
         if kind == "floor":
             return Support(kind, 0.0, ())
-        lying = [
-            p for p in ("head", "pelvis", "chest", "heel_l", "heel_r", "toes_l", "toes_r") if _bottom(first, p) < 8
-        ]
-        xs = [first[p][0] for p in lying] or [first["pelvis"][0]]
-        return Support(kind, 0.0, (((min(xs) - 10, -MAT, -14.0), (max(xs) + 10, 0.0, 14.0)),))
+        # the mat lies under whatever of the body is near the floor
+        low = [p for _, ring in first_state.volume.rings.values() for p in ring if p[1] < 4]
+        xs = [p[0] for p in low] or [first["pelvis"][0]]
+        zs = [p[2] for p in low] or [first["pelvis"][2]]
+        cz = (min(zs) + max(zs)) / 2
+        return Support(kind, 0.0, (((min(xs) - 6, -MAT, cz - 16.0), (max(xs) + 6, 0.0, cz + 16.0)),))
     if kind in VERTICAL:
         if not on_it:
             raise FigureError(("support",), f"a {kind} needs points resting on it: contacts: {{support: [...]}}")
@@ -150,7 +177,7 @@ def _support(figure: Figure, first: dict[str, Vec], frame: Frame, height: float 
         px, _, pz = first["pelvis"]
         dx, dz = cx - px, cz - pz
         normal = (math.copysign(1.0, dx), 0.0, 0.0) if abs(dx) >= abs(dz) else (0.0, 0.0, math.copysign(1.0, dz))
-        offset = max(sum(a * b for a, b in zip(first[p], normal, strict=True)) + sk.radius(p) for p in on_it)
+        offset = max(surface_out(first_state, p, normal) for p in on_it)
         if kind == "wall":
             boxes = (_slab(normal, offset, first, 2.0),)
         else:
@@ -241,13 +268,30 @@ def _post(point: Vec, normal: Vec, offset: float):
 
 
 def build(figure: Figure) -> Scene:
-    """Place every keyframe and the support; check contacts, the floor and the props (FigureError)."""
+    """Place every keyframe and the support; check contacts, the floor and the props (FigureError).
+
+    Keyframes with free angles are solved first (solver.py); a later keyframe keeps the solved
+    angles it does not set itself.
+    """
     placer = _Placer(figure)
-    keyframes = []
+    keyframes: list[State] = []
+    frames: list[Frame] = []
+    support = None
+    solved: dict[tuple[str, str], float] = {}  # angles the solver set, kept until a keyframe sets them itself
     for i, frame in enumerate(figure.frames):
-        keyframes.append(State(placer.place(frame.angles, frame.flat, frame.contacts, ("frames", i))))
+        if ("*", "*") in frame.written:
+            solved = {}
+        frame = _inherit(frame, solved)
+        if frame.free:
+            goal = _goal(placer, frame, support, figure)
+            frame = dataclasses.replace(frame, angles=solve(frame.angles, frame.flat, frame.free, goal))
+            solved.update({jd: frame.angles[jd[0]][jd[1]] for var in frame.free for jd in var})
+        frames.append(frame)
+        keyframes.append(placer.place(frame.angles, frame.flat, frame.contacts, ("frames", i)))
+        if i == 0:
+            support = _support(figure, keyframes[0], frame, placer.support_height)
+    figure = dataclasses.replace(figure, frames=tuple(frames))
     first = keyframes[0].points
-    support = _support(figure, first, figure.frames[0], placer.support_height)
     anchors = {}
     for i, prop in enumerate(figure.props):
         if prop.anchor is not None:
@@ -256,7 +300,7 @@ def build(figure: Figure) -> Scene:
             anchors[i] = (base[0] + prop.anchor[0] * fx, base[1] + prop.anchor[1], base[2] + prop.anchor[0] * fz)
     scene = Scene(figure, tuple(keyframes), support, anchors)
     for i, (frame, state) in enumerate(zip(figure.frames, keyframes, strict=True)):
-        _check(scene, frame, state.points, placer, ("frames", i))
+        _check(scene, frame, state, placer, ("frames", i))
     for i, arrow in enumerate(figure.arrows):
         a, b = keyframes[arrow.start].points[arrow.point], keyframes[arrow.end].points[arrow.point]
         if math.dist(a, b) < 2:
@@ -264,25 +308,74 @@ def build(figure: Figure) -> Scene:
     return scene
 
 
-def _check(scene: Scene, frame: Frame, points: dict[str, Vec], placer: _Placer, where) -> None:
+def _inherit(frame: Frame, solved: dict[tuple[str, str], float]) -> Frame:
+    """Earlier keyframes' solved angles, where this keyframe does not set them itself."""
+    carried = {jd: v for jd, v in solved.items() if jd not in frame.written}
+    if not carried:
+        return frame
+    angles = {j: dict(d) for j, d in frame.angles.items()}
+    for (joint, dof), value in carried.items():
+        angles.setdefault(joint, {})[dof] = value
+    return dataclasses.replace(frame, angles=angles)
+
+
+def _goal(placer: _Placer, frame: Frame, support: Support | None, figure: Figure, contacts=None) -> Goal:
+    """What the solver must meet for a keyframe: its resting points, pinned points, wall and reaches."""
+    contacts = frame.contacts if contacts is None else contacts
+    floors = []
+    for surface, _, pts in contacts:
+        height = placer.surface(surface)
+        if height is not None:
+            floors += [(p, height + placer.lift.get(p, 0.0)) for p in pts]
+    pins = []
+    if placer.first is not None:
+        for _, group, pts in contacts:
+            if group in placer.first_groups:
+                pins += [(p, placer.first.points[p][0], placer.first.points[p][2]) for p in pts]
+    wall = None
+    on_wall = tuple(p for s, _, pts in contacts if s == "support" for p in pts)
+    if figure.support in VERTICAL and on_wall:
+        if support is not None and support.plane is not None:
+            wall = (support.plane[0], support.plane[1], on_wall)
+        else:  # keyframe 1: the wall stands where its points are, on the side they are on
+            raw = pose_state(frame.angles, frame.flat).points
+            cx, cz = _mean_xz(raw, on_wall)
+            dx, dz = cx - raw["pelvis"][0], cz - raw["pelvis"][2]
+            normal = (math.copysign(1.0, dx), 0.0, 0.0) if abs(dx) >= abs(dz) else (0.0, 0.0, math.copysign(1.0, dz))
+            wall = (normal, math.nan, on_wall)
+    return Goal(tuple(floors), tuple(pins), wall, frame.reach)
+
+
+def _check(scene: Scene, frame: Frame, state: State, placer: _Placer, where) -> None:
     for surface, group, pts in frame.contacts:
         for p in pts:
             height = placer.surface(surface)
             if height is None:  # a wall or door frame
                 normal, offset = scene.support.plane
-                gap = offset - (sum(a * b for a, b in zip(points[p], normal, strict=True)) + sk.radius(p))
+                gap = offset - surface_out(state, p, normal)
                 if abs(gap) > TOUCH:
                     raise FigureError((*where, p), f"is {abs(gap):.1f} away from the {scene.support.kind} it rests on")
                 continue
-            gap = placer.bottom(points, p) - height
+            gap = placer.bottom(state, p) - height
             if gap > TOUCH:
                 name = "floor" if surface == "floor" else scene.support.kind
                 raise FigureError((*where, p), f"is {gap:.1f} above the {name} it rests on ({group} in contacts)")
-    for name, point in points.items():
-        if point[1] - sk.radius(name) < -BELOW:
-            raise FigureError((*where, name), f"is {-(point[1] - sk.radius(name)):.1f} below the floor")
+    name, low = min(((k, min(p[1] for p in ring)) for k, (_, ring) in state.volume.rings.items()), key=lambda kv: kv[1])
+    if low < -BELOW:
+        raise FigureError((*where, name), f"is {-low:.1f} below the floor")
     for i, prop in enumerate(scene.figure.props):
-        _check_prop(scene, i, prop, points, (*where, "props", i))
+        _check_prop(scene, i, prop, state, (*where, "props", i))
+    for point, target in frame.reach:
+        gap = reach_gap(state.points, point, target)
+        if gap > TOUCH:
+            how = f" with the free angles {_free_words(frame)}" if frame.free else " (give it free angles to solve)"
+            raise FigureError((*where, point), f"does not reach {target}: {gap:.1f} apart{how}")
+        if gap < -2 * TOUCH:
+            raise FigureError((*where, point), f"goes {-gap:.1f} into {target}")
+
+
+def _free_words(frame: Frame) -> str:
+    return ", ".join(".".join(var[0]) + (" (both sides)" if len(var) > 1 else "") for var in frame.free)
 
 
 def below(scene: Scene, point: Vec) -> float:
@@ -295,11 +388,12 @@ def below(scene: Scene, point: Vec) -> float:
     return 0.0
 
 
-def _check_prop(scene: Scene, i: int, prop, points: dict[str, Vec], where) -> None:
+def _check_prop(scene: Scene, i: int, prop, state: State, where) -> None:
+    points = state.points
     if prop.under:
         pts = sk.point_names(prop.under)
-        low = min(pts, key=lambda p: _bottom(points, p))
-        gap = _bottom(points, low) - below(scene, points[low])
+        low = min(pts, key=lambda p: surface_low(state, p))
+        gap = surface_low(state, low) - below(scene, points[low])
         if prop.kind in RIGID:
             size = 2 * RIGID[prop.kind][prop.size]
             if abs(gap - size) > TOUCH:
@@ -347,14 +441,23 @@ def between(scene: Scene, ia: int, ib: int, t: float) -> State:
         return scene.keyframes[ia]
     if t >= 1:
         return scene.keyframes[ib]
+    key = (ia, ib, round(t, 4))
+    if key in scene.cache:
+        return scene.cache[key]
     angles, flat = interpolate(a, b, t)
     points_b = {p for _, _, pts in b.contacts for p in pts}
     contacts = tuple((s, g, tuple(p for p in pts if p in points_b)) for s, g, pts in a.contacts)
     contacts = tuple(c for c in contacts if c[2]) or a.contacts
     placer = _Placer(fig)
-    placer.first = scene.keyframes[0].points
+    placer.first = scene.keyframes[0]
     placer.first_groups = {g: pts for _, g, pts in fig.frames[0].contacts}
     placer.support_height = (
         scene.support.height if scene.support.kind in ("chair", "table", "step") else placer.support_height
     )
-    return State(placer.place(angles, flat, contacts, ("frames", ia)))
+    free = b.free or a.free
+    if free:  # moving between solved keyframes, the contacts stay met on the way
+        middle = dataclasses.replace(b, contacts=contacts, reach=tuple(r for r in b.reach if r in a.reach))
+        angles = solve(angles, flat, free, _goal(placer, middle, scene.support, fig, contacts))
+    state = placer.place(angles, flat, contacts, ("frames", ia))
+    scene.cache[key] = state
+    return state

@@ -15,9 +15,13 @@ LUMBAR = 13.0  # pelvis centre to the waist
 THORACIC = 17.0  # waist to the base of the neck
 CLAVICLE = 10.5  # base of the neck to the shoulder joint
 CLAVICLE_DROP = 2.0
-NECK = 5.5
-HEAD_PIVOT_TO_CENTRE = 4.5
-HEAD_R = 6.5
+NECK = 6.8  # base of the neck to the head's pivot (the top of the neck, about level with the ear lobes)
+# The head, from its pivot (x forwards, y up): an adult's head is about 1/7.5 of the stature.
+HEAD_CENTRE = (0.85, 3.35, 0.0)  # the middle of the skull
+HEAD_R = 5.0  # skull centre to the back and the top of the head
+NOSE = (6.9, 1.3, 0.0)
+CHIN = (4.3, -3.1, 0.0)
+JAW_HINGE = (0.75, 0.95, 0.0)
 UPPER_ARM = 18.0
 FOREARM = 14.5
 HAND = 5.0  # wrist to knuckles
@@ -52,6 +56,11 @@ RADIUS = {
     "toes": 1.5,
     # drawing-only points
     "neck_top": 2.5,
+    "chin": 1.0,
+    "nose_bridge": 0.5,
+    "nose_base": 0.5,
+    "sole": 1.5,
+    "thumb_base": 1.0,
     "finger_mid": 1.4,
     "thumb": 1.0,
     "palm": 1.5,
@@ -67,7 +76,7 @@ CENTRAL = {
     "lumbar": {"flex": (-35, 60), "lat": (-35, 35), "rot": (-15, 15)},
     "thoracic": {"flex": (-25, 45), "lat": (-25, 25), "rot": (-40, 40)},
     "neck": {"flex": (-70, 50), "lat": (-45, 45), "rot": (-80, 80)},
-    "head": {"flex": (-25, 25), "lat": (-15, 15)},
+    "head": {"flex": (-25, 25), "lat": (-15, 15), "jaw": (0, 35)},
 }
 PAIRED = {
     "clavicle": {"elev": (-10, 40), "retract": (-30, 30)},
@@ -97,6 +106,7 @@ PLURALS = {
     "ankles": "ankle",
 }
 PLURALS["fingers"] = "fingers"
+PLURALS_OF = {joint: plural for plural, joint in PLURALS.items()}
 
 SIDED_POINTS = ("shoulder", "elbow", "wrist", "hand", "fingers", "hip", "knee", "ankle", "heel", "toes")
 POINTS = (
@@ -107,6 +117,7 @@ POINTS = (
     "head",
     "crown",
     "nose",
+    "chin",
     *(f"{p}_{s}" for p in SIDED_POINTS for s in SIDES),
 )
 # Names that stand for several points (for contacts, props and arrows).
@@ -176,3 +187,21 @@ REGIONS: dict[str, list[tuple[str, ...]]] = dict(_REGIONS_BOTH)
 for _name, _chains in _REGIONS_SIDED.items():
     for _side in SIDES:
         REGIONS[f"{_name}_{_side}"] = [tuple(p.format(s=_side) for p in chain) for chain in _chains]
+
+# Segments a point can reach (`reach:` in a keyframe): name -> (from, to, the segment's radius).
+SEGMENTS = {
+    **{f"thigh_{s}": (f"hip_{s}", f"knee_{s}", 4.0) for s in SIDES},
+    **{f"shin_{s}": (f"knee_{s}", f"ankle_{s}", 2.6) for s in SIDES},
+    **{f"foot_{s}": (f"heel_{s}", f"toes_{s}", 1.8) for s in SIDES},
+    **{f"upper-arm_{s}": (f"shoulder_{s}", f"elbow_{s}", 2.9) for s in SIDES},
+    **{f"forearm_{s}": (f"elbow_{s}", f"wrist_{s}", 2.3) for s in SIDES},
+    "trunk": ("pelvis", "neck_base", 6.0),
+}
+# How far the surface is from a point, for touching another part of the body.
+REACH_RADIUS = {"hand": 1.3, "fingers": 0.8, "head": 5.4, "knee": 3.0, "elbow": 2.2, "ankle": 2.0, "wrist": 1.6}
+
+
+def reach_radius(point: str) -> float:
+    """A point's surface distance for reaching (a palm is thinner than the hand's bounding radius)."""
+    base = point.rsplit("_", 1)[0] if point[-2:] in ("_l", "_r") else point
+    return REACH_RADIUS.get(base, radius(point))

@@ -83,6 +83,11 @@ class Frame:
     angles: Pose
     flat: frozenset[str]  # ankles levelled to the floor
     contacts: tuple[tuple[str, str, tuple[str, ...]], ...]  # (surface, group as written, its points)
+    # Angles the contact solver may change so the contacts and reaches are met: each variable is
+    # one or more (joint, movement) that move together ("knees" is both knees, one angle).
+    free: tuple[tuple[tuple[str, str], ...], ...] = ()
+    reach: tuple[tuple[str, str], ...] = ()  # (body point, the point or segment it touches)
+    written: frozenset[tuple[str, str]] = frozenset()  # (joint, movement) this keyframe sets; ("*", "*"): a posture
 
 
 @dataclass(frozen=True)
@@ -151,17 +156,21 @@ def _apply_overrides(angles: Pose, flat: set[str], overrides: dict, path) -> Non
         elif key in sk.JOINTS:
             _set_joint(angles, flat, key, value, (*path, key))
         else:
-            raise FigureError((*path, key), "is not a joint (see skeleton.JOINTS), 'pose', 'contacts' or 'lift'")
+            raise FigureError(
+                (*path, key), "is not a joint (see skeleton.JOINTS), 'pose', 'contacts', 'lift', 'free' or 'reach'"
+            )
 
 
-def _posture(name, path) -> tuple[Pose, set[str], tuple]:
+def _posture(name, path) -> tuple[Pose, set[str], tuple, tuple]:
     if not isinstance(name, str) or name not in POSTURES:
         raise FigureError(path, f"{name!r} is not a base posture ({', '.join(POSTURES)})")
     base = POSTURES[name]
     angles: Pose = {}
     flat: set[str] = set()
     _apply_overrides(angles, flat, base["angles"], path)
-    return angles, flat, _contacts(base["contacts"], path)
+    free = _free(base["free"], path) if base.get("free") else ()
+    reach = _reach(base["reach"], path) if base.get("reach") else ()
+    return angles, flat, _contacts(base["contacts"], path), (free, reach)
 
 
 def _contacts(value, path) -> tuple[tuple[str, str, tuple[str, ...]], ...]:
@@ -180,7 +189,7 @@ def _frames(raw: dict) -> tuple[Frame, ...]:
     frames_raw = raw.get("frames")
     if not isinstance(frames_raw, list) or not 1 <= len(frames_raw) <= MAX_FRAMES:
         raise FigureError(("frames",), f"must be a list of 1 to {MAX_FRAMES} keyframes")
-    angles, flat, contacts = _posture(raw.get("pose"), ("pose",))
+    angles, flat, contacts, posture_free = _posture(raw.get("pose"), ("pose",))
     if "contacts" in raw:
         contacts = _contacts(raw["contacts"], ("contacts",))
     frames = []
@@ -191,8 +200,9 @@ def _frames(raw: dict) -> tuple[Frame, ...]:
         if not isinstance(overrides, dict):
             raise FigureError(path, "must be a mapping of joints to angles")
         overrides = dict(overrides)
-        if "pose" in overrides:
-            angles, flat, contacts = _posture(overrides.pop("pose"), (*path, "pose"))
+        posed = "pose" in overrides
+        if posed:
+            angles, flat, contacts, posture_free = _posture(overrides.pop("pose"), (*path, "pose"))
         else:
             angles = {joint: dict(dofs) for joint, dofs in angles.items()}
             flat = set(flat)
@@ -207,9 +217,87 @@ def _frames(raw: dict) -> tuple[Frame, ...]:
             }
             resting = tuple((s, g, tuple(p for p in pts if p not in lifted)) for s, g, pts in contacts)
             resting = tuple(c for c in resting if c[2])
+        # a base posture settles itself on its contacts in the keyframe that takes it up
+        free, reach = posture_free if i == 0 or posed else ((), ())
+        # a posture's reach (hands resting on the thighs) gives way where the keyframe moves that limb,
+        # and its free angles to the keyframe's own values
+        reach = tuple(r for r in reach if not _moves_limb(overrides, r[0]))
+        own = "free" in overrides
+        if own:  # the keyframe's own free angles start from whatever it writes for them
+            free = _free(overrides.pop("free"), (*path, "free"))
+        if "reach" in overrides:
+            reach = _reach(overrides.pop("reach"), (*path, "reach"))
+        before = {(j, d): v for j, dofs in angles.items() for d, v in dofs.items()}
         _apply_overrides(angles, flat, overrides, path)
-        frames.append(Frame(angles=angles, flat=frozenset(flat), contacts=resting))
+        written = frozenset(_written(overrides) | ({("*", "*")} if posed else set()))
+        changed = {(j, d) for j, dofs in angles.items() for d, v in dofs.items() if before.get((j, d)) != v}
+        if not own:  # a posture's free angle the keyframe sets stays as written (a plural keeps its other side)
+            free = tuple(v for v in (tuple(jd for jd in var if jd not in written) for var in free) if v)
+        frames.append(
+            Frame(
+                angles=angles, flat=frozenset(flat), contacts=resting, free=free, reach=reach, written=written | changed
+            )
+        )
     return tuple(frames)
+
+
+_ARM = ("clavicle", "shoulder", "elbow", "forearm", "wrist")
+_LEG = ("hip", "knee", "ankle")
+_LIMB = {"hand": _ARM, "fingers": _ARM, "wrist": _ARM, "foot": _LEG, "heel": _LEG, "toes": _LEG, "ankle": _LEG}
+
+
+def _moves_limb(overrides: dict, point: str) -> bool:
+    base, _, side = point.rpartition("_")
+    joints = {f"{j}_{side}" for j in _LIMB.get(base, ())} | {sk.PLURALS_OF.get(j) for j in _LIMB.get(base, ())}
+    return any(key in joints for key in overrides)
+
+
+def _written(overrides: dict) -> set[tuple[str, str]]:
+    out = set()
+    for key, value in overrides.items():
+        joints = [f"{sk.PLURALS[key]}_{side}" for side in sk.SIDES] if key in sk.PLURALS else [key]
+        for joint in joints:
+            dofs = sk.JOINTS[joint]
+            if value == FLAT:
+                out.add((joint, "dorsi"))
+            elif isinstance(value, dict):
+                out |= {(joint, d) for d in value}
+            else:
+                out.add((joint, next(iter(dofs))))
+    return out
+
+
+def _free(value, path) -> tuple[tuple[tuple[str, str], ...], ...]:
+    """free: [hips, knee_r, body.pitch, shoulders.flex]: the angles the solver may change."""
+    names = _names(value, path, lambda n: True, "joint")
+    out = []
+    for name in names:
+        joint, _, dof = name.partition(".")
+        joints = [f"{sk.PLURALS[joint]}_{side}" for side in sk.SIDES] if joint in sk.PLURALS else [joint]
+        if joints[0] not in sk.JOINTS:
+            raise FigureError((*path, name), "is not a joint (hips, knee_r, body.pitch, shoulders.flex...)")
+        dofs = sk.JOINTS[joints[0]]
+        dof = dof or next(iter(dofs))
+        if dof not in dofs or dof == "hinge":
+            raise FigureError(
+                (*path, name), f"has no movement {dof!r} the solver can change (it has {', '.join(dofs)})"
+            )
+        out.append(tuple((j, dof) for j in joints))
+    return tuple(out)
+
+
+def _reach(value, path) -> tuple[tuple[str, str], ...]:
+    """reach: {hand_r: knee_r, hand_l: shin_l}: a body point touching another point or a segment."""
+    if not isinstance(value, dict) or not value:
+        raise FigureError(path, "must map a body point to the point or segment it touches")
+    out = []
+    for point, target in value.items():
+        if point not in sk.POINTS:
+            raise FigureError((*path, str(point)), "is not a body point")
+        if not isinstance(target, str) or (target not in sk.POINTS and target not in sk.SEGMENTS):
+            raise FigureError((*path, point), f"{target!r} is not a body point or segment ({', '.join(sk.SEGMENTS)})")
+        out.append((point, target))
+    return tuple(out)
 
 
 def _prop(raw, path, equipment: set[str] | None) -> Prop:
