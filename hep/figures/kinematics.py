@@ -103,7 +103,8 @@ def positions(
 ) -> dict[str, Vec]:
     """Every named point of the figure (and the drawing-only points) for a pose.
 
-    Ankles named in `flat` ("ankle_r") take whatever dorsiflexion levels their foot. `frames`, when
+    Ankles named in `flat` ("ankle_r") take whatever dorsiflexion levels their foot, wrists
+    ("wrist_r") whatever extension levels the hand. `frames`, when
     given, receives each segment's orientation (pelvis, lumbar, thorax, neck, head, jaw, and per side
     upper, fore, hand, finger, thigh, shank, foot): anatomy.py hangs the body's outline on them.
     """
@@ -131,12 +132,12 @@ def positions(
     p["chin"] = add(hinge, apply(f["jaw"], tuple(c - h for c, h in zip(sk.CHIN, sk.JAW_HINGE, strict=True))))
     for side in sk.SIDES:
         s = 1 if side == "r" else -1
-        _arm(pose, p, f, thorax, side, s)
+        _arm(pose, p, f, thorax, side, s, f"wrist_{side}" in flat)
         _leg(pose, p, f, pelvis, side, s, f"ankle_{side}" in flat)
     return p
 
 
-def _arm(pose: Pose, p: dict[str, Vec], f: dict[str, Mat], thorax: Mat, side: str, s: int) -> None:
+def _arm(pose: Pose, p: dict[str, Vec], f: dict[str, Mat], thorax: Mat, side: str, s: int, flat: bool = False) -> None:
     clav = mul(
         thorax,
         chain(rot_y(s * _get(pose, f"clavicle_{side}", "retract")), rot_x(-s * _get(pose, f"clavicle_{side}", "elev"))),
@@ -149,9 +150,12 @@ def _arm(pose: Pose, p: dict[str, Vec], f: dict[str, Mat], thorax: Mat, side: st
         upper, chain(rot_z(_get(pose, f"elbow_{side}", "flex")), rot_y(-s * _get(pose, f"forearm_{side}", "sup")))
     )
     p[f"wrist_{side}"] = wrist = add(elbow, apply(fore, DOWN), sk.FOREARM)
-    f[f"hand_{side}"] = hand = mul(
-        fore, chain(rot_x(-s * _get(pose, f"wrist_{side}", "ext")), rot_z(_get(pose, f"wrist_{side}", "dev")))
-    )
+    ext = _get(pose, f"wrist_{side}", "ext")
+    if flat:  # the hand, fore·rot_x(-s·e)·(0,-1,0), is level when tan e = F_yy / (s·F_yz)
+        low, high = sk.PAIRED["wrist"]["ext"]
+        ext = math.degrees(math.atan2(fore[1][1], s * fore[1][2]))
+        ext = min(high, max(low, ext - 180 if ext > high else ext + 180 if ext < low else ext))
+    f[f"hand_{side}"] = hand = mul(fore, chain(rot_x(-s * ext), rot_z(_get(pose, f"wrist_{side}", "dev"))))
     p[f"hand_{side}"] = knuckles = add(wrist, apply(hand, DOWN), sk.HAND)
     f[f"finger_{side}"] = finger = mul(hand, rot_x(s * _get(pose, f"fingers_{side}", "flex")))
     middle = add(knuckles, apply(finger, DOWN), sk.FINGER_1)

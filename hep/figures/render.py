@@ -9,6 +9,7 @@ The animation is SMIL (`<animate>` on path data), which every current browser pl
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 from dataclasses import dataclass
 from html import escape
@@ -432,28 +433,29 @@ def _arrow_line(shifted: list[tuple[float, float]]) -> list[tuple[float, float]]
 # --- assembling the SVG ----------------------------------------------------------------------------
 
 
-def _schedule(scene: Scene, step_degrees: float = 30) -> tuple[list[State], list[float]]:
-    """States and key times (0..1) of one loop: hold each keyframe, move to the next, back to the first."""
+@dataclass(frozen=True)
+class Transition:
+    states: tuple[int, ...]  # indices into the states list: keyframe, in-betweens, next keyframe
+    times: tuple[float, ...]  # key times 0..1 within the move, along an ease-in-out curve
+
+
+def _schedule(scene: Scene, step_degrees: float = 30) -> tuple[list[State], list[Transition]]:
+    """The keyframes (first in the list), the in-between states, and each move to the next keyframe."""
     fig = scene.figure
     n = len(fig.frames)
-    states: list[State] = []
-    times: list[float] = []
-    total = n * (HOLD + MOVE)
-    clock = 0.0
+    states: list[State] = list(scene.keyframes)
+    moves = []
     for i in range(n):
         j = (i + 1) % n
-        states += [scene.keyframes[i], scene.keyframes[i]]
-        times += [clock, clock + HOLD]
-        clock += HOLD
         steps = max(1, math.ceil(largest_change(fig.frames[i], fig.frames[j]) / step_degrees))
+        path, times = [i], [0.0]
         for k in range(1, steps):
             t = k / steps  # even steps of angle, timed along an ease-in-out curve
             states.append(between(scene, i, j, t))
-            times.append(clock + MOVE * math.acos(1 - 2 * t) / math.pi)
-        clock += MOVE
-    states.append(scene.keyframes[0])
-    times.append(clock)
-    return states, [t / total for t in times]
+            path.append(len(states) - 1)
+            times.append(math.acos(1 - 2 * t) / math.pi)
+        moves.append(Transition((*path, j), (*times, 1.0)))
+    return states, moves
 
 
 # A close-up (focus) frames these rings of the body: enough around the region to read the posture.
@@ -522,21 +524,31 @@ def _moves(shape: Shape) -> bool:
     return any(g != shape.geometry[0] for g in shape.geometry)
 
 
-def _animated_shapes(shapes: list[Shape], key_times: str, dur: str, still: int) -> str:
-    """Each moving part animated, with its still copy beside it (shown instead under reduced motion);
-    a part that does not move is written once, for both."""
+def _animated_shapes(shapes: list[Shape], moves: list[Transition], still: int, clock: str, ease: bool = True) -> str:
+    """Each moving part with one animation per move it makes, all started from one looping clock and
+    held at their end (so each keyframe's outline is written once), and its still copy beside it
+    (shown instead under reduced motion); a part that does not move is written once, for both."""
     out = []
     for shape in shapes:
         if not _moves(shape):
             out.append(_element(shape, 0))
             continue
         anims = []
-        for key in shape.geometry[0]:
-            values = [g[key] for g in shape.geometry]
-            if len(set(values)) > 1:
+        for j, move in enumerate(moves):
+            start = _fmt_time(j * (HOLD + MOVE) + HOLD)
+            for key in shape.geometry[0]:
+                values = [shape.geometry[k][key] for k in move.states]
+                if len(set(values)) == 1:
+                    continue
+                if len(values) == 2:  # from wherever the part is to the next keyframe
+                    what = f'to="{values[1]}"' + (
+                        ' calcMode="spline" keyTimes="0;1" keySplines=".4 0 .6 1"' if ease else ""
+                    )
+                else:
+                    what = f'values="{";".join(values)}" keyTimes="{";".join(_fmt_time(t) for t in move.times)}"'
                 anims.append(
-                    f'<animate attributeName="{key}" dur="{dur}" repeatCount="indefinite" '
-                    f'keyTimes="{key_times}" values="{";".join(values)}"/>'
+                    f'<animate attributeName="{key}" begin="{clock}.begin+{start}s" dur="{_fmt_time(MOVE)}s" '
+                    f'fill="freeze" {what}/>'
                 )
         attrs = "".join(f' {k}="{v}"' for k, v in shape.geometry[0].items())
         still_attrs = "".join(f' {k}="{v}"' for k, v in shape.geometry[still].items())
@@ -574,14 +586,17 @@ def animated(scene: Scene, title: str, desc: str, *, mirror: bool = False) -> st
     fig = scene.figure
     if len(fig.frames) == 1:
         return single(scene, title, desc, frame=0, mirror=mirror)
-    for step in (STEP_DEGREES, 2 * STEP_DEGREES, 180):  # fewer in-between states if the drawing is too big
-        states, times = _schedule(scene, step)
+    tag = _tag(scene, title)
+    # a drawing too big for the budget gets fewer in-between states, then plain (not eased) moves
+    for step, ease in ((STEP_DEGREES, True), (2 * STEP_DEGREES, True), (180, True), (180, False)):
+        states, moves = _schedule(scene, step)
         box = _bounds(drawing, states)
-        still = states.index(scene.keyframes[fig.still])
         shapes = _layers(drawing, states, scene.keyframes[0])
-        dur = f"{_fmt_time(len(fig.frames) * (HOLD + MOVE))}s"
-        moving = _animated_shapes(shapes, ";".join(_fmt_time(t) for t in times), dur, still)
-        body = drawing.support(scene.keyframes[0], box) + moving + drawing.arrows()
+        dur = _fmt_time(len(fig.frames) * (HOLD + MOVE))
+        # the clock: restarts itself at its end, and every move starts a set time after it
+        clock = f'<set id="{tag}" attributeName="opacity" to="1" begin="0s;{tag}.end" dur="{dur}s"/>'
+        moving = _animated_shapes(shapes, moves, fig.still, tag, ease)
+        body = clock + drawing.support(scene.keyframes[0], box) + moving + drawing.arrows()
         style = "<style>@media (prefers-reduced-motion:reduce){.a{display:none}.s{display:inline}}</style>"
         svg = _svg(box, title, desc, body, style)
         if len(svg.encode()) <= BUDGET:
@@ -600,8 +615,9 @@ def single(scene: Scene, title: str, desc: str, *, frame: int, mirror: bool = Fa
     if scene.figure.focus:
         # a close-up crops the body: clip each part too, for renderers that ignore the viewBox's edge (fpdf2)
         x, y, w, h = box
-        body = f'<defs><clipPath id="k"><rect x="{x}" y="{y}" width="{w}" height="{h}"/></clipPath></defs>' + body.replace(
-            "<path ", '<path clip-path="url(#k)" '
+        body = (
+            f'<defs><clipPath id="k"><rect x="{x}" y="{y}" width="{w}" height="{h}"/></clipPath></defs>'
+            + body.replace("<path ", '<path clip-path="url(#k)" ')
         )
     return _svg(box, title, desc, body)
 
@@ -613,8 +629,7 @@ def strip(scene: Scene, title: str, desc: str, *, mirror: bool = False) -> str:
     states = list(scene.keyframes)
     x, y, w, h = _bounds(drawing, states)
     shapes = _layers(drawing, states, scene.keyframes[0])
-    # ids unique to this drawing, so two strips inlined in one page never take each other's parts
-    tag = hashlib.sha256(title.encode() + repr(scene.figure.raw).encode()).hexdigest()[:3]
+    tag = _tag(scene, title)
     defs = [f'<g id="{tag}">{drawing.support(states[0], (x, y, w, h))}</g>']
     for k, shape in enumerate(shapes):
         if not _moves(shape):
@@ -637,6 +652,12 @@ def strip(scene: Scene, title: str, desc: str, *, mirror: bool = False) -> str:
         )
         dx += pw + gap
     return _svg((x, y, round(dx - gap), h), title, desc, "".join(panels))
+
+
+def _tag(scene: Scene, title: str) -> str:
+    """An id prefix unique to this drawing, so two drawings inlined in one page never mix their parts."""
+    figure = json.dumps(scene.figure.raw, sort_keys=True, separators=(",", ":"))
+    return "f" + hashlib.sha256(f"{title}\n{figure}".encode()).hexdigest()[:3]
 
 
 def _panel_x(drawing: Drawing, state: State, index: int, box) -> tuple[int, int]:

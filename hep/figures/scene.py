@@ -327,6 +327,7 @@ def _goal(placer: _Placer, frame: Frame, support: Support | None, figure: Figure
         height = placer.surface(surface)
         if height is not None:
             floors += [(p, height + placer.lift.get(p, 0.0)) for p in pts]
+    floors += [(p, placer.lift.get(p, 0.0)) for p in frame.settle]
     pins = []
     if placer.first is not None:
         for _, group, pts in contacts:

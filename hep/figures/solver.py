@@ -22,8 +22,17 @@ from hep.figures.kinematics import Mat, Pose, Vec, positions
 
 ITERATIONS = 60
 DONE = 0.15  # body units: every residual this small is solved
-STAY = 0.02  # weight per degree that keeps the free angles near what the keyframe wrote
+STAY = 0.05  # weight per degree that keeps the free angles near what the keyframe wrote
 STEP = 0.25  # degrees, for the numeric derivatives
+REACH = 12.0  # degrees: the most one iteration moves an angle, so a search stays near the pose written
+
+
+GUARD = (
+    "head",
+    "pelvis",
+    "chest",
+    *(f"{p}_{s}" for p in ("hand", "fingers", "elbow", "knee", "heel", "toes") for s in sk.SIDES),
+)
 
 
 @dataclass(frozen=True)
@@ -119,6 +128,9 @@ def solve(angles: Pose, flat, variables, goal: Goal) -> Pose:
         improved = False
         for _attempt in range(8):
             step = _lm_step(jac, res, damping)
+            biggest = max(abs(d) for d in step) or 1.0
+            if biggest > REACH:
+                step = [d * REACH / biggest for d in step]
             trial = [min(hi, max(lo, v + d)) for v, d, (lo, hi) in zip(values, step, bounds, strict=True)]
             trial_res = residuals(trial)
             if measure(trial_res) < measure(res):
@@ -139,13 +151,16 @@ def _residuals(pts: dict[str, Vec], frames: dict[str, Mat], goal: Goal) -> list[
         lows = [_low(pts, frames, p) - h for p, h in goal.floors]
         dy = -sum(lows) / len(lows)
         out += [low + dy for low in lows]
+        resting = {p for p, _ in goal.floors}
+        # the rest of the body stays out of the floor (a miss only when it goes in)
+        out += [min(0.0, _low(pts, frames, p) + dy) for p in GUARD if p not in resting]
     else:
         dy = 0.0
     if goal.pins:
         dx = sum(x - pts[p][0] for p, x, _ in goal.pins) / len(goal.pins)
         dz = sum(z - pts[p][2] for p, _, z in goal.pins) / len(goal.pins)
         for p, x, z in goal.pins:
-            out += [0.5 * (pts[p][0] + dx - x), 0.5 * (pts[p][2] + dz - z)]
+            out += [pts[p][0] + dx - x, pts[p][2] + dz - z]
     else:
         dx = dz = 0.0
     if goal.wall:

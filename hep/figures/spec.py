@@ -81,12 +81,13 @@ class Arrow:
 @dataclass(frozen=True)
 class Frame:
     angles: Pose
-    flat: frozenset[str]  # ankles levelled to the floor
+    flat: frozenset[str]  # ankles and wrists levelled (the foot or hand flat on a surface)
     contacts: tuple[tuple[str, str, tuple[str, ...]], ...]  # (surface, group as written, its points)
     # Angles the contact solver may change so the contacts and reaches are met: each variable is
     # one or more (joint, movement) that move together ("knees" is both knees, one angle).
     free: tuple[tuple[tuple[str, str], ...], ...] = ()
     reach: tuple[tuple[str, str], ...] = ()  # (body point, the point or segment it touches)
+    settle: tuple[str, ...] = ()  # points the solver lays on the floor without making them contacts
     written: frozenset[tuple[str, str]] = frozenset()  # (joint, movement) this keyframe sets; ("*", "*"): a posture
 
 
@@ -130,8 +131,8 @@ def _set_joint(angles: Pose, flat: set[str], joint: str, value, path) -> None:
     """Apply one joint override ("knee_r: 90", "shoulder_r: {flex: 90, abd: 20}") with range checks."""
     dofs = sk.JOINTS[joint]
     if value == FLAT:
-        if not joint.startswith("ankle_"):
-            raise FigureError(path, "only an ankle can be 'flat' (its foot levelled)")
+        if not joint.startswith(("ankle_", "wrist_")):
+            raise FigureError(path, "only an ankle or a wrist can be 'flat' (its foot or hand levelled)")
         flat.add(joint)
         return
     if not isinstance(value, dict):
@@ -139,7 +140,7 @@ def _set_joint(angles: Pose, flat: set[str], joint: str, value, path) -> None:
     for dof, degrees in value.items():
         if dof not in dofs:
             raise FigureError(path, f"has no movement {dof!r} (it has {', '.join(dofs)})")
-        if joint.startswith("ankle_") and dof == "dorsi":
+        if (joint.startswith("ankle_") and dof == "dorsi") or (joint.startswith("wrist_") and dof == "ext"):
             flat.discard(joint)
         low, high = dofs[dof]
         number = _number(degrees, path)
@@ -170,7 +171,8 @@ def _posture(name, path) -> tuple[Pose, set[str], tuple, tuple]:
     _apply_overrides(angles, flat, base["angles"], path)
     free = _free(base["free"], path) if base.get("free") else ()
     reach = _reach(base["reach"], path) if base.get("reach") else ()
-    return angles, flat, _contacts(base["contacts"], path), (free, reach)
+    settle = tuple(p for n in base.get("settle", ()) for p in sk.point_names(n))
+    return angles, flat, _contacts(base["contacts"], path), (free, reach, settle)
 
 
 def _contacts(value, path) -> tuple[tuple[str, str, tuple[str, ...]], ...]:
@@ -218,10 +220,11 @@ def _frames(raw: dict) -> tuple[Frame, ...]:
             resting = tuple((s, g, tuple(p for p in pts if p not in lifted)) for s, g, pts in contacts)
             resting = tuple(c for c in resting if c[2])
         # a base posture settles itself on its contacts in the keyframe that takes it up
-        free, reach = posture_free if i == 0 or posed else ((), ())
+        free, reach, settle = posture_free if i == 0 or posed else ((), (), ())
         # a posture's reach (hands resting on the thighs) gives way where the keyframe moves that limb,
         # and its free angles to the keyframe's own values
         reach = tuple(r for r in reach if not _moves_limb(overrides, r[0]))
+        settle = tuple(p for p in settle if not _moves_limb(overrides, p))
         own = "free" in overrides
         if own:  # the keyframe's own free angles start from whatever it writes for them
             free = _free(overrides.pop("free"), (*path, "free"))
@@ -259,7 +262,7 @@ def _written(overrides: dict) -> set[tuple[str, str]]:
         for joint in joints:
             dofs = sk.JOINTS[joint]
             if value == FLAT:
-                out.add((joint, "dorsi"))
+                out.add((joint, next(iter(dofs))))
             elif isinstance(value, dict):
                 out |= {(joint, d) for d in value}
             else:
