@@ -125,6 +125,33 @@ def _smooth(points: list[tuple[float, float]]) -> str:
     return "".join(out) + "z"
 
 
+STEADY = 1.2  # SVG units: a part that moves less than this between states is drawn as not moving
+# An animation too big for the budget is drawn again with fewer in-between states, then with plain
+# (not eased) moves, then with small movements (under 1.5 body units) held still.
+LADDER = ((30, True, STEADY), (60, True, STEADY), (180, True, STEADY), (180, False, STEADY), (180, False, 3.0))
+
+
+def _steady(outlines, steady: float = 1.2) -> list[dict[str, str]]:
+    """Path data per state; a state whose outlines are all within STEADY of an earlier one's reuses
+    that one's data, so a part that only trembles (a rounding, a counter-rotation) does not animate."""
+    out: list[dict[str, str]] = []
+    seen: list[tuple] = []
+    for shapes, open_line in outlines:
+        flat = [p for shape in shapes for p in shape] + list(open_line)
+        sizes = tuple(len(shape) for shape in shapes)
+        for (other_sizes, other), data in zip(seen, out, strict=True):
+            if other_sizes == sizes and all(
+                abs(a[0] - b[0]) <= steady and abs(a[1] - b[1]) <= steady for a, b in zip(flat, other, strict=True)
+            ):
+                out.append(data)
+                break
+        else:
+            d = "".join(_smooth(shape) for shape in shapes if shape) + (_rel(open_line) if open_line else "")
+            out.append({"d": d})
+        seen.append((sizes, flat))
+    return out
+
+
 def _fill(ink: str, fill: str) -> str:
     return f'fill="{fill}"' + (f' stroke="{ink}"' if ink != BODY else "")
 
@@ -178,6 +205,7 @@ class Drawing:
         fig = scene.figure
         self.cam = camera(fig.view, fig.turn, fig.tilt, mirror)
         self._arrows: list | None = None
+        self.steady = STEADY
 
     def xy(self, state: State, name: str) -> tuple[float, float]:
         x, y, _ = self.cam.project(state.points[name])
@@ -209,30 +237,30 @@ class Drawing:
         for name, pieces in self.parts(ref):
             far = name not in ("trunk", "head") and silhouette.depth(project, ref.volume, name) < trunk_depth - 3
             ink, skin = (FAR, FAR_SKIN) if far else (BODY, SKIN)
-            geometry = [
-                {"d": "".join(_smooth(silhouette.part_outline(project, st.volume, piece)) for piece in pieces)
-                 + (_rel([self.xy(st, n) for n in ("nose_bridge", "nose", "nose_base")]) if name == "head" else "")}
+            nose = ("nose_bridge", "nose", "nose_base") if name == "head" else ()
+            outlines = [
+                (
+                    [silhouette.part_outline(project, st.volume, piece) for piece in pieces],
+                    [self.xy(st, n) for n in nose],
+                )
                 for st in states
-            ]  # fmt: skip
-            shapes.append(Shape("path", _fill(ink, skin), geometry))
+            ]
+            shapes.append(Shape("path", _fill(ink, skin), _steady(outlines, self.steady)))
             for region in regions:
                 stretches = [st for st in silhouette.REGION_STRETCHES[region] if st[0] in pieces]
                 if not stretches:
                     continue
-                geometry = [
-                    {
-                        "d": "".join(
-                            _smooth(outline)
-                            for piece, a, b, sector in stretches
-                            if (
-                                outline := silhouette.stretch_outline(
-                                    project, st.volume, piece, a, b, sector, self.cam.toward
-                                )
-                            )
-                        )
-                    }
+                outlines = [
+                    (
+                        [
+                            silhouette.stretch_outline(project, st.volume, *stretch, self.cam.toward)
+                            for stretch in stretches
+                        ],
+                        [],
+                    )
                     for st in states
                 ]
+                geometry = _steady(outlines, self.steady)
                 if not any(g["d"] for g in geometry):
                     continue
                 shapes.append(Shape("path", _fill(ink, GLOW_FAR if far else GLOW), geometry))
@@ -264,11 +292,15 @@ class Drawing:
                 r = RIGID[prop.kind][prop.size]
             elif prop.kind == "rolled-towel":
                 r = max(1.0, min(4.0, (top - floor) / 2))
+            elif prop.kind == "towel":
+                r = 0.7
             else:  # pillow: fills the gap
                 r = max(1.0, (top - floor) / 2)
             cx, cy, _ = self.cam.project((px, floor + r, pz))
             if prop.kind == "pillow":
                 geometry.append({"d": _oval(cx, cy, 8 * SCALE, r * SCALE)})
+            elif prop.kind == "towel":  # a folded towel lying flat
+                geometry.append({"d": _oval(cx, cy, 5 * SCALE, 0.7 * SCALE)})
             else:
                 geometry.append({"d": _circle(cx, cy, r * SCALE)})
         fill, line = PROP_COLOURS[prop.kind if prop.kind != "ball" else f"ball-{prop.size}"]
@@ -588,7 +620,8 @@ def animated(scene: Scene, title: str, desc: str, *, mirror: bool = False) -> st
         return single(scene, title, desc, frame=0, mirror=mirror)
     tag = _tag(scene, title)
     # a drawing too big for the budget gets fewer in-between states, then plain (not eased) moves
-    for step, ease in ((STEP_DEGREES, True), (2 * STEP_DEGREES, True), (180, True), (180, False)):
+    for step, ease, steady in LADDER:
+        drawing.steady = steady
         states, moves = _schedule(scene, step)
         box = _bounds(drawing, states)
         shapes = _layers(drawing, states, scene.keyframes[0])

@@ -116,10 +116,26 @@ class _Placer:
             return None  # a wall is checked, not stood on
         return self.support_height
 
+    def kept(self, contacts, slide=frozenset()) -> tuple[str, ...]:
+        """Resting points that rested in keyframe 1 too: they stay where they were (no sliding)."""
+        if self.first is None:
+            return ()
+        out = []
+        for surface, group, pts in contacts:
+            height = self.surface(surface)
+            for p in pts:
+                if p in slide:
+                    continue
+                named = group in self.first_groups
+                touching = height is not None and self.bottom(self.first, p) - height < TOUCH
+                if named or touching:
+                    out.append(p)
+        return tuple(dict.fromkeys(out))
+
     def bottom(self, state: State, name: str) -> float:
         return surface_low(state, name) - self.lift.get(name, 0.0)
 
-    def place(self, angles: Pose, flat, contacts, where) -> State:
+    def place(self, angles: Pose, flat, contacts, where, slide=frozenset()) -> State:
         raw = pose_state(angles, flat)
         if self.first is None and self.support_height is None:
             # Frame 1 fixes a chair's or table's height: the floor contacts place the body, the seat fits under.
@@ -139,11 +155,10 @@ class _Placer:
             pin = resting[0][2]
             target = (0.0, 0.0)
         else:
-            for _, group, pts in contacts:
-                if group in self.first_groups:
-                    pin, target = pts, _mean_xz(self.first.points, pts)
-                    break
-            if pin is None:
+            kept = self.kept(contacts, slide)
+            if kept:
+                pin, target = kept, _mean_xz(self.first.points, kept)
+            else:
                 pin, target = ("pelvis",), _mean_xz(self.first.points, ("pelvis",))
         x, z = _mean_xz(raw.points, pin)
         placed = shifted(raw, (target[0] - x, dy, target[1] - z))
@@ -287,7 +302,7 @@ def build(figure: Figure) -> Scene:
             frame = dataclasses.replace(frame, angles=solve(frame.angles, frame.flat, frame.free, goal))
             solved.update({jd: frame.angles[jd[0]][jd[1]] for var in frame.free for jd in var})
         frames.append(frame)
-        keyframes.append(placer.place(frame.angles, frame.flat, frame.contacts, ("frames", i)))
+        keyframes.append(placer.place(frame.angles, frame.flat, frame.contacts, ("frames", i), frame.slide))
         if i == 0:
             support = _support(figure, keyframes[0], frame, placer.support_height)
     figure = dataclasses.replace(figure, frames=tuple(frames))
@@ -328,11 +343,7 @@ def _goal(placer: _Placer, frame: Frame, support: Support | None, figure: Figure
         if height is not None:
             floors += [(p, height + placer.lift.get(p, 0.0)) for p in pts]
     floors += [(p, placer.lift.get(p, 0.0)) for p in frame.settle]
-    pins = []
-    if placer.first is not None:
-        for _, group, pts in contacts:
-            if group in placer.first_groups:
-                pins += [(p, placer.first.points[p][0], placer.first.points[p][2]) for p in pts]
+    pins = [(p, placer.first.points[p][0], placer.first.points[p][2]) for p in placer.kept(contacts, frame.slide)]
     wall = None
     on_wall = tuple(p for s, _, pts in contacts if s == "support" for p in pts)
     if figure.support in VERTICAL and on_wall:
@@ -459,6 +470,6 @@ def between(scene: Scene, ia: int, ib: int, t: float) -> State:
     if free:  # moving between solved keyframes, the contacts stay met on the way
         middle = dataclasses.replace(b, contacts=contacts, reach=tuple(r for r in b.reach if r in a.reach))
         angles = solve(angles, flat, free, _goal(placer, middle, scene.support, fig, contacts))
-    state = placer.place(angles, flat, contacts, ("frames", ia))
+    state = placer.place(angles, flat, contacts, ("frames", ia), a.slide | b.slide)
     scene.cache[key] = state
     return state

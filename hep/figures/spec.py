@@ -17,7 +17,7 @@ SUPPORTS = ("floor", "mat", "chair", "table", "wall", "step", "door-frame")
 SURFACES = ("floor", "support")
 # Props and how they attach: held in a hand, lying under a point, or spanning two points.
 PROPS = {
-    "towel": ("at", "between"),
+    "towel": ("at", "between", "under"),
     "band": ("between",),
     "dumbbell": ("at",),
     "ball": ("at", "under"),
@@ -88,6 +88,7 @@ class Frame:
     free: tuple[tuple[tuple[str, str], ...], ...] = ()
     reach: tuple[tuple[str, str], ...] = ()  # (body point, the point or segment it touches)
     settle: tuple[str, ...] = ()  # points the solver lays on the floor without making them contacts
+    slide: frozenset[str] = frozenset()  # resting points free to move along their surface (a heel slide)
     written: frozenset[tuple[str, str]] = frozenset()  # (joint, movement) this keyframe sets; ("*", "*"): a posture
 
 
@@ -158,7 +159,8 @@ def _apply_overrides(angles: Pose, flat: set[str], overrides: dict, path) -> Non
             _set_joint(angles, flat, key, value, (*path, key))
         else:
             raise FigureError(
-                (*path, key), "is not a joint (see skeleton.JOINTS), 'pose', 'contacts', 'lift', 'free' or 'reach'"
+                (*path, key),
+                "is not a joint (see skeleton.JOINTS), 'pose', 'contacts', 'lift', 'land', 'slide', 'free' or 'reach'",
             )
 
 
@@ -195,6 +197,7 @@ def _frames(raw: dict) -> tuple[Frame, ...]:
     if "contacts" in raw:
         contacts = _contacts(raw["contacts"], ("contacts",))
     frames = []
+    lifted: set[str] = set()
     for i, overrides in enumerate(frames_raw):
         path = ("frames", i)
         if overrides is None:
@@ -208,37 +211,55 @@ def _frames(raw: dict) -> tuple[Frame, ...]:
         else:
             angles = {joint: dict(dofs) for joint, dofs in angles.items()}
             flat = set(flat)
+        if posed:
+            lifted = set()
         if "contacts" in overrides:
             contacts = _contacts(overrides.pop("contacts"), (*path, "contacts"))
-        resting = contacts
-        if "lift" in overrides:  # points off their surface in this keyframe only
-            lifted = {
-                p
-                for n in _names(overrides.pop("lift"), (*path, "lift"), _is_point, "body point")
-                for p in sk.point_names(n)
-            }
-            resting = tuple((s, g, tuple(p for p in pts if p not in lifted)) for s, g, pts in contacts)
-            resting = tuple(c for c in resting if c[2])
+            lifted = set()
+        # points off their surface from this keyframe on, until one puts them down (land) or sets contacts
+        for key, add in (("lift", True), ("land", False)):
+            if key in overrides:
+                names = _names(overrides.pop(key), (*path, key), _is_point, "body point")
+                points = {p for n in names for p in sk.point_names(n)}
+                lifted = lifted | points if add else lifted - points
+        resting = tuple((s, g, tuple(p for p in pts if p not in lifted)) for s, g, pts in contacts)
+        resting = tuple(c for c in resting if c[2])
         # a base posture settles itself on its contacts in the keyframe that takes it up
         free, reach, settle = posture_free if i == 0 or posed else ((), (), ())
         # a posture's reach (hands resting on the thighs) gives way where the keyframe moves that limb,
         # and its free angles to the keyframe's own values
         reach = tuple(r for r in reach if not _moves_limb(overrides, r[0]))
         settle = tuple(p for p in settle if not _moves_limb(overrides, p))
-        own = "free" in overrides
-        if own:  # the keyframe's own free angles start from whatever it writes for them
-            free = _free(overrides.pop("free"), (*path, "free"))
+        own = _free(overrides.pop("free"), (*path, "free")) if "free" in overrides else ()
         if "reach" in overrides:
             reach = _reach(overrides.pop("reach"), (*path, "reach"))
+        settle = tuple(p for p in settle if p not in {point for point, _ in reach})
+        slide = frozenset()
+        if "slide" in overrides:
+            slide = frozenset(
+                p
+                for n in _names(overrides.pop("slide"), (*path, "slide"), _is_point, "body point")
+                for p in sk.point_names(n)
+            )
         before = {(j, d): v for j, dofs in angles.items() for d, v in dofs.items()}
         _apply_overrides(angles, flat, overrides, path)
         written = frozenset(_written(overrides) | ({("*", "*")} if posed else set()))
         changed = {(j, d) for j, dofs in angles.items() for d, v in dofs.items() if before.get((j, d)) != v}
-        if not own:  # a posture's free angle the keyframe sets stays as written (a plural keeps its other side)
-            free = tuple(v for v in (tuple(jd for jd in var if jd not in written) for var in free) if v)
+        # a posture's free angle the keyframe sets stays as written (a plural keeps its other side free);
+        # the keyframe's own free angles start from whatever it writes for them
+        free = tuple(v for v in (tuple(jd for jd in var if jd not in written) for var in free) if v)
+        taken = {jd for var in own for jd in var}
+        free = tuple(var for var in free if not taken & set(var)) + own
         frames.append(
             Frame(
-                angles=angles, flat=frozenset(flat), contacts=resting, free=free, reach=reach, written=written | changed
+                angles=angles,
+                flat=frozenset(flat),
+                contacts=resting,
+                free=free,
+                reach=reach,
+                settle=settle,
+                slide=slide,
+                written=written | changed,
             )
         )
     return tuple(frames)
