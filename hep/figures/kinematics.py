@@ -43,9 +43,14 @@ def rot_z(d: float) -> Mat:
 
 
 def mul(a: Mat, b: Mat) -> Mat:
-    """The matrix product a·b."""
-    cols = tuple(zip(*b, strict=True))
-    return tuple(tuple(sum(x * y for x, y in zip(row, col, strict=True)) for col in cols) for row in a)  # type: ignore[return-value]
+    """The matrix product a·b (written out: the figures multiply many thousands of them)."""
+    (a0, a1, a2), (a3, a4, a5), (a6, a7, a8) = a
+    (b0, b1, b2), (b3, b4, b5), (b6, b7, b8) = b
+    return (
+        (a0 * b0 + a1 * b3 + a2 * b6, a0 * b1 + a1 * b4 + a2 * b7, a0 * b2 + a1 * b5 + a2 * b8),
+        (a3 * b0 + a4 * b3 + a5 * b6, a3 * b1 + a4 * b4 + a5 * b7, a3 * b2 + a4 * b5 + a5 * b8),
+        (a6 * b0 + a7 * b3 + a8 * b6, a6 * b1 + a7 * b4 + a8 * b7, a6 * b2 + a7 * b5 + a8 * b8),
+    )
 
 
 def chain(*ms: Mat) -> Mat:
@@ -56,7 +61,9 @@ def chain(*ms: Mat) -> Mat:
 
 
 def apply(m: Mat, v: Vec) -> Vec:
-    return tuple(sum(a * b for a, b in zip(row, v, strict=True)) for row in m)  # type: ignore[return-value]
+    (m0, m1, m2), (m3, m4, m5), (m6, m7, m8) = m
+    x, y, z = v
+    return (m0 * x + m1 * y + m2 * z, m3 * x + m4 * y + m5 * z, m6 * x + m7 * y + m8 * z)
 
 
 def add(a: Vec, b: Vec, k: float = 1.0) -> Vec:
@@ -84,7 +91,10 @@ def _spine(pose: Pose, joint: str) -> Mat:
 def root(pose: Pose) -> Mat:
     """The pelvis's orientation: pitch forward, roll to the right, yaw to the right."""
     return chain(
-        rot_y(-_get(pose, "body", "yaw")), rot_x(_get(pose, "body", "roll")), rot_z(-_get(pose, "body", "pitch"))
+        rot_z(_get(pose, "body", "lean")),
+        rot_y(-_get(pose, "body", "yaw")),
+        rot_x(_get(pose, "body", "roll")),
+        rot_z(-_get(pose, "body", "pitch")),
     )
 
 

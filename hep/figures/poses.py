@@ -81,7 +81,7 @@ POSTURES: dict[str, dict] = {
             "neck": {"lat": -15},
         },
         "contacts": {"floor": ["shoulder_l", "hip_l"]},
-        "free": ["body.roll", "lumbar.lat"],
+        "free": ["body.roll", "body.lean", "lumbar.lat"],
     },
     "hands-and-knees": {
         "angles": {

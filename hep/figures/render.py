@@ -125,15 +125,73 @@ def _smooth(points: list[tuple[float, float]]) -> str:
     return "".join(out) + "z"
 
 
+SIMPLIFY = 0.7  # SVG units: an outline point closer than this to the line through its neighbours goes
 STEADY = 1.2  # SVG units: a part that moves less than this between states is drawn as not moving
 # An animation too big for the budget is drawn again with fewer in-between states, then with plain
-# (not eased) moves, then with small movements (under 1.5 body units) held still.
-LADDER = ((30, True, STEADY), (60, True, STEADY), (180, True, STEADY), (180, False, STEADY), (180, False, 3.0))
+# (not eased) moves, then with small movements (under 1.5 body units) held still, then with plainer outlines.
+LADDER = (
+    (30, True, STEADY, SIMPLIFY), (60, True, STEADY, SIMPLIFY), (180, True, STEADY, SIMPLIFY),
+    (180, False, STEADY, SIMPLIFY), (180, False, 3.0, SIMPLIFY), (180, False, 3.0, 2 * SIMPLIFY),
+)  # fmt: skip
 
 
-def _steady(outlines, steady: float = 1.2) -> list[dict[str, str]]:
+def _significant(points: list[tuple[float, float]], tolerance: float) -> set[int]:
+    """Indices a closed outline needs to stay within `tolerance` of itself (Douglas-Peucker)."""
+    n = len(points)
+    if n <= 4:
+        return set(range(n))
+    far = max(range(n), key=lambda i: math.dist(points[0], points[i]))
+    keep = {0, far}
+
+    def split(i: int, j: int) -> None:  # the points strictly between i and j (going round)
+        span = [(i + k) % n for k in range(1, (j - i) % n)]
+        if not span:
+            return
+        (ax, ay), (bx, by) = points[i], points[j]
+        length = math.hypot(bx - ax, by - ay) or 1e-9
+
+        def off(k: int) -> float:
+            px, py = points[k]
+            return abs((bx - ax) * (ay - py) - (ax - px) * (by - ay)) / length
+
+        k = max(span, key=off)
+        if off(k) > tolerance:
+            keep.add(k)
+            split(i, k)
+            split(k, j)
+
+    split(0, far)
+    split(far, 0)
+    return keep
+
+
+def _simplify(outlines, tolerance: float = SIMPLIFY):
+    """The same outline points dropped in every state of a part (so its animation still lines up)."""
+    if not outlines:
+        return outlines
+    count = len(outlines[0][0])
+    if any(len(shapes) != count for shapes, _ in outlines):
+        return outlines
+    masks = []
+    for j in range(count):
+        sizes = {len(shapes[j]) for shapes, _ in outlines}
+        if len(sizes) != 1:
+            masks.append(None)
+            continue
+        keep: set[int] = set()
+        for shapes, _ in outlines:
+            keep |= _significant(shapes[j], tolerance)
+        masks.append(sorted(keep))
+    return [
+        ([shape if mask is None else [shape[i] for i in mask] for shape, mask in zip(shapes, masks, strict=True)], line)
+        for shapes, line in outlines
+    ]
+
+
+def _steady(outlines, steady: float = STEADY, tolerance: float = SIMPLIFY) -> list[dict[str, str]]:
     """Path data per state; a state whose outlines are all within STEADY of an earlier one's reuses
     that one's data, so a part that only trembles (a rounding, a counter-rotation) does not animate."""
+    outlines = _simplify(outlines, tolerance)
     out: list[dict[str, str]] = []
     seen: list[tuple] = []
     for shapes, open_line in outlines:
@@ -206,6 +264,7 @@ class Drawing:
         self.cam = camera(fig.view, fig.turn, fig.tilt, mirror)
         self._arrows: list | None = None
         self.steady = STEADY
+        self.tolerance = SIMPLIFY
 
     def xy(self, state: State, name: str) -> tuple[float, float]:
         x, y, _ = self.cam.project(state.points[name])
@@ -245,7 +304,7 @@ class Drawing:
                 )
                 for st in states
             ]
-            shapes.append(Shape("path", _fill(ink, skin), _steady(outlines, self.steady)))
+            shapes.append(Shape("path", _fill(ink, skin), _steady(outlines, self.steady, self.tolerance)))
             for region in regions:
                 stretches = [st for st in silhouette.REGION_STRETCHES[region] if st[0] in pieces]
                 if not stretches:
@@ -260,7 +319,7 @@ class Drawing:
                     )
                     for st in states
                 ]
-                geometry = _steady(outlines, self.steady)
+                geometry = _steady(outlines, self.steady, self.tolerance)
                 if not any(g["d"] for g in geometry):
                     continue
                 shapes.append(Shape("path", _fill(ink, GLOW_FAR if far else GLOW), geometry))
@@ -399,7 +458,7 @@ class Drawing:
             centre = self.xy(self.scene.keyframes[0], "pelvis")
             self._arrows = []
             for arrow in self.scene.figure.arrows:
-                pts = [self.xy(between(self.scene, arrow.start, arrow.end, k / 8), arrow.point) for k in range(1, 8)]
+                pts = [self.xy(between(self.scene, arrow.start, arrow.end, k / 6), arrow.point) for k in range(1, 6)]
                 self._arrows.append((arrow.end, _arrow(pts, centre)))
         return [pts for e, pts in self._arrows if end is None or e == end]
 
@@ -620,8 +679,8 @@ def animated(scene: Scene, title: str, desc: str, *, mirror: bool = False) -> st
         return single(scene, title, desc, frame=0, mirror=mirror)
     tag = _tag(scene, title)
     # a drawing too big for the budget gets fewer in-between states, then plain (not eased) moves
-    for step, ease, steady in LADDER:
-        drawing.steady = steady
+    for step, ease, steady, tolerance in LADDER:
+        drawing.steady, drawing.tolerance = steady, tolerance
         states, moves = _schedule(scene, step)
         box = _bounds(drawing, states)
         shapes = _layers(drawing, states, scene.keyframes[0])

@@ -445,6 +445,15 @@ def largest_change(a: Frame, b: Frame) -> float:
     )  # fmt: skip
 
 
+def _misses(state: State, contacts, placer: _Placer) -> bool:
+    """Whether a placed in-between state floats off a resting point or dips into the floor."""
+    for surface, _, pts in contacts:
+        height = placer.surface(surface)
+        if height is not None and any(placer.bottom(state, p) - height > TOUCH / 2 for p in pts):
+            return True
+    return min(p[1] for _, ring in state.volume.rings.values() for p in ring) < -BELOW
+
+
 def between(scene: Scene, ia: int, ib: int, t: float) -> State:
     """A state a fraction t of the way from keyframe ia to keyframe ib, resting as both agree."""
     fig = scene.figure
@@ -467,9 +476,10 @@ def between(scene: Scene, ia: int, ib: int, t: float) -> State:
         scene.support.height if scene.support.kind in ("chair", "table", "step") else placer.support_height
     )
     free = b.free or a.free
-    if free:  # moving between solved keyframes, the contacts stay met on the way
+    state = placer.place(angles, flat, contacts, ("frames", ia), a.slide | b.slide)
+    if free and _misses(state, contacts, placer):  # on the way between solved keyframes, the contacts stay met
         middle = dataclasses.replace(b, contacts=contacts, reach=tuple(r for r in b.reach if r in a.reach))
         angles = solve(angles, flat, free, _goal(placer, middle, scene.support, fig, contacts))
-    state = placer.place(angles, flat, contacts, ("frames", ia), a.slide | b.slide)
+        state = placer.place(angles, flat, contacts, ("frames", ia), a.slide | b.slide)
     scene.cache[key] = state
     return state

@@ -71,7 +71,8 @@ RADIUS = {
 # Ranges are the active and comfortable passive ranges of an adult (AAOS / Norkin and White),
 # with a little slack, so a typo (a knee at 200, an elbow at -40) is caught.
 # `hinge` bends forward at the hips keeping the thighs where they were (pitch and both hips together).
-ROOT = {"pitch": (-180, 180), "roll": (-180, 180), "yaw": (-180, 180), "hinge": (-40, 120)}
+# `lean` turns the whole body last, about the side view's line of sight (head up in a side plank).
+ROOT = {"pitch": (-180, 180), "roll": (-180, 180), "yaw": (-180, 180), "hinge": (-40, 120), "lean": (-90, 90)}
 CENTRAL = {
     "lumbar": {"flex": (-35, 60), "lat": (-35, 35), "rot": (-15, 15)},
     "thoracic": {"flex": (-25, 45), "lat": (-25, 25), "rot": (-40, 40)},

@@ -108,12 +108,21 @@ def solve(angles: Pose, flat, variables, goal: Goal) -> Pose:
         pts = positions(_set(angles, variables, values), flat, frames)
         return pts, frames
 
-    def residuals(values, posed=None):
-        pts, frames = posed or pose(values)
-        return _residuals(pts, frames, goal) + [STAY * (v - s) for v, s in zip(values, start, strict=True)]
+    values = _search(pose, goal, list(start), start, bounds, STAY)
+    misses = _residuals(*pose(values), goal)
+    if max((abs(x) for x in misses), default=0.0) > 2 * DONE * 4:
+        # still off: let the angles go further from what was written to meet the contacts
+        values = _search(pose, goal, values, start, bounds, STAY / 10)
+    return _set(angles, variables, [round(v, 2) for v in values])
+
+
+def _search(pose, goal: Goal, values: list[float], start: list[float], bounds, stay: float) -> list[float]:
+    """Levenberg-Marquardt from `values`, pulled towards `start` with weight `stay` per degree."""
+
+    def residuals(values):
+        return _residuals(*pose(values), goal) + [stay * (v - s) for v, s in zip(values, start, strict=True)]
 
     measure: Callable[[list[float]], float] = lambda r: sum(x * x for x in r)  # noqa: E731
-    values = list(start)
     res = residuals(values)
     damping = 1.0
     for _ in range(ITERATIONS):
@@ -141,7 +150,7 @@ def solve(angles: Pose, flat, variables, goal: Goal) -> Pose:
             damping *= 4
         if not improved:
             break
-    return _set(angles, variables, [round(v, 2) for v in values])
+    return values
 
 
 def _residuals(pts: dict[str, Vec], frames: dict[str, Mat], goal: Goal) -> list[float]:
