@@ -342,7 +342,19 @@ class Drawing:
     def _under(self, states, prop) -> Shape:
         pts = sk.point_names(prop.under)
         geometry = []
+        plane = self.scene.support.plane
+        on_wall = plane is not None and any(
+            p in q for s, _, q in self.scene.figure.frames[0].contacts if s == "support" for p in pts
+        )
         for st in states:
+            if on_wall:  # between the body and the wall
+                normal, offset = plane
+                p = st.points[pts[0]]
+                r = RIGID[prop.kind][prop.size] if prop.kind in RIGID else 2.0
+                depth = offset - sum(a * b for a, b in zip(p, normal, strict=True))  # to the wall
+                cx, cy, _ = self.cam.project(tuple(p[i] + normal[i] * (depth - r) for i in range(3)))
+                geometry.append({"d": _circle(cx, cy, r * SCALE)})
+                continue
             low = min(pts, key=lambda p: surface_low(st, p))
             px, _, pz = st.points[low]
             floor = below(self.scene, st.points[low])

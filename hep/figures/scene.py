@@ -192,7 +192,8 @@ def _support(figure: Figure, first_state: State, frame: Frame, height: float | N
         px, _, pz = first["pelvis"]
         dx, dz = cx - px, cz - pz
         normal = (math.copysign(1.0, dx), 0.0, 0.0) if abs(dx) >= abs(dz) else (0.0, 0.0, math.copysign(1.0, dz))
-        offset = max(surface_out(first_state, p, normal) for p in on_it)
+        lift = {p: prop_thickness(prop) for prop in figure.props if prop.under for p in sk.point_names(prop.under)}
+        offset = max(surface_out(first_state, p, normal) + lift.get(p, 0.0) for p in on_it)
         if kind == "wall":
             boxes = (_slab(normal, offset, first, 2.0),)
         else:
@@ -312,7 +313,8 @@ def build(figure: Figure) -> Scene:
         if prop.anchor is not None:
             fx, _, fz = _facing(figure.frames[0].angles)
             base = first[prop.between[0]]
-            anchors[i] = (base[0] + prop.anchor[0] * fx, base[1] + prop.anchor[1], base[2] + prop.anchor[0] * fz)
+            ahead, up, right = prop.anchor  # right of a body facing (fx, fz) is (-fz, fx)
+            anchors[i] = (base[0] + ahead * fx - right * fz, base[1] + up, base[2] + ahead * fz + right * fx)
     scene = Scene(figure, tuple(keyframes), support, anchors)
     for i, (frame, state) in enumerate(zip(figure.frames, keyframes, strict=True)):
         _check(scene, frame, state, placer, ("frames", i))
@@ -364,7 +366,7 @@ def _check(scene: Scene, frame: Frame, state: State, placer: _Placer, where) -> 
             height = placer.surface(surface)
             if height is None:  # a wall or door frame
                 normal, offset = scene.support.plane
-                gap = offset - surface_out(state, p, normal)
+                gap = offset - surface_out(state, p, normal) - placer.lift.get(p, 0.0)
                 if abs(gap) > TOUCH:
                     raise FigureError((*where, p), f"is {abs(gap):.1f} away from the {scene.support.kind} it rests on")
                 continue
@@ -402,6 +404,16 @@ def below(scene: Scene, point: Vec) -> float:
 
 def _check_prop(scene: Scene, i: int, prop, state: State, where) -> None:
     points = state.points
+    if (
+        prop.under
+        and scene.support.plane is not None
+        and any(
+            p in on
+            for p in sk.point_names(prop.under)
+            for on in [{q for s, _, qs in scene.figure.frames[0].contacts if s == "support" for q in qs}]
+        )
+    ):
+        return  # a ball or pillow between the body and a wall: placed with the contact, drawn there
     if prop.under:
         pts = sk.point_names(prop.under)
         low = min(pts, key=lambda p: surface_low(state, p))

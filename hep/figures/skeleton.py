@@ -131,6 +131,7 @@ GROUPS = {
     "knees": ("knee_l", "knee_r"),
     "hands": ("hand_l", "hand_r"),
     "elbows": ("elbow_l", "elbow_r"),
+    "wrists": ("wrist_l", "wrist_r"),
     "forearms": ("elbow_l", "wrist_l", "elbow_r", "wrist_r"),
     "hips": ("hip_l", "hip_r"),
     "shoulders": ("shoulder_l", "shoulder_r"),

@@ -67,7 +67,7 @@ class Prop:
     at: str | None = None  # a point: held (dumbbell, ball, towel) or resting on
     under: str | None = None  # a point group resting on the prop
     between: tuple[str, str] | None = None  # two points, or a point and "floor" / "anchor"
-    anchor: tuple[float, float] | None = None  # for between [x, anchor]: forward, up offset from x in keyframe 1
+    anchor: tuple[float, float, float] | None = None  # between [x, anchor]: forward, up, right of x in keyframe 1
     size: str = "small"
 
 
@@ -198,6 +198,8 @@ def _frames(raw: dict) -> tuple[Frame, ...]:
         contacts = _contacts(raw["contacts"], ("contacts",))
     frames = []
     lifted: set[str] = set()
+    carried_free: tuple = ()
+    carried_reach: tuple = ()
     for i, overrides in enumerate(frames_raw):
         path = ("frames", i)
         if overrides is None:
@@ -230,9 +232,20 @@ def _frames(raw: dict) -> tuple[Frame, ...]:
         # and its free angles to the keyframe's own values
         reach = tuple(r for r in reach if not _moves_limb(overrides, r[0]))
         settle = tuple(p for p in settle if not _moves_limb(overrides, p))
-        own = _free(overrides.pop("free"), (*path, "free")) if "free" in overrides else ()
+        # a keyframe's own free angles and reaches carry on to the next keyframes until one gives its
+        # own (or takes up a posture); a carried reach gives way where the keyframe moves that limb
+        if posed:
+            carried_free, carried_reach = (), ()
+        if "free" in overrides:
+            own = carried_free = _free(overrides.pop("free"), (*path, "free"))
+        else:
+            own = tuple(
+                v for v in (tuple(jd for jd in var if jd not in _written(overrides)) for var in carried_free) if v
+            )
         if "reach" in overrides:
-            reach = _reach(overrides.pop("reach"), (*path, "reach"))
+            reach = carried_reach = _reach(overrides.pop("reach"), (*path, "reach"))
+        elif carried_reach:
+            reach = tuple(r for r in carried_reach if not _moves_limb(overrides, r[0]))
         settle = tuple(p for p in settle if p not in {point for point, _ in reach})
         slide = frozenset()
         if "slide" in overrides:
@@ -279,6 +292,8 @@ def _moves_limb(overrides: dict, point: str) -> bool:
 def _written(overrides: dict) -> set[tuple[str, str]]:
     out = set()
     for key, value in overrides.items():
+        if key not in sk.PLURALS and key not in sk.JOINTS:
+            continue
         joints = [f"{sk.PLURALS[key]}_{side}" for side in sk.SIDES] if key in sk.PLURALS else [key]
         for joint in joints:
             dofs = sk.JOINTS[joint]
@@ -292,7 +307,9 @@ def _written(overrides: dict) -> set[tuple[str, str]]:
 
 
 def _free(value, path) -> tuple[tuple[tuple[str, str], ...], ...]:
-    """free: [hips, knee_r, body.pitch, shoulders.flex]: the angles the solver may change."""
+    """free: [hips, knee_r, body.pitch, shoulders.flex]: the angles the solver may change ([]: none)."""
+    if value == []:
+        return ()
     names = _names(value, path, lambda n: True, "joint")
     out = []
     for name in names:
@@ -353,9 +370,9 @@ def _prop(raw, path, equipment: set[str] | None) -> Prop:
         anchor = None
         if second == "anchor":
             offset = raw.get("anchor")
-            if not isinstance(offset, list) or len(offset) != 2:
-                raise FigureError((*path, "anchor"), "must be [forward, up]: where the band is tied")
-            anchor = (_number(offset[0], (*path, "anchor")), _number(offset[1], (*path, "anchor")))
+            if not isinstance(offset, list) or len(offset) not in (2, 3):
+                raise FigureError((*path, "anchor"), "must be [forward, up] or [forward, up, right]: where it is tied")
+            anchor = tuple(_number(v, (*path, "anchor")) for v in [*offset, 0][:3])
         return Prop(kind, between=(first, second), anchor=anchor, size=size)
     target = raw[mode]
     if mode == "at":
