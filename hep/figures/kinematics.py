@@ -173,7 +173,12 @@ def _arm(pose: Pose, p: dict[str, Vec], f: dict[str, Mat], thorax: Mat, side: st
     p[f"finger_mid_{side}"] = middle
     p[f"fingers_{side}"] = add(middle, apply(tip, DOWN), sk.FINGER_2)
     p[f"thumb_base_{side}"] = thumb_base = add(wrist, apply(hand, DOWN), sk.HAND * 0.35)
-    p[f"thumb_{side}"] = add(thumb_base, apply(hand, (0.75, -0.66, 0.0)), sk.THUMB)
+    # the thumb swings across the palm towards the fingertips (opposition) and away from the palm (abduction)
+    t = _get(pose, f"thumb_{side}", "opp") / 80.0
+    lift = math.sin(math.radians(_get(pose, f"thumb_{side}", "abd")))
+    d = (0.75 * (1 - t) + 0.15 * t, -0.66 * (1 - t) - 0.8 * t, -s * 0.75 * t + s * 0.9 * lift)
+    size = math.sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2])
+    p[f"thumb_{side}"] = add(thumb_base, apply(hand, tuple(c / size for c in d)), sk.THUMB * (1 + 0.4 * t))
     # Where a held thing sits (in the palm), and which way a held handle runs (thumb to little finger).
     centre = add(wrist, apply(hand, DOWN), sk.HAND * 0.6)
     p[f"palm_{side}"] = add(centre, apply(hand, (0.0, 0.0, -s * 1.0)), 2.2)

@@ -41,7 +41,8 @@ ARROW_WIDTH, ARROW_OFFSET, SHORT = (
 )  # body units: an arrow's line, and how far it runs from the path it shows
 HOLD, MOVE = 0.7, 1.3  # seconds at each keyframe, and per transition
 STEP_DEGREES = 30  # one in-between state per this many degrees of the largest joint change
-FOCUS_SIZE = 46  # body units: the least a close-up (focus) shows across and down
+FOCUS_SIZE = 40  # body units: the least a close-up (focus) shows across and down
+FOCUS_LEAST = {"hand": 22, "wrist": 26, "jaw": 20, "head": 20}  # closer for small parts
 BUDGET = 8192  # bytes: the most any figure may take (tests check every shipped one)
 
 
@@ -264,6 +265,9 @@ class Drawing:
         self.cam = camera(fig.view, fig.turn, fig.tilt, mirror)
         self._arrows: list | None = None
         self.steady = STEADY
+        # lines and arrows are drawn finer in a close-up, so a hand is not all outline
+        least = FOCUS_LEAST.get(fig.focus.rsplit("_", 1)[0], FOCUS_SIZE) if fig.focus else 100
+        self.ink = max(0.45, min(1.0, least / 50))
         self.tolerance = SIMPLIFY
 
     def xy(self, state: State, name: str) -> tuple[float, float]:
@@ -397,7 +401,11 @@ class Drawing:
                 (x0, y0), (x1, y1) = at(-1), at(1)
                 u = (x1 - x0, y1 - y0)
                 size = math.hypot(*u) or 1.0
-                u = (u[0] / size if size > 0.3 else 1.0, u[1] / size if size > 0.3 else 0.0)
+                if size < 0.6 * SCALE:  # seen nearly end-on: a round weight
+                    cx, cy = at(3.8)
+                    geometry.append({"d": _circle(cx, cy, 2.4 * SCALE)})
+                    continue
+                u = (u[0] / size, u[1] / size)
                 v = (-u[1], u[0])
                 d = _rel([at(-3.6), at(3.6)])
                 for k in (-3.8, 3.8):
@@ -471,7 +479,7 @@ class Drawing:
             self._arrows = []
             for arrow in self.scene.figure.arrows:
                 pts = [self.xy(between(self.scene, arrow.start, arrow.end, k / 6), arrow.point) for k in range(1, 6)]
-                self._arrows.append((arrow.end, _arrow(pts, centre)))
+                self._arrows.append((arrow.end, _arrow(pts, centre, self.ink)))
         return [pts for e, pts in self._arrows if end is None or e == end]
 
     def arrows(self, end: int | None = None) -> str:
@@ -481,7 +489,8 @@ class Drawing:
             out.append(f'<path d="{_rel(line)}" fill="none"/><path d="{_rel(head, True)}"/>')
         if not out:
             return ""
-        return f'<g stroke="{ARROW}" stroke-width="{_n(ARROW_WIDTH * SCALE)}" fill="{ARROW}">{"".join(out)}</g>'
+        width = f"{ARROW_WIDTH * SCALE * self.ink:.1f}".rstrip("0").rstrip(".")
+        return f'<g stroke="{ARROW}" stroke-width="{width}" fill="{ARROW}">{"".join(out)}</g>'
 
 
 def _circle(cx: float, cy: float, r: float) -> str:
@@ -500,7 +509,7 @@ def _area(hull) -> float:
     return abs(sum(a[0] * b[1] - b[0] * a[1] for a, b in zip(hull, hull[1:] + hull[:1], strict=True))) / 2
 
 
-def _arrow(pts: list[tuple[float, float]], centre: tuple[float, float]) -> list[tuple[float, float]]:
+def _arrow(pts: list[tuple[float, float]], centre: tuple[float, float], ink: float = 1.0) -> list[tuple[float, float]]:
     """A curved arrow along a point's path, set off from the body: its line, then its head's 3 points."""
     (x0, y0), (x1, y1) = pts[0], pts[-1]
     mx, my = sum(p[0] for p in pts) / len(pts), sum(p[1] for p in pts) / len(pts)
@@ -512,24 +521,28 @@ def _arrow(pts: list[tuple[float, float]], centre: tuple[float, float]) -> list[
     side = bulge if abs(bulge) > 2 * SCALE else (mx - centre[0]) * nx + (my - centre[1]) * ny
     if side < 0:
         nx, ny = -nx, -ny
-    off = ARROW_OFFSET * SCALE
-    if length < SHORT * SCALE:
+    off = ARROW_OFFSET * SCALE * ink
+    if length < SHORT * SCALE * ink:
         # a small movement (a chin tuck): a longer arrow leading into it, ahead of the point, not across the body
         ux, uy = dx / length, dy / length
-        reach = SHORT * SCALE
+        reach = SHORT * SCALE * ink
         return _arrow_line(
-            [(x0 - ux * (reach + off * 0.6), y0 - uy * (reach + off * 0.6)), (x0 - ux * off * 0.6, y0 - uy * off * 0.6)]
+            ink,
+            [
+                (x0 - ux * (reach + off * 0.6), y0 - uy * (reach + off * 0.6)),
+                (x0 - ux * off * 0.6, y0 - uy * off * 0.6),
+            ],
         )
     shifted = [(x + nx * off, y + ny * off) for x, y in pts]
-    return _arrow_line(shifted)
+    return _arrow_line(ink, shifted)
 
 
-def _arrow_line(shifted: list[tuple[float, float]]) -> list[tuple[float, float]]:
+def _arrow_line(ink: float, shifted: list[tuple[float, float]]) -> list[tuple[float, float]]:
     (ax, ay), (bx, by) = shifted[-2], shifted[-1]
     seg = math.hypot(bx - ax, by - ay) or 1.0
     ux, uy = (bx - ax) / seg, (by - ay) / seg
-    tip = (bx + ux * 3.5 * SCALE, by + uy * 3.5 * SCALE)
-    wing = 2.8 * SCALE
+    tip = (bx + ux * 3.5 * SCALE * ink, by + uy * 3.5 * SCALE * ink)
+    wing = 2.8 * SCALE * ink
     return [*shifted, tip, (bx - uy * wing, by + ux * wing), (bx + uy * wing, by - ux * wing)]
 
 
@@ -564,12 +577,16 @@ def _schedule(scene: Scene, step_degrees: float = 30) -> tuple[list[State], list
 # A close-up (focus) frames these rings of the body: enough around the region to read the posture.
 _UPPER = ("chin", "mouth", "cheeks", "eyes", "brow", "skull_top", "neck_low", "neck_high", "shoulders", "armpits",
           "chest", "ribs", "waist", "iliac", "deltoid_l", "deltoid_r", "biceps_l", "biceps_r")  # fmt: skip
-_HAND = ("elbow", "forearm", "wrist", "palm", "knuckles", "finger_mid", "tips", "thumb_root", "thumb_tip")
+_HAND = ("wrist", "palm", "knuckles", "finger_mid", "tips", "thumb_root", "thumb_tip")
+_FOREARM = ("elbow", "forearm", *_HAND)
 _FOOT = ("calf", "shin", "ankle", "heel", "instep", "ball", "toe_tips")
+_HEAD = ("chin", "mouth", "cheeks", "eyes", "brow", "skull_top", "neck_high", "neck_low")
 FOCUS_RINGS = {
-    **dict.fromkeys(("head", "jaw", "neck", "upper-back", "chest"), _UPPER),
+    **dict.fromkeys(("head", "jaw"), _HEAD),
+    **dict.fromkeys(("neck", "upper-back", "chest"), _UPPER),
     **{f"{r}_{s}": _UPPER for r in ("shoulder", "shoulder-blade") for s in sk.SIDES},
-    **{f"{r}_{s}": tuple(f"{n}_{s}" for n in _HAND) for r in ("hand", "wrist", "forearm") for s in sk.SIDES},
+    **{f"{r}_{s}": tuple(f"{n}_{s}" for n in _HAND) for r in ("hand", "wrist") for s in sk.SIDES},
+    **{f"forearm_{s}": tuple(f"{n}_{s}" for n in _FOREARM) for s in sk.SIDES},
     **{f"{r}_{s}": tuple(f"{n}_{s}" for n in _FOOT) for r in ("foot", "ankle", "calf") for s in sk.SIDES},
 }
 PAD = 3.0  # body units around the figure
@@ -607,6 +624,12 @@ def _bounds(drawing: Drawing, states: list[State], arrows_end: int | None = None
     if fig.view != "above" and not fig.focus:
         y1 = max(y1, project((0.0, 0.0, 0.0))[1] + 2 * SCALE)
     w, h = x1 - x0, y1 - y0
+    if fig.focus:  # a close-up still shows enough round the region to read the posture
+        least = FOCUS_LEAST.get(fig.focus.rsplit("_", 1)[0], FOCUS_SIZE) * SCALE
+        if w < least:
+            x0, w = x0 - (least - w) / 2, least
+        if h < least:
+            y0, h = y0 - (least - h) / 2, least
     if w < h * 0.42:  # a standing figure from the side still leaves room to read its arrows
         x0 -= (h * 0.42 - w) / 2
         w = h * 0.42
@@ -668,12 +691,13 @@ def _layers(drawing: Drawing, states: list[State], ref: State) -> list[Shape]:
     return back + drawing.body(states, ref) + front
 
 
-def _svg(box, title: str, desc: str, body: str, style: str = "") -> str:
+def _svg(box, title: str, desc: str, body: str, style: str = "", ink: float = 1.0) -> str:
     x, y, w, h = box
+    stroke = f"{STROKE * SCALE * ink:.1f}".rstrip("0").rstrip(".")
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="{x} {y} {w} {h}" width="{w}" height="{h}" role="img">'
         f"<title>{escape(title)}</title><desc>{escape(desc)}</desc>{style}"
-        f'<g fill="none" stroke="{BODY}" stroke-width="{_n(STROKE * SCALE)}" stroke-linecap="round" '
+        f'<g fill="none" stroke="{BODY}" stroke-width="{stroke}" stroke-linecap="round" '
         f'stroke-linejoin="round">{body}</g></svg>'
     )
 
@@ -702,7 +726,7 @@ def animated(scene: Scene, title: str, desc: str, *, mirror: bool = False) -> st
         moving = _animated_shapes(shapes, moves, fig.still, tag, ease)
         body = clock + drawing.support(scene.keyframes[0], box) + moving + drawing.arrows()
         style = "<style>@media (prefers-reduced-motion:reduce){.a{display:none}.s{display:inline}}</style>"
-        svg = _svg(box, title, desc, body, style)
+        svg = _svg(box, title, desc, body, style, drawing.ink)
         if len(svg.encode()) <= BUDGET:
             break
     return svg
@@ -723,7 +747,7 @@ def single(scene: Scene, title: str, desc: str, *, frame: int, mirror: bool = Fa
             f'<defs><clipPath id="k"><rect x="{x}" y="{y}" width="{w}" height="{h}"/></clipPath></defs>'
             + body.replace("<path ", '<path clip-path="url(#k)" ')
         )
-    return _svg(box, title, desc, body)
+    return _svg(box, title, desc, body, ink=drawing.ink)
 
 
 def strip(scene: Scene, title: str, desc: str, *, mirror: bool = False) -> str:
@@ -755,7 +779,7 @@ def strip(scene: Scene, title: str, desc: str, *, mirror: bool = False) -> str:
             f'<svg x="{_n(x + dx)}" y="{y}" width="{pw}" height="{h}" viewBox="{px} {y} {pw} {h}">{inner}</svg>'
         )
         dx += pw + gap
-    return _svg((x, y, round(dx - gap), h), title, desc, "".join(panels))
+    return _svg((x, y, round(dx - gap), h), title, desc, "".join(panels), ink=drawing.ink)
 
 
 def _tag(scene: Scene, title: str) -> str:

@@ -21,7 +21,7 @@ TOUCH = 2.6  # how far a resting point may be from its surface (about 4 cm)
 BELOW = 1.5  # how far the body's outline may dip below the floor (the drawn stroke's roundness)
 HEIGHTS = {"chair": 25.0, "table": 44.0, "step": 10.0}
 VERTICAL = ("wall", "door-frame")
-RIGID = {"ball": {"small": 3.5, "large": 12.0}, "foam-roller": {"small": 4.5, "large": 4.5}}
+RIGID = {"ball": {"small": 2.0, "large": 12.0}, "foam-roller": {"small": 4.5, "large": 4.5}}  # radii: a tennis ball
 MAT = 1.6  # a mat's thickness: the body lies on its top, the floor is under it
 
 
@@ -67,6 +67,7 @@ class Support:
     height: float  # seat, table or step top; 0 for floor and mat
     boxes: tuple[tuple[Vec, Vec], ...]  # axis-aligned boxes (low corner, high corner) to draw
     plane: tuple[Vec, float] | None = None  # wall: (normal, offset) with p·normal == offset on the wall
+    table: float | None = None  # the top of a table beside the seat
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,7 @@ def _mean_xz(points: dict[str, Vec], names) -> tuple[float, float]:
 
 
 def _horizontal(contacts) -> list:
-    return [c for c in contacts if c[0] == "floor" or c[0] == "support"]
+    return [c for c in contacts if c[0] in ("floor", "support", "table")]
 
 
 THICK = {"pillow": 4.0, "rolled-towel": 3.5, "towel": 1.0, "foam-roller": 9.0}
@@ -108,10 +109,13 @@ class _Placer:
         self.first: State | None = None
         self.first_groups: dict[str, tuple[str, ...]] = {}
         self.support_height: float | None = None if self.kind in ("chair", "table") else HEIGHTS.get(self.kind, 0.0)
+        self.table_height: float | None = None  # a table beside the seat, as high as keyframe 1's forearm
 
     def surface(self, surface: str) -> float | None:
         if surface == "floor":
             return 0.0
+        if surface == "table":
+            return self.table_height
         if self.kind in VERTICAL:
             return None  # a wall is checked, not stood on
         return self.support_height
@@ -163,6 +167,9 @@ class _Placer:
         x, z = _mean_xz(raw.points, pin)
         placed = shifted(raw, (target[0] - x, dy, target[1] - z))
         if self.first is None:
+            on_table = [p for s, _, pts in contacts if s == "table" for p in pts]
+            if on_table:
+                self.table_height = min(self.bottom(placed, p) for p in on_table)
             self.first = placed
             self.first_groups = {g: pts for _, g, pts in contacts}
         return placed
@@ -306,6 +313,8 @@ def build(figure: Figure) -> Scene:
         keyframes.append(placer.place(frame.angles, frame.flat, frame.contacts, ("frames", i), frame.slide))
         if i == 0:
             support = _support(figure, keyframes[0], frame, placer.support_height)
+            if placer.table_height is not None:
+                support = _with_table(support, keyframes[0], frame, placer.table_height)
     figure = dataclasses.replace(figure, frames=tuple(frames))
     first = keyframes[0].points
     anchors = {}
@@ -357,7 +366,8 @@ def _goal(placer: _Placer, frame: Frame, support: Support | None, figure: Figure
             dx, dz = cx - raw["pelvis"][0], cz - raw["pelvis"][2]
             normal = (math.copysign(1.0, dx), 0.0, 0.0) if abs(dx) >= abs(dz) else (0.0, 0.0, math.copysign(1.0, dz))
             wall = (normal, math.nan, on_wall)
-    return Goal(tuple(floors), tuple(pins), wall, frame.reach)
+    level = tuple(p for s, _, pts in contacts if s == "table" and placer.surface("table") is None for p in pts)
+    return Goal(tuple(floors), tuple(pins), wall, frame.reach, level)
 
 
 def _check(scene: Scene, frame: Frame, state: State, placer: _Placer, where) -> None:
@@ -372,7 +382,7 @@ def _check(scene: Scene, frame: Frame, state: State, placer: _Placer, where) -> 
                 continue
             gap = placer.bottom(state, p) - height
             if gap > TOUCH:
-                name = "floor" if surface == "floor" else scene.support.kind
+                name = surface if surface in ("floor", "table") else scene.support.kind
                 raise FigureError((*where, p), f"is {gap:.1f} above the {name} it rests on ({group} in contacts)")
     name, low = min(((k, min(p[1] for p in ring)) for k, (_, ring) in state.volume.rings.items()), key=lambda kv: kv[1])
     if low < -BELOW:
@@ -393,13 +403,31 @@ def _free_words(frame: Frame) -> str:
 
 
 def below(scene: Scene, point: Vec) -> float:
-    """Height of the surface under a point: the support's top when over it, else the floor."""
+    """Height of the surface under a point: the top of a seat, table or step when over one, else the floor."""
     s = scene.support
-    if s.kind in ("chair", "table", "step") and s.boxes:
-        (x0, _, z0), (x1, y1, z1) = s.boxes[0]
-        if x0 <= point[0] <= x1 and z0 <= point[2] <= z1 and point[1] >= y1 - 1:
-            return y1
-    return 0.0
+    tops = [0.0]
+    if s.kind in ("chair", "table", "step") or s.table is not None:
+        for (x0, _, z0), (x1, y1, z1) in s.boxes:
+            if x0 <= point[0] <= x1 and z0 <= point[2] <= z1 and point[1] >= y1 - 1:
+                tops.append(y1)
+    return max(tops)
+
+
+def _with_table(support: Support, first: State, frame: Frame, height: float) -> Support:
+    """A table beside the seat, under the points resting on it, reaching away from the body."""
+    on = [p for s, _, pts in frame.contacts if s == "table" for p in pts]
+    cx, cz = _mean_xz(first.points, on)
+    px, _, pz = first.points["pelvis"]
+    dx, dz = cx - px, cz - pz
+    if abs(dx) >= abs(dz):
+        sx = math.copysign(1.0, dx)
+        top = ((min(cx - 8 * sx, cx + 30 * sx), height - 3, cz - 20), (max(cx - 8 * sx, cx + 30 * sx), height, cz + 20))
+    else:
+        sz = math.copysign(1.0, dz)
+        top = ((cx - 20, height - 3, min(cz - 8 * sz, cz + 30 * sz)), (cx + 20, height, max(cz - 8 * sz, cz + 30 * sz)))
+    (x0, _, z0), (x1, _, z1) = top
+    legs = tuple(((x - 1, 0.0, z - 1), (x + 1, height - 3, z + 1)) for x in (x0 + 2, x1 - 2) for z in (z0 + 2, z1 - 2))
+    return dataclasses.replace(support, boxes=(*support.boxes, top, *legs), table=height)
 
 
 def _check_prop(scene: Scene, i: int, prop, state: State, where) -> None:
@@ -487,6 +515,7 @@ def between(scene: Scene, ia: int, ib: int, t: float) -> State:
     placer.support_height = (
         scene.support.height if scene.support.kind in ("chair", "table", "step") else placer.support_height
     )
+    placer.table_height = scene.support.table
     free = b.free or a.free
     state = placer.place(angles, flat, contacts, ("frames", ia), a.slide | b.slide)
     if free and _misses(state, contacts, placer):  # on the way between solved keyframes, the contacts stay met

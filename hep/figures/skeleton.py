@@ -86,6 +86,7 @@ PAIRED = {
     "forearm": {"sup": (-90, 90)},
     "wrist": {"ext": (-85, 90), "dev": (-35, 25)},
     "fingers": {"flex": (-20, 95), "curl": (0, 110)},
+    "thumb": {"opp": (0, 80), "abd": (-10, 60)},
     "hip": {"flex": (-30, 135), "abd": (-30, 55), "rot": (-45, 60), "horiz": (-50, 50)},
     "knee": {"flex": (-5, 155)},
     # The foot is drawn by its sole: kneeling on the tops of the feet needs about -75 of it.
@@ -105,6 +106,7 @@ PLURALS = {
     "hips": "hip",
     "knees": "knee",
     "ankles": "ankle",
+    "thumbs": "thumb",
 }
 PLURALS["fingers"] = "fingers"
 PLURALS_OF = {joint: plural for plural, joint in PLURALS.items()}

@@ -43,6 +43,7 @@ class Goal:
     pins: tuple[tuple[str, float, float], ...]  # (point, x, z) where it must stay
     wall: tuple[Vec, float, tuple[str, ...]] | None  # (normal, offset, points on it)
     reach: tuple[tuple[str, str], ...]
+    level: tuple[str, ...] = ()  # points to rest level with each other (on a table not yet built)
 
 
 def _surface(points: dict[str, Vec], frames: dict[str, Mat], name: str) -> list[Vec]:
@@ -183,6 +184,10 @@ def _residuals(pts: dict[str, Vec], frames: dict[str, Mat], goal: Goal) -> list[
             out += [o - offset for o in outs]
     for point, target in goal.reach:
         out.append(reach_gap(pts, point, target))
+    if len(goal.level) > 1:
+        lows = [_low(pts, frames, p) for p in goal.level]
+        mean = sum(lows) / len(lows)
+        out += [low - mean for low in lows]
     return out
 
 

@@ -14,7 +14,7 @@ from hep.figures.poses import FLAT, POSTURES
 
 VIEWS = ("side", "front", "above")
 SUPPORTS = ("floor", "mat", "chair", "table", "wall", "step", "door-frame")
-SURFACES = ("floor", "support")
+SURFACES = ("floor", "support", "table")  # table: a table beside the seat (a forearm resting on it)
 # Props and how they attach: held in a hand, lying under a point, or spanning two points.
 PROPS = {
     "towel": ("at", "between", "under"),
