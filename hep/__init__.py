@@ -82,12 +82,16 @@ def _domain_error(error: DomainError):
 
 def _api_headers(response):
     """API answers are never sniffed; a signed-in caller's answers (health data) are never stored by a
-    cache, except the exercise library's, which may be kept privately and revalidated with its ETag."""
+    cache, except the exercise library's, which may be kept privately: revalidated with its ETag, or as
+    a figure says (a versioned figure URL never changes)."""
     if request.path.startswith(("/api/", "/calendar/")):
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
     if request.path.startswith("/api/") and g.get("principal") is not None:
         library = request.blueprint == "library"
-        response.headers["Cache-Control"] = "private, no-cache" if library else "no-store"
+        if not library:
+            response.headers["Cache-Control"] = "no-store"
+        elif not response.headers.get("Cache-Control", "").startswith("private"):
+            response.headers["Cache-Control"] = "private, no-cache"
     return response
 
 

@@ -1,4 +1,4 @@
-"""Flask commands: load-exercises, seed-demo, create-clinic."""
+"""Flask commands: load-exercises, seed-demo, create-clinic, scheduler, figures sheet."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from hep.dbtypes import utcnow
 
 def register(app: Flask) -> None:
     """Attach HEP's commands to the app's CLI."""
-    for command in (load_exercises, seed_demo, create_clinic, scheduler):
+    for command in (load_exercises, seed_demo, create_clinic, scheduler, figures):
         app.cli.add_command(command)
 
 
@@ -84,3 +84,38 @@ def scheduler(once: bool) -> None:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     run(current_app._get_current_object(), once=once)
+
+
+@click.group("figures")
+def figures() -> None:
+    """Exercise figures (hep/figures)."""
+
+
+@figures.command("sheet")
+@click.option(
+    "--out", type=click.Path(file_okay=False, path_type=Path), default=Path("figure-sheet"), show_default=True
+)
+@click.option("--png/--no-png", default=True, help="Also take PNG images of the sheet (Playwright and Chromium).")
+@click.option("--only", default="", help="Comma-separated slugs: a sheet of just these.")
+def figures_sheet(out: Path, png: bool, only: str) -> None:
+    """Write a contact sheet of every figure, grouped by condition, as HTML and PNG images."""
+    import os
+
+    from hep.figures import sheet
+    from hep.library.loader import LibraryError, read_figures, read_library
+
+    directory = Path(current_app.config["EXERCISES_DIR"])
+    try:
+        exercises = read_library(directory)
+        drawn = read_figures(directory, exercises)
+    except LibraryError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    if only:
+        wanted = {s.strip() for s in only.split(",") if s.strip()}
+        drawn = {slug: raw for slug, raw in drawn.items() if slug in wanted}
+    page, sections = sheet.write(exercises, drawn, out)
+    click.echo(f"{len(drawn)} figures: {page}")
+    if png:
+        for path in sheet.screenshots(page, sections, out, os.environ.get("HEP_TEST_CHROMIUM", "/usr/bin/chromium")):
+            click.echo(str(path))

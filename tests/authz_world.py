@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from hep.accounts.models import User
-from tests.factories import Factories
+from tests.factories import FIGURE, Factories
 
 ANON, SELF, PEER, PHYSIO, ADMIN = "anonymous", "patient", "other_patient", "physio", "admin"
 OUT_PATIENT, OUT_PHYSIO, OUT_ADMIN = "outsider_patient", "outsider_physio", "outsider_admin"
@@ -43,7 +43,7 @@ def build(make: Factories) -> World:
     world.users[OUT_PATIENT] = make.patient(away, world.users[OUT_PHYSIO])
     world.headers = {actor: make.headers(user) for actor, user in world.users.items()}
     world.headers[ANON] = {}
-    world.extra["home_exercise"] = make.exercise(home, slug="home-clinic-exercise")
+    world.extra["home_exercise"] = make.exercise(home, slug="home-clinic-exercise", figure=FIGURE)
     world.extra["library_exercise"] = make.exercise(slug="library-exercise")
     _program(make, world)
     return world

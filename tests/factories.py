@@ -52,6 +52,18 @@ def exercise_data(**overrides) -> dict:
     return data
 
 
+# A small valid figure: sitting on a chair, the right knee straightens (the right foot lifts).
+FIGURE = {
+    "view": "side",
+    "support": "chair",
+    "pose": "sitting",
+    "side": "right",
+    "highlight": "thigh_r",
+    "frames": [{}, {"knee_r": 5, "lift": "foot_r"}],
+    "arrows": [{"point": "ankle_r"}],
+}
+
+
 def item(exercise: str, **dosage) -> dict:
     """A routine item as the API takes it."""
     return {"exercise": exercise, "sets": 3, "reps": 10, **dosage}

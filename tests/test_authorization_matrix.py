@@ -242,6 +242,21 @@ MATRIX = [
         url=lambda world: "/api/v1/exercises/home-clinic-exercise",
     ),
     Row(
+        "GET",
+        "/api/v1/exercises/{slug}/figure.svg",
+        {
+            w.ANON: 401,
+            w.SELF: 200,
+            w.PEER: 200,
+            w.PHYSIO: 200,
+            w.ADMIN: 200,
+            w.OUT_PATIENT: 404,
+            w.OUT_PHYSIO: 404,
+            w.OUT_ADMIN: 404,
+        },
+        url=lambda world: "/api/v1/exercises/home-clinic-exercise/figure.svg",
+    ),
+    Row(
         "PATCH",
         "/api/v1/exercises/{slug}",
         staff_only(200, cross=404),

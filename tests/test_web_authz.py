@@ -72,6 +72,7 @@ OBJECT_ROWS = [
     Row("GET", "/sessions/<id:session_id>", 200, _s),
     Row("POST", "/sessions/<id:session_id>", 302, _s, lambda world: {"action": "cancelled"}),
     Row("GET", "/library/<string:slug>", 200, lambda world: "/library/home-clinic-exercise"),
+    Row("GET", "/library/<string:slug>/figure.svg", 200, lambda world: "/library/home-clinic-exercise/figure.svg"),
     Row("GET", "/library/<string:slug>/edit", 200, lambda world: "/library/home-clinic-exercise/edit"),
     Row("POST", "/library/<string:slug>/edit", 302, lambda world: "/library/home-clinic-exercise/edit",
         _exercise_form),

@@ -20,6 +20,7 @@ from sqlalchemy import select, update
 
 from hep.errors import flatten_messages
 from hep.extensions import db
+from hep.figures.draw import FigureError, check
 from hep.library import safety
 from hep.library.models import Exercise, ExerciseAlias, SafetyBlock
 from hep.library.schemas import LibraryExerciseSchema, SafetyBlockInSchema
@@ -134,6 +135,43 @@ def _check_links(entries: dict[str, dict]) -> None:
                     )
 
 
+def read_figures(directory: Path, entries: dict[str, dict]) -> dict[str, dict]:
+    """Check every figures/<slug>.yaml against its exercise; return {slug: figure} or raise LibraryError.
+
+    Every exercise needs a figure, except the slugs listed in figures/PENDING (a list to shrink to
+    nothing); a figure without an exercise, or a pending slug that has one, is an error too.
+    """
+    folder = directory / "figures"
+    if not folder.is_dir():
+        return {}
+    pending_file = folder / "PENDING"
+    pending = set()
+    if pending_file.exists():
+        lines = pending_file.read_text(encoding="utf-8").splitlines()
+        pending = {line.split("#")[0].strip() for line in lines} - {""}
+    figures: dict[str, dict] = {}
+    for path in sorted(folder.glob("*.yaml")):
+        name, slug = f"figures/{path.name}", path.stem
+        if slug not in entries:
+            raise LibraryError(name, "(file)", f"draws {slug!r}, which is not in the library")
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            raise LibraryError(name, "(file)", f"is not valid YAML: {exc}") from exc
+        try:
+            check(raw, equipment=set(entries[slug]["equipment"]))
+        except FigureError as exc:
+            raise LibraryError(name, exc.where or "(file)", exc.problem) from exc
+        if slug in pending:
+            raise LibraryError("figures/PENDING", slug, "has a figure now: take it off the list")
+        figures[slug] = raw
+    for slug in sorted(pending - set(entries)):
+        raise LibraryError("figures/PENDING", slug, "is not in the library")
+    for slug in sorted(set(entries) - set(figures) - pending):
+        raise LibraryError(f"figures/{slug}.yaml", "(file)", "is missing: every exercise needs a figure")
+    return figures
+
+
 def content_hash(data: dict) -> str:
     """A stable fingerprint of an exercise's content."""
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
@@ -177,6 +215,9 @@ def load_library(directory: Path, *, now: datetime) -> tuple[LoadReport, LoadRep
     blocks = read_safety(directory)
     entries = read_library(directory)
     aliases = {alias: slug for slug, data in entries.items() for alias in data["aliases"]}
+    figures = read_figures(directory, entries)
+    for slug, data in entries.items():
+        data["figure"] = figures.get(slug)
     templates_dir = directory / "templates"
     templates = read_templates(templates_dir, set(entries), aliases) if templates_dir.is_dir() else {}
     existing = {e.slug: e for e in db.session.scalars(select(Exercise).where(Exercise.clinic_id.is_(None)))}

@@ -51,6 +51,8 @@ class Exercise(db.Model):
     safety: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
     # Where the exercise comes from: [{citation, year, kind, follows}].
     sources: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
+    # The figure's pose data (hep/figures), from exercises/figures/<slug>.yaml or the clinic; None: no picture.
+    figure: Mapped[dict | None] = mapped_column(JSON)
     # Lowercased name, summary and steps: what free-text search matches against.
     search_text: Mapped[str] = mapped_column(Text)
     # Hash of the source content, so reloading an unchanged file writes nothing.

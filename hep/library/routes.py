@@ -8,6 +8,7 @@ from hep.accounts.auth import current_user, login_required
 from hep.accounts.models import STAFF_ROLES
 from hep.api import Blueprint
 from hep.dbtypes import utcnow
+from hep.figures.http import svg_response
 from hep.library import service
 from hep.library.models import Exercise
 from hep.library.schemas import (
@@ -16,6 +17,7 @@ from hep.library.schemas import (
     ExerciseSchema,
     ExerciseSearchArgsSchema,
     ExerciseUpdateSchema,
+    FigureArgsSchema,
 )
 from hep.pagination import paginate
 
@@ -76,3 +78,21 @@ def update(changes, slug):
     actor = current_user()
     service.update_clinic_exercise(actor, slug, changes, now=utcnow())
     return service.detail(actor.clinic_id, slug)
+
+
+@blp.route("/<string:slug>/figure.svg", methods=["GET"])
+@login_required()
+@blp.arguments(FigureArgsSchema, location="query")
+@blp.response(
+    200,
+    content_type="image/svg+xml",
+    description="The drawing, with a strong ETag (If-None-Match answers 304)",
+)
+@blp.alt_response(304, description="Not modified")
+def figure(args, slug):
+    """Draw an exercise's figure as SVG: animated, one keyframe, or every keyframe side by side"""
+    requested = args.pop("v", None)
+    if args.get("side") == "both":
+        args.pop("side")
+    svg, version = service.figure_svg(current_user().clinic_id, slug, **args)
+    return svg_response(svg, version, requested)

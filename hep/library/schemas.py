@@ -262,13 +262,30 @@ class SafetyBlockSchema(ma.Schema):
     sources = ma.fields.List(ma.fields.Nested(SourceSchema), required=True)
 
 
-class ExerciseCreateSchema(ExerciseInSchema):
+FIGURE_DOC = (
+    "The exercise's figure: pose data drawn as its picture (format: exercises/figures/AUTHORING.md), "
+    "checked like the library's (human joint ranges, resting on its support, props in the equipment). "
+    "null removes it."
+)
+
+
+class ClinicExerciseInSchema(ExerciseInSchema):
+    """What a clinic sends: the exercise, and optionally its figure."""
+
+    figure = ma.fields.Dict(allow_none=True, metadata={"description": FIGURE_DOC})
+    figure_from = ma.fields.String(
+        validate=Slug.validate,
+        metadata={"description": "Copy the figure of this exercise (library or your clinic's) instead of giving one"},
+    )
+
+
+class ExerciseCreateSchema(ClinicExerciseInSchema):
     """A clinic's own exercise; the slug is derived from the name when left out."""
 
     slug = ma.fields.String(load_default=None, validate=[validate.Length(3, 80), Slug.validate])
 
 
-class ExerciseUpdateSchema(ExerciseInSchema):
+class ExerciseUpdateSchema(ClinicExerciseInSchema):
     archived = ma.fields.Boolean(metadata={"description": "true archives, false restores"})
 
 
@@ -292,6 +309,33 @@ class ExerciseSummarySchema(ma.Schema):
     archived = ma.fields.Boolean(required=True)
 
 
+class MediaOutSchema(ma.Schema):
+    type = ma.fields.String(
+        required=True,
+        validate=validate.OneOf(("image", "video", "figure")),
+        metadata={
+            "description": "figure: HEP's own drawing (SVG); add ?side=left|right to mirror it, ?static=1 for print"
+        },
+    )
+    url = ma.fields.String(required=True, metadata={"description": "https URL, or a path on this server"})
+    caption = ma.fields.String(allow_none=True, required=True)
+
+
+class FigureArgsSchema(ma.Schema):
+    side = ma.fields.String(
+        validate=validate.OneOf(("left", "right", "both")),
+        metadata={"description": "The side the patient works: the figure is mirrored to show it"},
+    )
+    frame = ma.fields.Integer(
+        validate=validate.Range(1, 4), metadata={"description": "Draw only this keyframe (from 1), still"}
+    )
+    static = ma.fields.Boolean(load_default=False, metadata={"description": "Every keyframe side by side, for print"})
+    v = ma.fields.String(
+        validate=validate.Length(1, 40),
+        metadata={"description": "The version in the exercise's media URL: answers with it are cached for a year"},
+    )
+
+
 class ExerciseSchema(ExerciseSummarySchema):
     steps = ma.fields.List(ma.fields.String(), required=True)
     cues = ma.fields.List(ma.fields.String(), required=True)
@@ -301,7 +345,7 @@ class ExerciseSchema(ExerciseSummarySchema):
     default_dosage = ma.fields.Nested(DosageSchema, required=True)
     progressions = ma.fields.List(ma.fields.Nested(ExerciseLinkSchema), required=True)
     regressions = ma.fields.List(ma.fields.Nested(ExerciseLinkSchema), required=True)
-    media = ma.fields.List(ma.fields.Nested(MediaSchema), required=True)
+    media = ma.fields.List(ma.fields.Nested(MediaOutSchema), required=True)
     safety = ma.fields.List(
         ma.fields.Nested(SafetyBlockSchema),
         required=True,

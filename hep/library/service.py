@@ -10,6 +10,7 @@ from sqlalchemy import Select, exists, or_, select
 from hep.accounts.models import User
 from hep.errors import Conflict, Forbidden, Invalid, NotFound
 from hep.extensions import db
+from hep.figures import draw as figures
 from hep.library import safety
 from hep.library.models import CONDITION, EQUIPMENT, REGION, Exercise, ExerciseAlias, ExerciseTag
 
@@ -39,6 +40,8 @@ def apply_content(exercise: Exercise, data: dict, *, now: datetime) -> None:
     for name in CONTENT_FIELDS:
         if name in data:
             setattr(exercise, name, data[name])
+    if "figure" in data:
+        exercise.figure = data["figure"]
     if any(name in data for name in TAG_FIELDS):
         current = {kind: exercise.tag_values(kind) for kind in TAG_FIELDS.values()}
         for name, kind in TAG_FIELDS.items():
@@ -184,7 +187,54 @@ def detail(clinic_id: int, slug: str) -> dict:
         "regressions": [names[s] for s in exercise.regressions if s in names],
         "safety": safety.shown(exercise.safety or []),
         "aliases": aliases_of(exercise),
+        "media": ([figure_media(exercise)] if exercise.figure else []) + list(exercise.media),
     }
+
+
+def figure_version(exercise: Exercise) -> str:
+    """The fingerprint of an exercise's drawing (its pose data, name and summary, and the style)."""
+    return figures.version(exercise.figure, exercise.name, exercise.summary)
+
+
+def figure_media(exercise: Exercise) -> dict:
+    """The media entry for an exercise's figure: its URL carries the version, so it may be cached long."""
+    url = f"/api/v1/exercises/{exercise.slug}/figure.svg?v={figure_version(exercise)}"
+    return {"type": "figure", "url": url, "caption": None}
+
+
+def figure_svg(
+    clinic_id: int, slug: str, *, side: str | None = None, frame: int | None = None, static: bool = False
+) -> tuple[str, str]:
+    """An exercise's figure as SVG, and its version; NotFound when the exercise has none."""
+    exercise = get_exercise(clinic_id, slug)
+    if not exercise.figure:
+        raise NotFound(f"Exercise {slug!r} has no figure.")
+    try:
+        svg = figures.draw(
+            exercise.figure, title=exercise.name, desc=exercise.summary, side=side, frame=frame, static=static
+        )
+    except ValueError as exc:
+        raise Invalid("frame", str(exc), location="query") from exc
+    return svg, figure_version(exercise)
+
+
+def _figure_from_input(clinic_id: int, data: dict, equipment: list[str]) -> None:
+    """Resolve `figure_from` and check a given figure against the rules (and the exercise's equipment)."""
+    source = data.pop("figure_from", None)
+    if source is not None:
+        if "figure" in data:
+            raise Invalid("figure_from", "give figure or figure_from, not both")
+        try:
+            data["figure"] = get_exercise(clinic_id, source).figure
+        except NotFound:
+            raise Invalid("figure_from", f"unknown exercise {source!r}") from None
+        if data["figure"] is None:
+            raise Invalid("figure_from", f"exercise {source!r} has no figure")
+    if data.get("figure") is not None:
+        try:
+            figures.check(data["figure"], equipment=set(equipment))
+        except figures.FigureError as exc:
+            raise Invalid(f"figure.{exc.field}" if exc.field else "figure", exc.problem) from None
 
 
 def slugify(name: str) -> str:
@@ -234,6 +284,7 @@ def create_clinic_exercise(actor: User, data: dict, *, now: datetime) -> Exercis
             invalid_params=[{"name": "slug", "location": "json", "reason": "is already in use"}],
         )
     _check_links(actor.clinic_id, data)
+    _figure_from_input(actor.clinic_id, data, data.get("equipment") or [])
     exercise = Exercise(slug=slug, clinic_id=actor.clinic_id, created_at=now, content_hash="", safety=[])
     _attach_safety(exercise, data)
     apply_content(exercise, data, now=now)
@@ -251,6 +302,11 @@ def update_clinic_exercise(actor: User, slug: str, changes: dict, *, now: dateti
     if "slug" in changes and changes.pop("slug") != slug:
         raise Invalid("slug", "cannot be changed")
     _check_links(actor.clinic_id, changes)
+    if "figure" in changes or "figure_from" in changes:
+        _figure_from_input(actor.clinic_id, changes, changes.get("equipment", exercise.equipment))
+    elif "equipment" in changes and exercise.figure:
+        changes["figure"] = exercise.figure  # re-checked: its props must still be in the equipment
+        _figure_from_input(actor.clinic_id, changes, changes["equipment"])
     if "archived" in changes:
         exercise.archived_at = (exercise.archived_at or now) if changes.pop("archived") else None
     _attach_safety(exercise, changes)

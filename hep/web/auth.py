@@ -151,8 +151,9 @@ def _security_headers(response):
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("Referrer-Policy", "same-origin")
-    if request.endpoint != "web.static":
+    if request.endpoint not in ("web.static", "web.exercise_figure"):
         # Pages show health information: never keep them in a shared or back-button cache.
+        # (An exercise's drawing shows none and sets its own private caching.)
         headers["Cache-Control"] = "no-store"
     return response
 

@@ -108,8 +108,13 @@ def percent(value: float | None) -> str:
 
 def register(app: Flask) -> None:
     from hep.web.auth import csrf_token, current_staff_or_none
+    from hep.web.library import figure_urls
 
     app.jinja_env.filters.update(dosage=dosage, local=local, day=day, label=label, percent=percent, log_time=log_time)
     app.jinja_env.globals.update(
-        csrf_token=csrf_token, asset=asset, web_user=current_staff_or_none, phase_on=schedule.phase_on
+        csrf_token=csrf_token,
+        asset=asset,
+        web_user=current_staff_or_none,
+        phase_on=schedule.phase_on,
+        figure_urls=figure_urls,
     )

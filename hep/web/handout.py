@@ -7,6 +7,8 @@ in any language. Characters DejaVu Sans lacks (CJK, for one) print as "?" rather
 
 from __future__ import annotations
 
+import io
+import re
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
@@ -21,6 +23,7 @@ from hep.accounts.models import Clinic, Patient
 from hep.audit import service as audit
 from hep.dbtypes import utcnow
 from hep.extensions import db
+from hep.figures import draw as figures
 from hep.library import safety
 from hep.programs import service as programs
 from hep.programs.models import Routine, RoutineVersion
@@ -121,6 +124,30 @@ def _day(value: date | None) -> str:
     return f"{value.day} {value:%B %Y}" if value else ""
 
 
+FIGURE_HEIGHT = 30  # mm: each keyframe of an exercise's drawing in the PDF
+
+
+def _figure(pdf: FPDF, exercise, side: str | None) -> None:
+    """The exercise's keyframes side by side, mirrored to the prescribed side (drawn in, never fetched)."""
+    if not exercise.figure:
+        return
+    drawings = []
+    for frame in range(1, figures.frame_count(exercise.figure) + 1):
+        svg = figures.draw(exercise.figure, title=exercise.name, desc="", side=side, frame=frame)
+        svg = re.sub(r"<title>.*?</title><desc>.*?</desc>", "", svg)  # fpdf2 draws shapes, not metadata
+        _, _, w, h = (float(v) for v in re.search(r'viewBox="([^"]+)"', svg).group(1).split())
+        drawings.append((svg, w / h))
+    gap = 4
+    height = min(FIGURE_HEIGHT, (pdf.epw - gap * (len(drawings) - 1)) / sum(ratio for _, ratio in drawings))
+    if pdf.get_y() + height > pdf.h - pdf.b_margin:
+        pdf.add_page()
+    x, y = pdf.l_margin, pdf.get_y()
+    for svg, ratio in drawings:
+        pdf.image(io.BytesIO(svg.encode()), x=x, y=y, h=height, w=height * ratio)
+        x += height * ratio + gap
+    pdf.set_y(y + height + 2)
+
+
 def render_pdf(h: Handout) -> bytearray:
     """Lay the sheet out: clinic header, whom it is for, then each phase's exercises."""
     pdf = _Sheet(format="A4")
@@ -194,6 +221,7 @@ def render_pdf(h: Handout) -> bytearray:
                 write(f"When to make it harder: {item.progression}", 10, "", 1)
             if item.notes:
                 write(f"From your physiotherapist: {item.notes}", 10, "", 1)
+            _figure(pdf, exercise, item.side)
             bullets("Steps", exercise.steps, numbered=True)
             bullets("Tips", exercise.cues)
             bullets("Take care", exercise.precautions)

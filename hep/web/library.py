@@ -9,6 +9,8 @@ from werkzeug.datastructures import MultiDict
 
 from hep.dbtypes import utcnow
 from hep.errors import DomainError, Forbidden
+from hep.figures import draw as figures
+from hep.figures.http import svg_response
 from hep.library import service as library
 from hep.library.models import Exercise
 from hep.library.schemas import (
@@ -98,6 +100,32 @@ def exercise_page(slug: str):
         return redirect(url_for("web.exercise_page", slug=exercise.slug), 301)
     detail = library.detail(actor.clinic_id, slug)
     return render_template("web/exercise.html", exercise=exercise, detail=detail)
+
+
+@bp.get("/library/<string:slug>/figure.svg")
+def exercise_figure(slug: str):
+    """The exercise's figure for the web app's pages (the API's figure.svg, signed in by session)."""
+    actor = current_staff()
+    side = request.args.get("side") if request.args.get("side") in ("left", "right") else None
+    frame = request.args.get("frame", type=int)
+    svg, version = library.figure_svg(
+        actor.clinic_id, slug, side=side, frame=frame, static=request.args.get("static") == "1"
+    )
+    return svg_response(svg, version, request.args.get("v"))
+
+
+def figure_urls(exercise: Exercise, side: str | None = None) -> dict | None:
+    """Where the web app's pages find an exercise's figure: moving, still (reduced motion), for print."""
+    if not exercise.figure:
+        return None
+    args = {"slug": exercise.slug, "v": library.figure_version(exercise)}
+    if side in ("left", "right"):
+        args["side"] = side
+    return {
+        "moving": url_for("web.exercise_figure", **args),
+        "still": url_for("web.exercise_figure", frame=figures.still_frame(exercise.figure), **args),
+        "strip": url_for("web.exercise_figure", static="1", **args),
+    }
 
 
 # --- the clinic's own exercises ------------------------------------------------------------------

@@ -213,3 +213,26 @@ def test_a_physiotherapists_day(live, browser):
     errors = [line for line in errors if not (outsider_url in line and "404" in line)]
     assert errors == []
     context.close()
+
+
+def test_the_library_shows_animated_figures(live, browser):
+    """A figure on the library page loads as an image and moves: two moments of it differ."""
+    base, _ = live
+    context = browser.new_context(viewport={"width": WIDTH, "height": 1024})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    page.goto(f"{base}/patients")
+    page.keyboard.type("physio@demo.hep.test")
+    page.keyboard.press("Tab")
+    page.keyboard.type("demo-physio-pass")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{base}/patients")
+    page.goto(f"{base}/library?q=neck+side-bends")
+    figure = page.locator("picture.figure img").first
+    figure.scroll_into_view_if_needed()
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=figure.element_handle())
+    before = figure.screenshot()
+    page.wait_for_timeout(1500)
+    assert figure.screenshot() != before, "the figure did not move"
+    shot(page, "08-library-figures")
+    context.close()
