@@ -5,6 +5,7 @@ from __future__ import annotations
 import zoneinfo
 from datetime import timedelta
 from functools import cache
+from urllib.parse import urljoin
 from zoneinfo import ZoneInfo
 
 import marshmallow as ma
@@ -85,7 +86,8 @@ def patients():
 
 def activation_qr(code: str) -> Markup:
     """An SVG QR code of the app's activation link for `code`, with a text alternative."""
-    link = current_app.config["ACTIVATION_LINK"].format(code=code)
+    # A path (the default, /app/activate?code=...) opens the patient app on this server.
+    link = urljoin(request.host_url, current_app.config["ACTIVATION_LINK"].format(code=code))
     svg = segno.make(link, error="m").svg_inline(
         scale=5, title="QR code: opens the HEP app's activation screen", svgclass="qr", lineclass=None
     )
