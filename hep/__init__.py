@@ -56,9 +56,10 @@ def create_app(config: dict | None = None) -> Flask:
     _register_blueprints(app)
     app.register_error_handler(DomainError, domain_error_response)
 
-    from hep import web
+    from hep import patient_app, web
 
     web.init_app(app)
+    patient_app.init_app(app)
 
     from hep.cli import register
 
