@@ -19,15 +19,15 @@ import re
 import shutil
 import threading
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
-from hep import create_app
 from hep import config as settings
+from hep import create_app
 from hep.dbtypes import utcnow
 from hep.extensions import db
 from tests.conftest import app_settings, skip_or_fail
@@ -47,11 +47,12 @@ UNLABELLED = """() => Array.from(document.querySelectorAll('input, select, texta
   .filter(el => el.offsetParent !== null && !['hidden', 'submit', 'button', 'radio'].includes(el.type))
   .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label'))
   .map(el => el.name || el.id)"""
-SMALL_TARGETS = """() => Array.from(document.querySelectorAll('button, a, .score label, summary, select, input'))
+SMALL_TARGETS = """() => Array.from(document.querySelectorAll('button, a, .score label, summary, select, input:not([type=radio])'))
   .filter(el => el.offsetParent !== null && !el.closest('p, li.plain, .plain'))
   .map(el => [el, el.getBoundingClientRect()])
   .filter(([el, r]) => r.width < 44 || r.height < 44)
-  .map(([el, r]) => `${el.tagName} ${el.id || el.textContent.trim().slice(0, 30)} ${Math.round(r.width)}x${Math.round(r.height)}`)"""
+  .map(([el, r]) => `${el.tagName} ${el.id || el.textContent.trim().slice(0, 30)} `
+    + `${Math.round(r.width)}x${Math.round(r.height)}`)"""
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +124,8 @@ def live(sqlite_template, tmp_path_factory, push_service):
         db.session.commit()
         from hep.sessions import service as sessions
 
-        sessions.schedule(physio, patient.user_id, {"starts_at": now + timedelta(days=2), "duration_minutes": 45}, now=now)
+        upcoming = {"starts_at": now + timedelta(days=2), "duration_minutes": 45}
+        sessions.schedule(physio, patient.user_id, upcoming, now=now)
         info = {"patient_id": patient.user_id, "code": activation.code, "items": items, "today": today}
         db.session.remove()
     server = make_server("127.0.0.1", 0, app, threaded=True)
@@ -169,6 +171,14 @@ def stored_logs(app, patient_id: int) -> list:
     return result
 
 
+def eventually(check, timeout: float = 10.0) -> None:
+    """Wait for something the app does in the background (a sync) to show on the server."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "the server never got there"
+        time.sleep(0.1)
+
+
 def phone(browser, **extra):
     context = browser.new_context(
         viewport=PHONE,
@@ -184,16 +194,41 @@ def phone(browser, **extra):
     return context
 
 
+def errors_in(console: list[str]) -> list[str]:
+    """Script errors. The browser's own "Failed to load resource" lines are expected here: requests made
+    offline, the service worker's offline answer (503), and the figure endpoint's 404 for an exercise
+    without a figure (the app shows a sentence instead)."""
+    return [m for m in console if m.startswith(("error", "pageerror")) and "Failed to load resource" not in m]
+
+
+def local_entries(page) -> list[dict]:
+    return page.evaluate(
+        "async () => (await import('/app/static/js/store.js')).getSession().then(async (s) => "
+        "(await import('/app/static/js/store.js')).listEntries(s.patient_id))"
+    )
+
+
+def watch_console(page) -> list[str]:
+    console: list[str] = []
+    page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
+    page.on("pageerror", lambda e: console.append(f"pageerror: {e}"))
+    return console
+
+
+def pick_score(page, name: str, value: int) -> None:
+    page.locator(f"label[for='{name}-{value}']").tap()
+
+
 def test_a_patients_week_on_the_phone(live, browser):
     from playwright.sync_api import expect
 
     base, info, app = live
+    patient_id, (chin_tuck, clamshell) = info["patient_id"], info["items"]
+    before = {row[0] for row in stored_logs(app, patient_id)}
     context = phone(browser)
     context.clock.install()
     page = context.new_page()
-    console: list[str] = []
-    page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
-    page.on("pageerror", lambda e: console.append(f"pageerror: {e}"))
+    console = watch_console(page)
 
     # Activate from the invitation's link: the code is filled in, the patient chooses a password.
     page.goto(f"{base}/app/activate?code={info['code']}")
@@ -203,18 +238,211 @@ def test_a_patients_week_on_the_phone(live, browser):
     shot(page, "01-activate")
     page.get_by_label("Choose a password").fill(PASSWORD)
     page.get_by_label("Type the password again").fill(PASSWORD)
-    page.get_by_role("button", name="Activate and start").click()
+    page.get_by_role("button", name="Activate and start").tap()
 
     # Today: both exercises with their dosage, what is left, the next session.
     expect(page).to_have_url(f"{base}/app/today")
     expect(page.locator("#summary")).to_have_text("2 exercises left today.")
     cards = page.locator("li.item")
     expect(cards).to_have_count(2)
-    expect(cards.first).to_contain_text("2 × 2 reps · hold 4 s")
-    expect(cards.nth(1)).to_contain_text("left side")
+    expect(cards.first).to_contain_text("2 \u00d7 2 reps · hold 4 s")
+    expect(cards.nth(1)).to_contain_text("2 \u00d7 3 reps · left side")
     expect(page.locator(".session")).to_contain_text("45 minutes")
-    page.evaluate("navigator.serviceWorker.ready")
+    page.evaluate("navigator.serviceWorker.ready.then(() => true)")
     accessible(page)
     shot(page, "02-today")
-    assert [m for m in console if m.startswith(("error", "pageerror"))] == []
+
+    # An exercise: instructions, the figure (or a note that it has none yet), then the guided mode.
+    cards.first.get_by_role("link", name="Start").tap()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Chin tuck, sitting")
+    expect(page.locator(".steps li").first).to_be_visible()
+    expect(page.locator(".figure")).not_to_have_attribute("aria-busy", "true")
+    accessible(page)
+    shot(page, "03-exercise")
+
+    # The guided mode with the page clock paused: get ready 3 s, hold 4 s (x2 reps), rest 5 s, set 2.
+    page.clock.pause_at(datetime.now() + timedelta(seconds=2))
+    page.get_by_role("button", name="Start guided").tap()
+    phase, clock, counters = page.locator("#guide-phase"), page.locator("#guide-clock"), page.locator("#guide-counters")
+    expect(phase).to_have_text("Get ready")
+    expect(clock).to_have_text("3")
+    expect(counters).to_have_text("Set 1 of 2 · rep 1 of 2")
+    page.clock.run_for(100)
+    expect(page.locator("#live")).to_have_text("Set 1 of 2, rep 1 of 2. Get ready.")
+    page.clock.run_for(1000)
+    expect(clock).to_have_text("2")
+    page.clock.run_for(1900)
+    expect(phase).to_have_text("Hold")
+    expect(clock).to_have_text("4")
+    page.clock.run_for(100)
+    expect(page.locator("#live")).to_have_text("Hold for 4 seconds.")
+    shot(page, "04-guided-hold")
+    page.clock.run_for(4000 + 3000)  # rep 1's hold ends, rep 2 gets ready
+    expect(phase).to_have_text("Hold")
+    expect(counters).to_have_text("Set 1 of 2 · rep 2 of 2")
+    page.clock.run_for(4000)
+    expect(phase).to_have_text("Rest")
+    expect(clock).to_have_text("5")
+    expect(counters).to_have_text("Set 1 of 2 done")
+    page.get_by_role("button", name="Pause").tap()
+    page.clock.run_for(10_000)
+    expect(clock).to_have_text("5")  # paused: the rest timer waits
+    page.get_by_role("button", name="Resume").tap()
+    page.clock.run_for(5000 + 3000 + 4000 + 3000 + 4000)
+    expect(page.locator("#guide-done")).to_contain_text("2 of 2 sets done.")
+    page.clock.run_for(100)
+    expect(page.locator("#live")).to_have_text("All sets done. Well done!")
+    page.clock.resume()
+
+    # Log it: the guide filled in sets, reps and hold; add pain before and after, difficulty and a note.
+    page.get_by_role("link", name="Log it").tap()
+    expect(page).to_have_url(re.compile(r"/app/log\?item=\d+&sets=2&reps=2&hold=4"))
+    expect(page.get_by_role("spinbutton", name="Sets done")).to_have_value("2")
+    expect(page.get_by_role("spinbutton", name="Reps per set")).to_have_value("2")
+    expect(page.get_by_role("spinbutton", name="Hold (seconds)")).to_have_value("4")
+    pick_score(page, "pain_before", 5)
+    pick_score(page, "pain_after", 3)
+    pick_score(page, "difficulty", 4)
+    page.get_by_label("Note for your physiotherapist (optional)").fill("Felt easier on the second set")
+    accessible(page)
+    shot(page, "05-log")
+    page.get_by_role("button", name="Save", exact=True).tap()
+    first = page.locator("li.entry").first
+    expect(first).to_contain_text("Sent to your clinic")
+    expect(first).to_contain_text("pain 5 → 3")
+    stored = [row for row in stored_logs(app, patient_id) if row[0] not in before]
+    assert [row[1:] for row in stored] == [(chin_tuck, 2, 5, 3, "Felt easier on the second set")]
+
+    # Offline: three more entries are kept on the phone; a reload still opens the app and shows them.
+    context.set_offline(True)
+    for item_id, sets, pain in [(clamshell, 2, 2), (chin_tuck, 1, 4), (clamshell, 1, 3)]:
+        page.get_by_label("Exercise").select_option(str(item_id))
+        page.get_by_role("spinbutton", name="Sets done").fill(str(sets))
+        pick_score(page, "pain_before", pain)
+        page.get_by_role("button", name="Save", exact=True).tap()
+        expect(page.locator("#log-status")).to_contain_text("It will be sent when you are back online.")
+    waiting = [e for e in local_entries(page) if e["state"] == "pending"]
+    assert len(waiting) == 3
+    page.reload()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Log")
+    expect(page.locator("#net")).to_contain_text("Offline")
+    expect(page.locator("li.entry", has_text="Being sent")).to_have_count(3)
+    shot(page, "06-log-offline")
+    page.get_by_role("link", name="Today", exact=True).tap()
+    expect(page.locator(".notice").first).to_contain_text("Offline: this is the plan saved on this phone.")
+    expect(page.locator("#waiting")).to_have_text("3 entries are waiting to be sent.")
+    expect(page.locator("#summary")).to_have_text("All done for today. Well done!")  # the phone's entries count
+    page.locator("li.item").nth(1).get_by_role("link", name="Start").tap()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Clamshell")  # the routine was kept offline
+    assert len([r for r in stored_logs(app, patient_id) if r[0] not in before]) == 1  # nothing reached the server
+
+    # Back online: the app sends them, and the server has exactly those entries, once each.
+    context.set_offline(False)
+    page.get_by_role("link", name="Log", exact=True).tap()
+    expect(page.locator("li.entry", has_text="Sent to your clinic")).to_have_count(4)
+    new = {row[0]: row[1:] for row in stored_logs(app, patient_id) if row[0] not in before}
+    assert sorted(new.values(), key=str) == sorted(
+        [
+            (chin_tuck, 2, 5, 3, "Felt easier on the second set"),
+            (clamshell, 2, 2, None, None),
+            (chin_tuck, 1, 4, None, None),
+            (clamshell, 1, 3, None, None),
+        ],
+        key=str,
+    )
+    assert set(new) == {e["id"] for e in local_entries(page)}
+
+    # Correct one and delete another: the server follows.
+    target = page.locator("li.entry", has_text="Clamshell").first
+    corrected_id = target.get_attribute("data-id")
+    target.get_by_role("button", name=re.compile("^Edit")).tap()
+    expect(page.locator("#form-title")).to_have_text("Correct an entry")
+    pick_score(page, "pain_after", 1)
+    page.get_by_role("button", name="Save changes").tap()
+    expect(page.locator(f"li.entry[data-id='{corrected_id}']")).to_contain_text("Correction sent")
+    doomed = page.locator("li.entry", has_text="Chin tuck").first
+    doomed_id = doomed.get_attribute("data-id")
+    doomed.get_by_role("button", name=re.compile("^Delete")).tap()
+    expect(page.get_by_role("dialog")).to_contain_text("Delete this entry?")
+    page.get_by_role("button", name="Delete", exact=True).tap()
+    expect(page.locator(f"li.entry[data-id='{doomed_id}']")).to_have_count(0)
+    eventually(lambda: doomed_id not in {row[0] for row in stored_logs(app, patient_id)})
+    rows = {row[0]: row for row in stored_logs(app, patient_id)}
+    assert rows[corrected_id][4] == 1
+
+    # Progress: streak, this week, the pain chart with the needling session marked, upcoming sessions.
+    page.get_by_role("link", name="Progress", exact=True).tap()
+    expect(page.locator("#week")).to_contain_text("of this week's exercises done")
+    expect(page.locator("svg.chart.pain line.needling")).to_have_count(1)
+    expect(page.locator("svg.chart.pain circle.mark")).not_to_have_count(0)
+    expect(page.locator("#upcoming li")).to_have_count(1)
+    page.get_by_role("button", name="Get a calendar link").tap()
+    expect(page.get_by_label("Or copy the link")).to_have_value(re.compile(r"/calendar/.+\.ics$"))
+    accessible(page)
+    shot(page, "07-progress")
+
+    # Settings: texts, times, language. French now, then back.
+    page.get_by_role("link", name="Settings", exact=True).tap()
+    expect(page.locator("#texts")).to_contain_text("reply STOP")
+    page.get_by_role("button", name="Send me reminder texts").tap()
+    expect(page.locator("#texts")).to_contain_text("You get reminder texts at +16045550142.")
+    page.get_by_label("Time 1").fill("07:30")
+    page.get_by_role("button", name="Save times").tap()
+    expect(page.locator("#settings-status")).to_have_text("Reminder times saved.")
+    accessible(page)
+    shot(page, "08-settings")
+    page.get_by_label("Language of the app").select_option("fr")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Réglages")
+    expect(page.get_by_role("link", name="Aujourd'hui")).to_be_visible()
+    shot(page, "09-settings-fr")
+    with app.app_context():
+        from hep.accounts.models import Patient
+        from hep.reminders.models import SmsContact
+
+        saved = db.session.get(Patient, patient_id)
+        contact = db.session.get(SmsContact, patient_id)
+        assert saved.language == "fr"
+        assert (contact.status, contact.exercise_times) == ("active", ["07:30"])
+        db.session.remove()
+    page.get_by_label("Langue de l'app").select_option("en")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Settings")
+
+    # Budgets (recorded, not asserted): a cold open of today's screen, and the app's code size.
+    opened = context.new_page()
+    api_calls: list[str] = []
+    opened.on("request", lambda r: api_calls.append(f"{r.method} {r.url}") if "/api/" in r.url else None)
+    opened.goto(f"{base}/app/today")
+    expect(opened.locator("li.item")).to_have_count(2)
+    opened.wait_for_load_state("networkidle")
+    record_budgets(api_calls)
+    opened.close()
+
+    # Sign out: the tokens and the entries leave the phone; the sign-in screen is next.
+    page.get_by_role("button", name="Sign out").tap()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Sign in")
+    assert page.evaluate("async () => (await import('/app/static/js/store.js')).getSession()") is None
+    accessible(page)
+    shot(page, "10-sign-in")
+    assert errors_in(console) == [], console
     context.close()
+
+
+def record_budgets(api_calls: list[str]) -> None:
+    files = [p for p in APP_STATIC.rglob("*") if p.suffix in (".js", ".css")]
+    js = [p for p in files if p.suffix == ".js"]
+    css = [p for p in files if p.suffix == ".css"]
+    size = lambda paths: sum(p.stat().st_size for p in paths)  # noqa: E731
+    gz = lambda paths: sum(len(gzip.compress(p.read_bytes(), 9)) for p in paths)  # noqa: E731
+    budgets = {
+        "javascript_bytes": size(js),
+        "javascript_gzip_bytes": gz(js),
+        "javascript_files": len(js),
+        "of_which_vendored_idb_bytes": (APP_STATIC / "vendor/idb/index.js").stat().st_size,
+        "css_bytes": size(css),
+        "css_gzip_bytes": gz(css),
+        "api_calls_to_open_today": len(api_calls),
+        "api_calls": [re.sub(r"https?://[^/]+", "", c) for c in api_calls],
+    }
+    BUDGETS.parent.mkdir(parents=True, exist_ok=True)
+    BUDGETS.write_text(json.dumps(budgets, indent=2) + "\n")
+    print("patient app budgets:", json.dumps(budgets))

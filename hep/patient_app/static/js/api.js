@@ -137,6 +137,7 @@ async function start(pair) {
     expires_at: Date.now() + pair.expires_in * 1000,
     patient_id: user.id,
     name: user.name,
+    phone: user.phone,
     clinic: user.clinic.name,
     clinic_phone: user.clinic.contact_phone,
     language: user.patient.language,

@@ -149,20 +149,21 @@ export async function render({ root, session, navigate, switchLanguage, rerender
 
   // Texts.
   let texts;
-  if (!sms.phone) texts = [h('p', {}, t('settings.no_phone', { clinic: session.clinic }))];
+  const phone = sms.phone || session.phone;
+  if (!phone) texts = [h('p', {}, t('settings.no_phone', { clinic: session.clinic }))];
   else if (sms.status === 'active') {
     texts = [
-      h('p', {}, t('settings.texts_on', { phone: sms.phone })),
+      h('p', {}, t('settings.texts_on', { phone })),
       h('p', { class: 'muted' }, t('settings.texts_how_to_stop')),
       act(h('button', { type: 'button', id: 'texts-stop' }, t('settings.texts_stop')), async () => {
         await api.stopTexts(id);
         return t('settings.texts_stopped');
       }),
     ];
-  } else if (sms.status === 'unusable') texts = [h('p', {}, t('settings.texts_unusable', { phone: sms.phone }))];
+  } else if (sms.status === 'unusable') texts = [h('p', {}, t('settings.texts_unusable', { phone }))];
   else {
     texts = [
-      h('p', {}, t(sms.status === 'opted_out' ? 'settings.texts_opted_out' : 'settings.texts_off', { phone: sms.phone })),
+      h('p', {}, t(sms.status === 'opted_out' ? 'settings.texts_opted_out' : 'settings.texts_off', { phone })),
       act(h('button', { type: 'button', id: 'texts-start' }, t('settings.texts_start')), async () => {
         await api.grantTexts(id);
         return t('settings.texts_started');
