@@ -47,7 +47,8 @@ UNLABELLED = """() => Array.from(document.querySelectorAll('input, select, texta
   .filter(el => el.offsetParent !== null && !['hidden', 'submit', 'button', 'radio'].includes(el.type))
   .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label'))
   .map(el => el.name || el.id)"""
-SMALL_TARGETS = """() => Array.from(document.querySelectorAll('button, a, .score label, summary, select, input:not([type=radio])'))
+SMALL_TARGETS = """() => Array.from(document.querySelectorAll(
+    'button, a, .score label, summary, select, input:not([type=radio])'))
   .filter(el => el.offsetParent !== null && !el.closest('p, li.plain, .plain'))
   .map(el => [el, el.getBoundingClientRect()])
   .filter(([el, r]) => r.width < 44 || r.height < 44)
@@ -111,6 +112,11 @@ def live(sqlite_template, tmp_path_factory, push_service):
             now=now - timedelta(days=10),
         )
         items = [i.id for i in routine.current.phases[0].items]
+        # A second patient, already activated (a password), for the sign-in, lost-answer and push tests.
+        other = make.patient(clinic, physio, timezone=ZONE, email="sam@example.test", password=PASSWORD, name="Sam")
+        other_routine = make.routine(
+            other, routine_body(today - timedelta(days=3), items=[item("core-clamshell", sets=2, reps=5)]), now=now
+        )
         # Some history for the progress screen: pain before and after on past days, a needling session.
         for days_ago, before, after in [(6, 6, 4), (5, 5, 4), (3, 5, 3), (2, 4, 3), (1, 4, 2)]:
             when = now - timedelta(days=days_ago)
@@ -126,7 +132,13 @@ def live(sqlite_template, tmp_path_factory, push_service):
 
         upcoming = {"starts_at": now + timedelta(days=2), "duration_minutes": 45}
         sessions.schedule(physio, patient.user_id, upcoming, now=now)
-        info = {"patient_id": patient.user_id, "code": activation.code, "items": items, "today": today}
+        info = {
+            "patient_id": patient.user_id,
+            "code": activation.code,
+            "items": items,
+            "today": today,
+            "other": {"id": other.id, "email": other.email, "item": other_routine.current.phases[0].items[0].id},
+        }
         db.session.remove()
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -171,12 +183,29 @@ def stored_logs(app, patient_id: int) -> list:
     return result
 
 
-def eventually(check, timeout: float = 10.0) -> None:
-    """Wait for something the app does in the background (a sync) to show on the server."""
+def eventually(check, timeout: float = 10.0, page=None) -> None:
+    """Wait for something the app does in the background (a sync) to show on the server. With `page`,
+    wait in Playwright's event loop, so that protocol events keep arriving meanwhile."""
     deadline = time.monotonic() + timeout
     while not check():
-        assert time.monotonic() < deadline, "the server never got there"
-        time.sleep(0.1)
+        assert time.monotonic() < deadline, "it never happened"
+        page.wait_for_timeout(100) if page else time.sleep(0.1)
+
+
+# Headless Chromium refuses every Screen Wake Lock (and has no push service): record what the app asks.
+WAKE_LOCK_PROBE = """
+window.__wakeLocks = [];
+if (navigator.wakeLock) {
+  navigator.wakeLock.request = async (type) => {
+    const sentinel = new EventTarget();
+    sentinel.type = type;
+    sentinel.released = false;
+    sentinel.release = async () => { sentinel.released = true; sentinel.dispatchEvent(new Event('release')); };
+    window.__wakeLocks.push(sentinel);
+    return sentinel;
+  };
+}
+"""
 
 
 def phone(browser, **extra):
@@ -227,6 +256,7 @@ def test_a_patients_week_on_the_phone(live, browser):
     before = {row[0] for row in stored_logs(app, patient_id)}
     context = phone(browser)
     context.clock.install()
+    context.add_init_script(WAKE_LOCK_PROBE)
     page = context.new_page()
     console = watch_console(page)
 
@@ -276,6 +306,7 @@ def test_a_patients_week_on_the_phone(live, browser):
     expect(clock).to_have_text("4")
     page.clock.run_for(100)
     expect(page.locator("#live")).to_have_text("Hold for 4 seconds.")
+    assert page.evaluate("window.__wakeLocks.map(l => [l.type, l.released])") == [["screen", False]]
     shot(page, "04-guided-hold")
     page.clock.run_for(4000 + 3000)  # rep 1's hold ends, rep 2 gets ready
     expect(phase).to_have_text("Hold")
@@ -292,6 +323,7 @@ def test_a_patients_week_on_the_phone(live, browser):
     expect(page.locator("#guide-done")).to_contain_text("2 of 2 sets done.")
     page.clock.run_for(100)
     expect(page.locator("#live")).to_have_text("All sets done. Well done!")
+    assert page.evaluate("window.__wakeLocks.map(l => l.released)") == [True]  # the screen may sleep again
     page.clock.resume()
 
     # Log it: the guide filled in sets, reps and hold; add pain before and after, difficulty and a note.
@@ -446,3 +478,142 @@ def record_budgets(api_calls: list[str]) -> None:
     BUDGETS.parent.mkdir(parents=True, exist_ok=True)
     BUDGETS.write_text(json.dumps(budgets, indent=2) + "\n")
     print("patient app budgets:", json.dumps(budgets))
+
+
+def sign_in(page, base: str, email: str) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(f"{base}/app/")
+    expect(page).to_have_url(f"{base}/app/sign-in")
+    page.get_by_label("E-mail or mobile number").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").tap()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Today")
+
+
+def test_a_lost_sync_answer_stores_nothing_twice(live, browser):
+    """The server stores the entry, the answer never reaches the phone; the resend is a duplicate."""
+    from playwright.sync_api import expect
+
+    base, info, app = live
+    other = info["other"]
+    context = phone(browser)
+    page = context.new_page()
+    sign_in(page, base, other["email"])
+    answers: list[dict] = []
+
+    def lose_the_answer(route):
+        response = route.fetch()  # the request reaches the server, which stores the entry...
+        answers.append(response.json())
+        route.abort("connectionreset")  # ...and the phone never hears back
+
+    page.route("**/api/v1/patients/*/logs/batch", lose_the_answer)
+    page.get_by_role("navigation").get_by_role("link", name="Log").tap()
+    page.get_by_role("spinbutton", name="Sets done").fill("2")
+    pick_score(page, "pain_before", 6)
+    page.get_by_role("button", name="Save", exact=True).tap()
+    eventually(lambda: answers, page=page)
+    assert [r["status"] for r in answers[0]["results"]] == ["created"]  # stored, but the phone never heard
+    page.unroute("**/api/v1/patients/*/logs/batch")
+
+    # The app sends the same entry again (same id, same content): from the service worker's Background
+    # Sync at once, or else when the app next opens; either way the server answers "duplicate".
+    entry = page.locator("li.entry").first
+    try:
+        expect(entry).to_contain_text("Your clinic has it", timeout=5000)
+    except AssertionError:
+        page.reload()
+        expect(page.locator("li.entry").first).to_contain_text("Your clinic has it")
+    [local] = local_entries(page)
+    assert (local["state"], local["sent"], local["result"]["status"]) == ("stored", True, "duplicate")
+    assert [row[:4] for row in stored_logs(app, other["id"])] == [(local["id"], other["item"], 2, 6)]
+    context.close()
+
+
+# Chromium headless has no push service (its PushManager.subscribe needs Google's FCM and fails with
+# "Registration failed"), so the browser's subscription is replaced by one at the fake push service:
+# the app's own code asks for permission, subscribes with the server's VAPID key and posts the result.
+PUSH_STUB = """
+(() => {
+  const subscription = %s;
+  let current = null;
+  window.__pushKeys = [];
+  PushManager.prototype.subscribe = async function (options) {
+    window.__pushKeys.push(btoa(String.fromCharCode(...new Uint8Array(options.applicationServerKey)))
+      .replace(/\\+/g, '-').replace(/\\//g, '_').replace(/=+$/, ''));
+    current = {
+      endpoint: subscription.endpoint,
+      options: { userVisibleOnly: options.userVisibleOnly, applicationServerKey: options.applicationServerKey.buffer },
+      toJSON: () => subscription,
+      unsubscribe: async () => { current = null; return true; },
+    };
+    return current;
+  };
+  PushManager.prototype.getSubscription = async function () { return current; };
+})();
+"""
+
+
+def test_push_from_the_settings_tap_to_a_notification(live, browser, push_service):
+    from playwright.sync_api import expect
+
+    from hep.accounts.models import Patient
+    from hep.push.models import PushSubscription
+    from hep.push.webpush import application_server_key
+    from hep.reminders.messages import HEALTH_WORDS
+
+    base, info, app = live
+    other = info["other"]
+    subscription = push_service.new_subscription()
+    context = phone(browser)
+    context.grant_permissions(["notifications"], origin=base)
+    context.add_init_script(PUSH_STUB % json.dumps(subscription))
+    page = context.new_page()
+    sign_in(page, base, other["email"])
+    page.get_by_role("link", name="Settings", exact=True).tap()
+    expect(page.locator("#channel-now")).to_have_text("Now: text messages (when you have agreed to texts).")
+    page.get_by_role("button", name="Turn on notifications").tap()  # the explicit tap
+    expect(page.locator("#channel-now")).to_have_text("Now: notifications on this phone.")
+    expect(page.locator("#settings-status")).to_have_text("Notifications are on. Reminders come to this phone.")
+    server_key = application_server_key(app.config["VAPID_PRIVATE_KEY"])
+    assert page.evaluate("window.__pushKeys") == [server_key]
+    with app.app_context():
+        row = db.session.scalar(select(PushSubscription).where(PushSubscription.patient_id == other["id"]))
+        assert (row.endpoint, row.ended_at) == (subscription["endpoint"], None)
+        assert db.session.get(Patient, other["id"]).reminder_channel == "push"
+        db.session.remove()
+    shot(page, "11-settings-push")
+
+    # A push through the fake push service: VAPID checked, payload decrypted, nothing clinical in it.
+    page.get_by_role("button", name="Send a test notification").tap()
+    expect(page.locator("#settings-status")).to_have_text("Test sent: it should appear in a moment.")
+    [message] = push_service.wait_for(1)
+    assert message.vapid_key == server_key and message.claims["aud"] == push_service.origin
+    assert message.payload["title"] == "Harbour Physio" and message.payload["url"] == "/app/settings"
+    assert not [w for w in HEALTH_WORDS if w in message.payload["body"].lower()]
+
+    # The decrypted message handed to the service worker (as the browser's push service would): it
+    # shows a notification.
+    cdp = context.new_cdp_session(page)
+    registrations: list[dict] = []
+    cdp.on("ServiceWorker.workerRegistrationUpdated", lambda e: registrations.extend(e["registrations"]))
+    cdp.send("ServiceWorker.enable")
+    eventually(lambda: any(r["scopeURL"] == f"{base}/app/" for r in registrations), page=page)
+    registration = next(r for r in registrations if r["scopeURL"] == f"{base}/app/")
+    cdp.send(
+        "ServiceWorker.deliverPushMessage",
+        {"origin": base, "registrationId": registration["registrationId"], "data": json.dumps(message.payload)},
+    )
+    shown = "async () => (await (await navigator.serviceWorker.ready).getNotifications()).map(n => [n.title, n.body])"
+    eventually(lambda: page.evaluate(shown) != [], page=page)
+    assert page.evaluate(shown) == [[message.payload["title"], message.payload["body"]]]
+
+    # Turning notifications off ends the subscription and sets reminders back to texts.
+    page.get_by_role("button", name="Turn off notifications on this phone").tap()
+    expect(page.locator("#settings-status")).to_have_text("Notifications are off on this phone.")
+    with app.app_context():
+        row = db.session.scalar(select(PushSubscription).where(PushSubscription.patient_id == other["id"]))
+        assert row.ended_reason == "unsubscribed"
+        assert db.session.get(Patient, other["id"]).reminder_channel == "sms"
+        db.session.remove()
+    context.close()

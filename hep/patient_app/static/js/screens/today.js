@@ -43,8 +43,8 @@ function itemCard(item, done) {
     h(
       'div',
       { class: 'actions' },
-      h('a', { class: 'button primary', href: `/app/exercise/${item.item_id}`, 'data-link': true }, t('today.start')),
-      h('a', { class: 'button', href: `/app/log?item=${item.item_id}`, 'data-link': true }, t('today.log')),
+      h('a', { class: 'button primary', href: `/app/exercise/${item.item_id}`, 'data-link': true }, t('today.start'), h('span', { class: 'sr-only' }, ` ${item.exercise.name}`)),
+      h('a', { class: 'button', href: `/app/log?item=${item.item_id}`, 'data-link': true }, t('today.log'), h('span', { class: 'sr-only' }, ` ${item.exercise.name}`)),
     ),
   );
 }
