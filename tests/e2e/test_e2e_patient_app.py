@@ -82,6 +82,7 @@ def live(sqlite_template, tmp_path_factory, push_service):
     )
     config.pop("TESTING")
     app = create_app(config)
+    figures = _figures(app)
     now = utcnow()
     with app.app_context():
         load_library(Path(app.config["EXERCISES_DIR"]), now=now)
@@ -114,9 +115,8 @@ def live(sqlite_template, tmp_path_factory, push_service):
         items = [i.id for i in routine.current.phases[0].items]
         # A second patient, already activated (a password), for the sign-in, lost-answer and push tests.
         other = make.patient(clinic, physio, timezone=ZONE, email="sam@example.test", password=PASSWORD, name="Sam")
-        other_routine = make.routine(
-            other, routine_body(today - timedelta(days=3), items=[item("core-clamshell", sets=2, reps=5)]), now=now
-        )
+        clamshell_right = item("core-clamshell", sets=2, reps=5, side="right")
+        other_routine = make.routine(other, routine_body(today - timedelta(days=3), items=[clamshell_right]), now=now)
         # Some history for the progress screen: pain before and after on past days, a needling session.
         for days_ago, before, after in [(6, 6, 4), (5, 5, 4), (3, 5, 3), (2, 4, 3), (1, 4, 2)]:
             when = now - timedelta(days=days_ago)
@@ -138,6 +138,7 @@ def live(sqlite_template, tmp_path_factory, push_service):
             "items": items,
             "today": today,
             "other": {"id": other.id, "email": other.email, "item": other_routine.current.phases[0].items[0].id},
+            "figures": figures,
         }
         db.session.remove()
     server = make_server("127.0.0.1", 0, app, threaded=True)
@@ -148,6 +149,38 @@ def live(sqlite_template, tmp_path_factory, push_service):
     thread.join(10)
     with app.app_context():
         db.engine.dispose()
+
+
+STAND_IN_FIGURE = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 320 240"><title>Chin tuck</title>'
+    '<circle cx="160" cy="60" r="30" fill="#0b4f6c"/><path d="M160 90v90" stroke="#0b4f6c" stroke-width="12"/></svg>'
+)
+
+
+def _figures(app) -> list[tuple[str, dict]]:
+    """Record every figure request the app makes (path and query). Until the figure endpoint of issue 13
+    is on this branch, stand in for it: a figure for the chin tuck, 404 (no figure yet) for the rest."""
+    from flask import Response, request
+    from werkzeug.exceptions import NotFound
+
+    seen: list[tuple[str, dict]] = []
+
+    @app.before_request
+    def _record():
+        if request.path.endswith("/figure.svg"):
+            seen.append((request.path, request.args.to_dict()))
+
+    try:
+        app.url_map.bind("localhost").match("/api/v1/exercises/neck-chin-tuck-sitting/figure.svg")
+    except NotFound:
+
+        def stand_in(slug: str):
+            if slug != "neck-chin-tuck-sitting":
+                return Response(status=404)
+            return Response(STAND_IN_FIGURE, content_type="image/svg+xml")
+
+        app.add_url_rule("/api/v1/exercises/<slug>/figure.svg", "stand_in_figure", stand_in)
+    return seen
 
 
 @pytest.fixture(scope="module")
@@ -286,7 +319,8 @@ def test_a_patients_week_on_the_phone(live, browser):
     cards.first.get_by_role("link", name="Start").tap()
     expect(page.get_by_role("heading", level=1)).to_have_text("Chin tuck, sitting")
     expect(page.locator(".steps li").first).to_be_visible()
-    expect(page.locator(".figure")).not_to_have_attribute("aria-busy", "true")
+    expect(page.get_by_role("img", name="How to do Chin tuck, sitting")).to_be_visible()
+    assert info["figures"][-1] == ("/api/v1/exercises/neck-chin-tuck-sitting/figure.svg", {})  # both sides: as drawn
     accessible(page)
     shot(page, "03-exercise")
 
@@ -364,8 +398,13 @@ def test_a_patients_week_on_the_phone(live, browser):
     expect(page.locator(".notice").first).to_contain_text("Offline: this is the plan saved on this phone.")
     expect(page.locator("#waiting")).to_have_text("3 entries are waiting to be sent.")
     expect(page.locator("#summary")).to_have_text("All done for today. Well done!")  # the phone's entries count
+    page.locator("li.item").first.get_by_role("link", name="Start").tap()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Chin tuck, sitting")  # the routine was kept
+    expect(page.get_by_role("img", name="How to do Chin tuck, sitting")).to_be_visible()  # and the figure
+    page.get_by_role("link", name="Back to today").tap()
     page.locator("li.item").nth(1).get_by_role("link", name="Start").tap()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Clamshell")  # the routine was kept offline
+    expect(page.get_by_role("heading", level=1)).to_have_text("Clamshell")
+    expect(page.locator(".no-figure")).to_have_text("No picture for this exercise yet.")
     assert len([r for r in stored_logs(app, patient_id) if r[0] not in before]) == 1  # nothing reached the server
 
     # Back online: the app sends them, and the server has exactly those entries, once each.
@@ -497,9 +536,14 @@ def test_a_lost_sync_answer_stores_nothing_twice(live, browser):
 
     base, info, app = live
     other = info["other"]
-    context = phone(browser)
+    context = phone(browser, reduced_motion="reduce")
     page = context.new_page()
     sign_in(page, base, other["email"])
+
+    # This patient prefers reduced motion and does the clamshell on the right: the still figure, mirrored.
+    page.locator("li.item").first.get_by_role("link", name="Start").tap()
+    expect(page.locator(".no-figure")).to_be_visible()  # the stand-in has none for it: a sentence instead
+    assert info["figures"][-1] == ("/api/v1/exercises/core-clamshell/figure.svg", {"side": "right", "static": "1"})
     answers: list[dict] = []
 
     def lose_the_answer(route):
