@@ -194,7 +194,9 @@ def browser():
 
 
 def shot(page, name: str) -> None:
+    """The whole screen (scrolled), and what a phone shows first (the README's pictures come from these)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"patient-app-{name}-phone.png"), scale="css")
     page.screenshot(path=str(SCREENSHOTS / f"patient-app-{name}.png"), full_page=True)
 
 
@@ -392,7 +394,8 @@ def test_a_patients_week_on_the_phone(live, browser):
     page.reload()
     expect(page.get_by_role("heading", level=1)).to_have_text("Log")
     expect(page.locator("#net")).to_contain_text("Offline")
-    expect(page.locator("li.entry", has_text="Being sent")).to_have_count(3)
+    expect(page.locator("li.entry", has_text="Waiting for your clinic to confirm")).to_have_count(3)
+    page.evaluate("document.getElementById('recent-title').scrollIntoView()")
     shot(page, "06-log-offline")
     page.get_by_role("link", name="Today", exact=True).tap()
     expect(page.locator(".notice").first).to_contain_text("Offline: this is the plan saved on this phone.")

@@ -106,7 +106,7 @@ function guidePanel(item, { onFinish }) {
   const next = h('button', { type: 'button', id: 'guide-next' }, t('guided.next'));
   const rep = h('button', { type: 'button', class: 'primary big', id: 'guide-rep', hidden: true }, t('guided.rep_done'));
   const stop = h('button', { type: 'button', id: 'guide-stop' }, t('guided.stop'));
-  const panel = h('section', { class: 'guide card', 'aria-labelledby': 'guide-title', hidden: true }, h('h2', { id: 'guide-title' }, t('guided.title')), counters, phase, clock, rep, h('div', { class: 'actions' }, pause, next, stop));
+  const panel = h('section', { class: 'guide card', 'aria-labelledby': 'guide-title', hidden: true }, h('h2', { id: 'guide-title', tabindex: '-1' }, t('guided.title')), counters, phase, clock, rep, h('div', { class: 'actions' }, pause, next, stop));
   const sound = beeper();
   const awake = wakeLock();
   let prefs = { sound: true, vibration: true };
@@ -166,7 +166,9 @@ function guidePanel(item, { onFinish }) {
       await awake.hold();
       panel.dataset.wakeLock = awake.held ? 'held' : 'none';
       guide.start();
-      panel.querySelector('h2').focus?.();
+      // The timer on screen, and the screen reader's attention on the guide.
+      panel.querySelector('h2').focus({ preventScroll: true });
+      panel.scrollIntoView({ block: 'start' });
     },
     close() {
       guide?.stop();

@@ -228,6 +228,8 @@ export async function render({ root, session, query, navigate }) {
       status.textContent = t('log.saved');
     }
     announce(status.textContent);
+    if (location.search) history.replaceState(null, '', '/app/log'); // the guide's numbers are used up
+    root.querySelector('.notice.from-guide')?.remove();
     startNew({ item: itemId });
     await drawList();
     const summary = await sync();
@@ -241,7 +243,7 @@ export async function render({ root, session, query, navigate }) {
     return undefined;
   }
   startNew({ item: chosen, sets: numberOrNull(query.get('sets')), reps: numberOrNull(query.get('reps')), hold: numberOrNull(query.get('hold')) });
-  fill(root, heading(t('log.title')), query.get('sets') !== null ? h('p', { class: 'notice' }, t('log.from_guide')) : null, form, status, h('h2', { id: 'recent-title' }, t('log.recent')), listing, dialog);
+  fill(root, heading(t('log.title')), query.get('sets') !== null ? h('p', { class: 'notice from-guide' }, t('log.from_guide')) : null, form, status, h('h2', { id: 'recent-title' }, t('log.recent')), listing, dialog);
   await drawList();
 
   const channel = typeof BroadcastChannel === 'function' ? new BroadcastChannel('hep') : null;

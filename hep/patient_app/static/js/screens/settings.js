@@ -109,23 +109,28 @@ export async function render({ root, session, navigate, switchLanguage, rerender
     ? [h('p', { class: 'muted' }, t('settings.push_unsupported'))]
     : subscribedHere
       ? [
-          act(h('button', { type: 'button', id: 'push-test' }, t('settings.push_test')), async () => {
-            const result = await api.testPush(id);
-            return result.deliveries.some((d) => d.status === 'sent') ? t('settings.push_test_sent') : t('settings.push_test_failed');
-          }),
-          push.channel === 'push'
-            ? act(h('button', { type: 'button', id: 'use-texts' }, t('settings.use_texts')), async () => {
-                await api.setChannel(id, 'sms');
-                return t('settings.channel_sms');
-              })
-            : act(h('button', { type: 'button', class: 'primary', id: 'use-push' }, t('settings.use_push')), async () => {
-                await api.setChannel(id, 'push');
-                return t('settings.channel_push');
-              }),
-          act(h('button', { type: 'button', id: 'push-off' }, t('settings.push_off')), async () => {
-            await turnOffPush(id);
-            return t('settings.push_off_done');
-          }),
+          h(
+            'div',
+            { class: 'actions stacked' },
+            act(h('button', { type: 'button', id: 'push-test' }, t('settings.push_test')), async () => {
+              const result = await api.testPush(id);
+              const sent = result.deliveries.some((d) => d.status === 'sent');
+              return sent ? t('settings.push_test_sent') : t('settings.push_test_failed');
+            }),
+            push.channel === 'push'
+              ? act(h('button', { type: 'button', id: 'use-texts' }, t('settings.use_texts')), async () => {
+                  await api.setChannel(id, 'sms');
+                  return t('settings.channel_sms');
+                })
+              : act(h('button', { type: 'button', class: 'primary', id: 'use-push' }, t('settings.use_push')), async () => {
+                  await api.setChannel(id, 'push');
+                  return t('settings.channel_push');
+                }),
+            act(h('button', { type: 'button', id: 'push-off' }, t('settings.push_off')), async () => {
+              await turnOffPush(id);
+              return t('settings.push_off_done');
+            }),
+          ),
         ]
       : [
           h('p', {}, t('settings.push_explain')),
