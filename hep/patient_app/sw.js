@@ -7,7 +7,7 @@
 //   Background Sync "hep-sync"                           sends the entries kept on the phone
 //   push                                                 shows the reminder as a notification
 //
-// Served by hep/patient_app with __VERSION__ and the file list filled in.
+// Served by hep/patient_app with this release's version and file list filled in.
 
 import { syncNow } from './static/js/sync.js';
 

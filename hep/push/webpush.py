@@ -91,7 +91,7 @@ def classify(response: requests.Response) -> PushResult:
 
 
 class WebPushSender:
-    """Sends Web Push messages with pywebpush; one instance is cheap and may be shared by threads."""
+    """Sends Web Push messages with pywebpush. It keeps a requests.Session: use one instance per thread."""
 
     def __init__(
         self, private_key: str, subject: str, *, timeout: float = 10.0, session: requests.Session | None = None

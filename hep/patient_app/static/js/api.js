@@ -34,12 +34,7 @@ export class Offline extends Error {
 /** The sign-in is over (revoked, expired, or the refresh token was refused): sign in again. */
 export class SignedOut extends ApiError {}
 
-let calls = 0;
-/** How many API requests this page has made (a budget the browser test records). */
-export const callCount = () => calls;
-
 async function send(path, init) {
-  calls += 1;
   try {
     return await fetch(`${API}${path}`, init);
   } catch {
@@ -111,6 +106,8 @@ export async function request(method, path, { body, headers = {}, auth = true } 
     response = await send(path, init);
     if (response.status === 401) throw new SignedOut(401, await problemOf(response));
   }
+  // The service worker answers 503 with this header when the network is down and it has no copy.
+  if (response.headers.get('X-HEP-Offline') === '1' && !response.ok) throw new Offline();
   if (!response.ok) throw new ApiError(response.status, await problemOf(response));
   const data = response.status === 204 ? null : await response.json();
   return {

@@ -1,6 +1,7 @@
 // The app's start: language, service worker, the router, and syncing at open and when back online.
 // Each screen is a module with `render(ctx)` that fills ctx.root and may return a cleanup function.
 
+import { Offline } from './api.js';
 import * as store from './store.js';
 import { syncNow } from './sync.js';
 import { load, pick, t } from './i18n.js';
@@ -102,8 +103,13 @@ async function show() {
     cleanup = typeof result === 'function' ? result : null;
   } catch (error) {
     if (error?.status === 401 && !PUBLIC.has(name)) return navigate('/app/sign-in?expired=1', { replace: true });
-    fill(root, h('h1', { tabindex: '-1', id: 'screen-title' }, t('error.title')), h('p', {}, t('error.body')));
-    console.warn(error);
+    if (error instanceof Offline) {
+      // Never opened online on this phone, so nothing was kept: say so rather than fail.
+      fill(root, h('h1', { tabindex: '-1', id: 'screen-title' }, t('error.offline_title')), h('p', {}, t('net.needed')));
+    } else {
+      fill(root, h('h1', { tabindex: '-1', id: 'screen-title' }, t('error.title')), h('p', {}, t('error.body')));
+      console.warn(error);
+    }
   }
   const title = document.getElementById('screen-title');
   if (title) {
