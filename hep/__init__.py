@@ -62,9 +62,10 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_error_handler(IntegrityError, unique.integrity_error)
     app.after_request(_api_headers)
 
-    from hep import web
+    from hep import patient_app, web
 
     web.init_app(app)
+    patient_app.init_app(app)
 
     from hep.cli import register
 
@@ -106,6 +107,8 @@ def _register_blueprints(app: Flask) -> None:
     from hep.library.routes import blp as library_blp
     from hep.programs import models as _programs  # noqa: F401
     from hep.programs.routes import blp as programs_blp
+    from hep.push import models as _push  # noqa: F401
+    from hep.push.routes import blp as push_blp
     from hep.reminders import messages as _messages  # noqa: F401
     from hep.reminders import models as _reminders  # noqa: F401
     from hep.reminders import subscriptions, webhooks
@@ -126,6 +129,7 @@ def _register_blueprints(app: Flask) -> None:
         adherence_blp,
         sessions_blp,
         reminders_blp,
+        push_blp,
         audit_blp,
     ):
         api.register_blueprint(blueprint)

@@ -6,6 +6,9 @@ import os
 import secrets
 from pathlib import Path
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -30,6 +33,27 @@ def secret_key(instance_path: str) -> str:
         path.write_text(secrets.token_urlsafe(48))
         path.chmod(0o600)
     return path.read_text().strip()
+
+
+def vapid_private_key(instance_path: str) -> str:
+    """Return HEP_VAPID_PRIVATE_KEY, or a P-256 key generated once and kept in instance/vapid_private_key.pem."""
+    if os.environ.get("HEP_VAPID_PRIVATE_KEY"):
+        return os.environ["HEP_VAPID_PRIVATE_KEY"]
+    path = Path(instance_path) / "vapid_private_key.pem"
+    if not path.exists():
+        key = ec.generate_private_key(ec.SECP256R1())
+        pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(pem)
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+# Push services of the major browsers (Chrome/Android, Firefox, Edge, Safari): the only hosts HEP posts to,
+# so a subscription cannot make the server call an address of the patient's choosing.
+PUSH_SERVICE_HOSTS = "fcm.googleapis.com,push.services.mozilla.com,notify.windows.com,push.apple.com"
 
 
 def _int(name: str, default: int) -> int:
@@ -103,7 +127,15 @@ def load(instance_path: str) -> dict:
         "SESSION_COOKIE_SECURE": _flag("HEP_SECURE_COOKIES", True),
         "WEB_IDLE_MINUTES": _int("HEP_WEB_IDLE_MINUTES", 30),
         "WEB_SESSION_HOURS": _int("HEP_WEB_SESSION_HOURS", 12),
-        "ACTIVATION_LINK": env.get("HEP_ACTIVATION_LINK", "hep://activate?code={code}"),
+        # A path is joined to the address the web app was opened at; set a full https:// URL behind a proxy.
+        "ACTIVATION_LINK": env.get("HEP_ACTIVATION_LINK", "/app/activate?code={code}"),
+        # Web Push (hep/push): VAPID key and contact, and which push services subscriptions may point at.
+        "VAPID_PRIVATE_KEY": vapid_private_key(instance_path),
+        "VAPID_SUBJECT": env.get("HEP_VAPID_SUBJECT", "mailto:admin@localhost"),
+        "PUSH_ENDPOINT_HOSTS": tuple(
+            h.strip().lower() for h in env.get("HEP_PUSH_ENDPOINT_HOSTS", PUSH_SERVICE_HOSTS).split(",") if h.strip()
+        ),
+        "PUSH_TIMEOUT_SECONDS": float(env.get("HEP_PUSH_TIMEOUT_SECONDS", 10)),
         # Library
         "EXERCISES_DIR": env.get("HEP_EXERCISES_DIR", str(PROJECT_ROOT / "exercises")),
         "PAGE_SIZE_DEFAULT": 25,

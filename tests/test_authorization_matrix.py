@@ -126,6 +126,42 @@ def _entry(world: w.World) -> dict:
     }
 
 
+def _push_subscription(world: w.World) -> dict:
+    import base64
+    import secrets
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    point = (
+        ec.generate_private_key(ec.SECP256R1())
+        .public_key()
+        .public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    )
+
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    return {
+        "endpoint": f"https://fcm.googleapis.com/fcm/send/{secrets.token_urlsafe(12)}",
+        "keys": {"p256dh": b64(point), "auth": b64(secrets.token_bytes(16))},
+    }
+
+
+def _push_subscription_url(world: w.World) -> str:
+    from hep.push import service
+
+    subscription, _ = service.subscribe(
+        world.patient,
+        world.patient.id,
+        _push_subscription(world),
+        user_agent=None,
+        allowed_hosts=("fcm.googleapis.com",),
+        now=utcnow(),
+    )
+    return f"{_p(world)}/push/subscriptions/{subscription.id}"
+
+
 MATRIX = [
     # auth
     Row(
@@ -400,6 +436,31 @@ MATRIX = [
         staff_only(200, admin_only=True),
         url=lambda world: "/api/v1/clinic/message-templates/exercise/en",
         body=lambda world: {"body": "{clinic}: a gentle nudge for today. Open the HEP app. Reply STOP to opt out."},
+    ),
+    # push notifications
+    Row("GET", "/api/v1/patients/{patient_id}/push", SELF_OR_STAFF, url=lambda world: f"{_p(world)}/push"),
+    Row(
+        "POST",
+        "/api/v1/patients/{patient_id}/push/subscriptions",
+        patient_self(201),
+        url=lambda world: f"{_p(world)}/push/subscriptions",
+        body=_push_subscription,
+    ),
+    Row(
+        "DELETE",
+        "/api/v1/patients/{patient_id}/push/subscriptions/{subscription_id}",
+        patient_self(204),
+        url=_push_subscription_url,
+    ),
+    Row(
+        "POST", "/api/v1/patients/{patient_id}/push/test", patient_self(200), url=lambda world: f"{_p(world)}/push/test"
+    ),
+    Row(
+        "PUT",
+        "/api/v1/patients/{patient_id}/reminder-channel",
+        SELF_OR_STAFF,
+        url=lambda world: f"{_p(world)}/reminder-channel",
+        body=lambda world: {"channel": "sms"},
     ),
     # audit
     Row("GET", "/api/v1/audit-events", staff_only(200, admin_only=True)),

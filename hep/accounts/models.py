@@ -15,6 +15,9 @@ CLINIC_ADMIN = "clinic_admin"
 PATIENT = "patient"
 STAFF_ROLES = (PHYSIOTHERAPIST, CLINIC_ADMIN)
 ROLES = (*STAFF_ROLES, PATIENT)
+# How reminders reach a patient: texts, or push notifications (texts stay the fallback; see hep/push).
+SMS, PUSH = "sms", "push"
+REMINDER_CHANNELS = (SMS, PUSH)
 
 
 class Clinic(db.Model):
@@ -83,6 +86,7 @@ class Patient(db.Model):
     timezone: Mapped[str] = mapped_column(String(64))
     language: Mapped[str] = mapped_column(String(16), default="en")
     activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reminder_channel: Mapped[str] = mapped_column(String(8), default=SMS, server_default=SMS)
 
     user: Mapped[User] = relationship(back_populates="patient", foreign_keys=[user_id], lazy="joined")
     physiotherapist: Mapped[User] = relationship(foreign_keys=[physiotherapist_id])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import zoneinfo
 from datetime import timedelta
 from functools import cache
+from urllib.parse import urljoin
 from zoneinfo import ZoneInfo
 
 import marshmallow as ma
@@ -84,9 +85,14 @@ def patients():
 # --- inviting --------------------------------------------------------------------------------
 
 
+def activation_link(code: str) -> str:
+    """The link the invitation's QR code opens: a path (the default, /app/activate?code=...) is on this server."""
+    return urljoin(request.host_url, current_app.config["ACTIVATION_LINK"].format(code=code))
+
+
 def activation_qr(code: str) -> Markup:
     """An SVG QR code of the app's activation link for `code`, with a text alternative."""
-    link = current_app.config["ACTIVATION_LINK"].format(code=code)
+    link = activation_link(code)
     svg = segno.make(link, error="m").svg_inline(
         scale=5, title="QR code: opens the HEP app's activation screen", svgclass="qr", lineclass=None
     )
