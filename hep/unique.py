@@ -55,6 +55,7 @@ HANDLED: dict[Key, str] = {
     ("auth_tokens", ("token_hash",)): "random 256-bit tokens, hashed",
     ("calendar_feeds", ("token_hash",)): "random 192-bit tokens, hashed",
     ("patients", ("user_id",)): "created with its user",
+    ("push_subscriptions", ("endpoint_hash",)): "subscribe: insert_new, then the row is locked and updated",
 }
 
 

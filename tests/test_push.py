@@ -19,7 +19,7 @@ from hep.i18n import LANGUAGES
 from hep.push import messages, service
 from hep.push.models import PushSubscription
 from hep.push.webpush import FAILED, GONE, RETRY, SENT, SubscriptionInfo, WebPushSender, application_server_key
-from hep.reminders.messages import HEALTH_WORDS
+from hep.wording import HEALTH_WORDS
 from tests.fake_push import FakePushService, b64url, b64url_decode
 
 

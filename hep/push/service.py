@@ -18,6 +18,7 @@ from sqlalchemy import select
 from hep.accounts.models import PATIENT, PUSH, SMS, Patient, User
 from hep.accounts.service import get_patient
 from hep.audit import service as audit
+from hep.dbtypes import insert_new
 from hep.errors import Forbidden, Invalid, NotFound
 from hep.extensions import db
 from hep.push.messages import payload
@@ -111,11 +112,28 @@ def subscribe(
     _require_self(actor, patient_id)
     check_endpoint(body["endpoint"], allowed_hosts)
     digest = endpoint_hash(body["endpoint"])
-    subscription = db.session.scalar(select(PushSubscription).where(PushSubscription.endpoint_hash == digest))
-    created = subscription is None
-    if created:
-        subscription = PushSubscription(endpoint=body["endpoint"], endpoint_hash=digest, created_at=now, failures=0)
-        db.session.add(subscription)
+    # Two taps at once (or a retry racing its first try) must not both insert: claim the endpoint
+    # with ON CONFLICT DO NOTHING, then lock the row and fill it in.
+    created = insert_new(
+        PushSubscription,
+        {
+            "endpoint": body["endpoint"],
+            "endpoint_hash": digest,
+            "patient_id": patient_id,
+            "p256dh": body["keys"]["p256dh"],
+            "auth": body["keys"]["auth"],
+            "created_at": now,
+            "updated_at": now,
+            "failures": 0,
+        },
+        keys=["endpoint_hash"],
+    )
+    subscription = db.session.scalar(
+        select(PushSubscription)
+        .where(PushSubscription.endpoint_hash == digest)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
     subscription.patient_id = patient_id
     subscription.p256dh = body["keys"]["p256dh"]
     subscription.auth = body["keys"]["auth"]

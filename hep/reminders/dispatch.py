@@ -298,9 +298,7 @@ class Dispatcher:
     def _mine(self, reminder_id: int):
         return (Reminder.id == reminder_id, Reminder.lease_owner == self.owner)
 
-    def _finish(
-        self, reminder_id: int, source: Status, status: Status, reason: str, now: datetime, **values
-    ) -> str:
+    def _finish(self, reminder_id: int, source: Status, status: Status, reason: str, now: datetime, **values) -> str:
         moved = move(
             source,
             status,

@@ -168,9 +168,7 @@ def pre_session(session: Session, rules: Rules, zone: ZoneInfo, now: datetime) -
     window_end = min(end, session.starts_at)
     if due >= session.starts_at or window_end <= now:
         return None
-    return Wanted(
-        Kind.PRE_SESSION, session_slot(session), day, max(due, min(now, window_end)), window_end, session.id
-    )
+    return Wanted(Kind.PRE_SESSION, session_slot(session), day, max(due, min(now, window_end)), window_end, session.id)
 
 
 def session_slot(session: Session) -> str:

@@ -151,17 +151,9 @@ def live(sqlite_template, tmp_path_factory, push_service):
         db.engine.dispose()
 
 
-STAND_IN_FIGURE = (
-    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 320 240"><title>Chin tuck</title>'
-    '<circle cx="160" cy="60" r="30" fill="#0b4f6c"/><path d="M160 90v90" stroke="#0b4f6c" stroke-width="12"/></svg>'
-)
-
-
 def _figures(app) -> list[tuple[str, dict]]:
-    """Record every figure request the app makes (path and query). Until the figure endpoint of issue 13
-    is on this branch, stand in for it: a figure for the chin tuck, 404 (no figure yet) for the rest."""
-    from flask import Response, request
-    from werkzeug.exceptions import NotFound
+    """Record every figure request the app makes (path and query)."""
+    from flask import request
 
     seen: list[tuple[str, dict]] = []
 
@@ -170,16 +162,6 @@ def _figures(app) -> list[tuple[str, dict]]:
         if request.path.endswith("/figure.svg"):
             seen.append((request.path, request.args.to_dict()))
 
-    try:
-        app.url_map.bind("localhost").match("/api/v1/exercises/neck-chin-tuck-sitting/figure.svg")
-    except NotFound:
-
-        def stand_in(slug: str):
-            if slug != "neck-chin-tuck-sitting":
-                return Response(status=404)
-            return Response(STAND_IN_FIGURE, content_type="image/svg+xml")
-
-        app.add_url_rule("/api/v1/exercises/<slug>/figure.svg", "stand_in_figure", stand_in)
     return seen
 
 
@@ -383,11 +365,13 @@ def test_a_patients_week_on_the_phone(live, browser):
 
     # Offline: three more entries are kept on the phone; a reload still opens the app and shows them.
     context.set_offline(True)
-    for item_id, sets, pain in [(clamshell, 2, 2), (chin_tuck, 1, 4), (clamshell, 1, 3)]:
+    for n, (item_id, sets, pain) in enumerate([(clamshell, 2, 2), (chin_tuck, 1, 4), (clamshell, 1, 3)], start=1):
         page.get_by_label("Exercise").select_option(str(item_id))
         page.get_by_role("spinbutton", name="Sets done").fill(str(sets))
         pick_score(page, "pain_before", pain)
         page.get_by_role("button", name="Save", exact=True).tap()
+        # Wait for this save (the form is drawn afresh after it) before choosing the next exercise.
+        expect(page.locator("li.entry", has_text="Waiting for your clinic to confirm")).to_have_count(n)
         expect(page.locator("#log-status")).to_contain_text("It will be sent when you are back online.")
     waiting = [e for e in local_entries(page) if e["state"] == "pending"]
     assert len(waiting) == 3
@@ -549,7 +533,7 @@ def test_a_lost_sync_answer_stores_nothing_twice(live, browser):
 
     # This patient prefers reduced motion and does the clamshell on the right: the still figure, mirrored.
     page.locator("li.item").first.get_by_role("link", name="Start").tap()
-    expect(page.locator(".no-figure")).to_be_visible()  # the stand-in has none for it: a sentence instead
+    expect(page.get_by_role("img", name="How to do Clamshell right side")).to_be_visible()
     assert info["figures"][-1] == ("/api/v1/exercises/core-clamshell/figure.svg", {"side": "right", "static": "1"})
     answers: list[dict] = []
 
@@ -611,7 +595,7 @@ def test_push_from_the_settings_tap_to_a_notification(live, browser, push_servic
     from hep.accounts.models import Patient
     from hep.push.models import PushSubscription
     from hep.push.webpush import application_server_key
-    from hep.reminders.messages import HEALTH_WORDS
+    from hep.wording import HEALTH_WORDS
 
     base, info, app = live
     other = info["other"]

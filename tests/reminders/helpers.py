@@ -25,8 +25,6 @@ def local(tz: str, moment: datetime) -> datetime:
     return moment.astimezone(ZoneInfo(tz))
 
 
-
-
 def due_now(patient, when=datetime(2026, 11, 23, 18, 0, tzinfo=UTC)):
     """Plan ten hours ahead of `when` (18:00 UTC by default) and return `when`."""
     plan(when - timedelta(hours=10))

@@ -50,7 +50,7 @@ from hep.programs import schedule
 from hep.programs.compiled import live_routines
 from hep.programs.schemas import RoutineInSchema
 from hep.programs.service import create_routine
-from hep.reminders import consent, inbound, messages, policy
+from hep.reminders import consent, inbound, policy
 from hep.reminders import service as reminders
 from hep.reminders.dispatch import Dispatcher
 from hep.reminders.models import ConsentEvent, InboundMessage, Reminder, ReminderSettings
@@ -60,6 +60,7 @@ from hep.reminders.sms import TwilioBackend
 from hep.reminders.states import DAY_KINDS, Kind
 from hep.sessions import service as sessions
 from hep.sessions.models import CANCELLED, COMPLETED, NO_SHOW, SCHEDULED
+from hep.wording import HEALTH_WORDS
 from tests.factories import Factories, item, routine_body
 from tests.fake_twilio import FakeTwilio
 
@@ -604,7 +605,7 @@ def check(sim: Simulation, seconds: float) -> Report:
         validity = m["_validity_period"]
         if validity is None or sent + timedelta(seconds=validity) > end + timedelta(seconds=1):
             violations["none deliverable after the window in force"].append(f"{where}: validity {validity} s")
-        if any(word in m["body"].lower() for word in messages.HEALTH_WORDS):
+        if any(word in m["body"].lower() for word in HEALTH_WORDS):
             violations["no health details in a text"].append(f"{where}: {m['body']!r}")
         if not _consented(consent_periods[p["id"]], sent):
             violations["none after opt-out or without consent"].append(f"{where} ({row.kind})")

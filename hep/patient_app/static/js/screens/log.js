@@ -218,6 +218,7 @@ export async function render({ root, session, query, navigate }) {
       return;
     }
     showErrors(form, {});
+    status.textContent = ''; // the last save's words must not stand for this one
     const { routine_item_id: itemId, ...fields } = values;
     if (editing) {
       await entries.edit(editing.id, fields);
