@@ -65,6 +65,7 @@ def unsubscribe(patient_id, subscription_id):
 @login_required(PATIENT)
 @limiter.limit("5 per minute")
 @blp.response(200, TestResultSchema)
+@blp.alt_response(429, response="TOO_MANY_REQUESTS")
 def send_test(patient_id):
     """Send a test notification to each of your browsers"""
     sender = sender_from_config(current_app.config)
