@@ -1,11 +1,12 @@
 """How HEP's OpenAPI document is written, in one place: operation ids, the error statuses every
-operation can answer, and nullable references a generated client can read.
+operation can answer, nullable references a generated client can read, and the bounds of dates.
 
 Routes only declare what is their own (their schemas, a 409 a service raises, a rate limit's 429);
 what follows from the route's shape is added here for every operation:
 - `operationId`: the view function's name in camelCase, or the name in OPERATION_IDS where that reads
   badly. Renaming a view renames its operation (and a generated client's method): to keep an old id,
   add it to OPERATION_IDS.
+- 422 everywhere: hep.inputs refuses a NUL or a lone surrogate in any path, query or header.
 - 404 when the path takes an id or a key (another clinic's object answers 404 too, never 403).
 - 400, 413, 415 and 422 when the operation takes a JSON body (hep.api.StrictParser and hep.inputs).
 - 401 and 403 come from hep.accounts.auth.login_required, which knows the roles.
@@ -59,6 +60,7 @@ OPERATION_IDS = {
 }
 OPERATION_ID_RE = re.compile(r"^[a-z][a-zA-Z0-9]*$")
 
+ALWAYS = (422,)
 BODY_ERRORS = (400, 413, 415, 422)
 PATH_ERRORS = (404,)
 
@@ -100,7 +102,9 @@ class OperationsPlugin(BasePlugin):
         for operation in operations.values():
             operation.setdefault("operationId", operation_id(rule.endpoint))
             responses = operation.setdefault("responses", {})
-            implied = (PATH_ERRORS if rule.arguments else ()) + (BODY_ERRORS if "requestBody" in operation else ())
+            implied = (
+                ALWAYS + (PATH_ERRORS if rule.arguments else ()) + (BODY_ERRORS if "requestBody" in operation else ())
+            )
             documented = {str(code) for code in responses}
             for code in implied:
                 if str(code) not in documented:
@@ -109,20 +113,26 @@ class OperationsPlugin(BasePlugin):
             operation["responses"] = dict(sorted(responses.items(), key=lambda item: str(item[0])))
 
 
-class NullableRefConverter(OpenAPIConverter):
-    """A nullable nested schema as one typed schema, `allOf: [$ref]` with `nullable: true` (OpenAPI 3.0).
-
-    apispec writes `anyOf: [{type: object, nullable: true}, {$ref}]`, which generated clients read as
-    an empty model whenever the first branch matches.
-    """
+class HepConverter(OpenAPIConverter):
+    """apispec's marshmallow converter, with nullable references a generated client can read."""
 
     def field2nullable(self, field, ret) -> dict:
+        # A nullable nested schema as one typed schema, `allOf: [$ref]` with `nullable: true` (OpenAPI 3.0).
+        # apispec writes `anyOf: [{type: object, nullable: true}, {$ref}]`, which generated clients read as an
+        # empty model whenever the first branch matches.
         if field.allow_none and "$ref" in ret:
             return {"allOf": [{"$ref": ret.pop("$ref")}], "nullable": True}
         if field.allow_none and "allOf" in ret:
             return {"nullable": True}
         return super().field2nullable(field, ret)
 
+    def field2range(self, field, ret) -> dict:
+        attributes = super().field2range(field, ret)
+        if {"x-minimum", "x-maximum"} <= attributes.keys():
+            # OpenAPI 3.0 bounds numbers only: say a date's bounds in words too.
+            attributes["description"] = f"From {attributes['x-minimum']} to {attributes['x-maximum']}"
+        return attributes
+
 
 class HepMarshmallowPlugin(MarshmallowPlugin):
-    Converter = NullableRefConverter
+    Converter = HepConverter

@@ -64,6 +64,10 @@ def test_a_nullable_reference_is_one_typed_nullable_schema(spec):
     assert (next_session["allOf"], next_session["nullable"]) == ([{"$ref": "#/components/schemas/NextSession"}], True)
 
 
+def test_every_operation_documents_422_for_a_bad_character_in_any_input(spec):
+    assert [f"{m} {p}" for p, m, op in operations(spec) if "422" not in op["responses"]] == []
+
+
 def test_an_operation_with_an_id_in_its_path_documents_404(spec):
     missing = [f"{m} {p}" for p, m, op in operations(spec) if "{" in p and "404" not in op["responses"]]
     assert missing == []

@@ -76,6 +76,7 @@ def send_test(patient_id):
 @login_required()
 @blp.arguments(ChannelSchema)
 @blp.response(200, PushStatusSchema)
+@blp.alt_response(403, response="FORBIDDEN")  # staff choosing push: only the patient may
 def set_channel(body, patient_id):
     """Choose how reminders arrive: sms, or push (the patient only, with a subscription)"""
     service.set_channel(current_user(), patient_id, body["channel"], now=utcnow())
