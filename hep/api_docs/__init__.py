@@ -44,7 +44,7 @@ def swagger_ui_page(title: str, spec_url: str, config: dict):
         "api_docs/swagger_ui.html",
         title=title,
         spec_url=spec_url,
-        config={"validatorUrl": None, **config},
+        config={"validatorUrl": None, "displayOperationId": True, **config},
         css=css,
         bundle=bundle,
     )

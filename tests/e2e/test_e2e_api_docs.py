@@ -63,6 +63,7 @@ def test_the_api_docs_list_every_operation_with_no_internet(base):
         page.goto(f"{base}/api/docs")
         expect(page.locator(".opblock")).to_have_count(_operations(base))
         expect(page.locator(".opblock-summary-path", has_text="/api/v1/patients/{patient_id}/today")).to_be_visible()
+        expect(page.locator(".opblock-summary-operation-id", has_text="getTodayPlan")).to_be_visible()
         icon = page.locator("link[rel=icon]").get_attribute("href")
         icon_status = page.evaluate("async (href) => (await fetch(href)).status", icon)
         browser.close()
