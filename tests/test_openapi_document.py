@@ -142,3 +142,21 @@ def test_new_passwords_and_time_zones_say_the_servers_rules(spec):
     assert schema(spec, "Patient")["properties"]["timezone"]["pattern"] == zone["pattern"]
     start = schema(spec, "RoutineIn")["properties"]["start_date"]
     assert (start["x-minimum"], start["x-maximum"]) == ("2000-01-01", "2100-01-01")
+
+
+def test_every_object_in_an_answer_is_typed(spec):
+    """Only an exercise's figure (pose data, checked by hep.figures) is a free-form object."""
+    untyped = []
+
+    def walk(node, where):
+        if isinstance(node, dict):
+            if node.get("type") == "object" and "properties" not in node:
+                untyped.append(where)
+            for key, child in node.items():
+                walk(child, f"{where}.{key}")
+        elif isinstance(node, list):
+            for child in node:
+                walk(child, f"{where}[]")
+
+    walk(spec["components"]["schemas"], "")
+    assert [where for where in untyped if not where.endswith(".figure")] == []

@@ -11,7 +11,7 @@ from hep.api import Blueprint
 from hep.audit import service as audit
 from hep.dbtypes import utcnow
 from hep.fields import Choice
-from hep.library.schemas import ExerciseSummarySchema, SafetyBlockSchema
+from hep.library.schemas import ExerciseSummarySchema, MediaOutSchema, SafetyBlockSchema
 from hep.programs import plan, service, templates
 from hep.programs.models import SIDES
 from hep.programs.schedule import WEEKDAYS
@@ -205,7 +205,7 @@ class InstructionsSchema(ExerciseSummarySchema):
     common_mistakes = ma.fields.List(ma.fields.String(), required=True)
     precautions = ma.fields.List(ma.fields.String(), required=True)
     contraindications = ma.fields.List(ma.fields.String(), required=True)
-    media = ma.fields.List(ma.fields.Dict(), required=True)
+    media = ma.fields.List(ma.fields.Nested(MediaOutSchema), required=True)
     safety = ma.fields.List(
         ma.fields.String(), required=True, metadata={"description": "Keys of the routine's safety blocks for it"}
     )
