@@ -58,7 +58,7 @@ class ConsentEvent(db.Model):
 
 
 class Reminder(db.Model):
-    """One text to send, planned ahead: unique per patient, kind and local slot."""
+    """One reminder to send (a text or a push), planned ahead: unique per patient, kind and local slot."""
 
     __tablename__ = "reminders"
     __table_args__ = (
@@ -79,6 +79,8 @@ class Reminder(db.Model):
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
     status: Mapped[str] = mapped_column(String(12), default=Status.PLANNED)  # a states.Status
     reason: Mapped[str | None] = mapped_column(String(120))  # why skipped, withdrawn, missed or failed
+    # The channel of the current attempt (sms | push), chosen at send time from the patient's choice.
+    channel: Mapped[str] = mapped_column(String(8), default="sms", server_default="sms")
     to_phone: Mapped[str | None] = mapped_column(String(20))
     body: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
