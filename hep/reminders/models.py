@@ -145,3 +145,14 @@ class EarlyStatus(db.Model):
     provider_status: Mapped[str] = mapped_column(String(20))
     error_code: Mapped[int | None] = mapped_column(Integer)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class MessageTemplate(db.Model):
+    """A clinic's own wording for one kind of text in one language."""
+
+    __tablename__ = "message_templates"
+
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    language: Mapped[str] = mapped_column(String(16), primary_key=True)
+    body: Mapped[str] = mapped_column(Text)
