@@ -18,7 +18,7 @@ from hep.adherence.models import AdherenceLog
 from hep.dbtypes import among
 from hep.extensions import db
 from hep.programs.models import Routine
-from hep.programs.schedule import Expected, Key, expected_on, week_start
+from hep.programs.schedule import Expected, Key, expected_on, missed_on, required_on, week_start
 
 
 @dataclass
@@ -141,19 +141,25 @@ def tally(days: list[date], expected: dict[date, list[Expected]], logs: dict[dat
     return result
 
 
-def streak(today: date, expected: dict[date, list[Expected]], logs: dict[date, DayLogs], horizon: int) -> int:
-    """Days in a row, back from today, with everything due done. Rest days neither break nor count;
-    today counts once complete and does not break the streak while still under way."""
+def streak(today: date, routines: list, logs: dict[date, DayLogs], horizon: int) -> int:
+    """Days in a row, back from today, on which nothing required was missed (see the README's "Streak").
+
+    A day breaks the streak only when it missed something it required (schedule.missed_on): a fixed-day
+    item not done its times, or an N-days-a-week item on a day its week had none to spare. A day counts
+    when it required something or has an entry for an item in effect; other days neither break nor
+    count. Today counts once nothing it requires is missing and does not break the streak while under way.
+    """
+    credit = {day: day_log.credit for day, day_log in logs.items()}
     count = 0
     for back in range(horizon):
         day = today - timedelta(days=back)
-        result = tally([day], expected, logs)
-        if result.due == 0:
+        if missed_on(routines, day, credit):
+            if back > 0:
+                break
             continue
-        if result.done >= result.due - 1e-9:
+        done = credit.get(day, {})
+        if required_on(routines, day, credit) or any(done.get(want.key, 0) > 0 for want in expected_on(routines, day)):
             count += 1
-        elif back > 0:
-            break
     return count
 
 
@@ -216,7 +222,7 @@ def patient_view(patient_id: int, routines: list[Routine], *, today: date, days:
         )
     return {
         "today": today,
-        "streak": streak(today, expected, logs, horizon),
+        "streak": streak(today, routines, logs, horizon),
         "last_activity": last_activity([patient_id]).get(patient_id),
         "adherence_this_week": tally(days_between(this_week, today), expected, logs).adherence,
         "adherence_last_week": tally(days_between(last_week, this_week - timedelta(days=1)), expected, logs).adherence,
