@@ -45,10 +45,25 @@ def load_exercises(directory: Path | None) -> None:
 @click.command("seed-demo")
 def seed_demo() -> None:
     """Create (or refresh) the demo clinic and print its logins as JSON."""
-    from hep.demo import seed
+    from hep.demo import queued_texts, seed
 
-    logins = seed(now=utcnow())
+    now = utcnow()
+    logins = seed(now=now)
     click.echo(json.dumps(logins, indent=2))
+    texts = queued_texts(now=now)
+    if texts:
+        click.echo(
+            "Texts queued for the demo patients (each goes out inside the patient's window, 08:00-21:00 "
+            "their time, and prints here and in the SMS outbox when the scheduler sends it):",
+            err=True,
+        )
+    for text in texts:
+        hours, minutes = divmod(max(0, int(text["in"].total_seconds())) // 60, 60)
+        click.echo(
+            f"  {text['at']:%a %d %b %H:%M} {text['at'].tzinfo} (in {hours} h {minutes:02d} min): "
+            f"{text['text']} to {text['patient']}",
+            err=True,
+        )
 
 
 @click.command("create-clinic")
