@@ -91,14 +91,15 @@ def create_clinic(name: str, admin_name: str, admin_email: str, timezone: str, a
 
 @click.command("scheduler")
 @click.option("--once", is_flag=True, help="Run each job once and exit.")
-def scheduler(once: bool) -> None:
+@click.option("--verbose", is_flag=True, help="Also log APScheduler's line for every job run (every 15 s).")
+def scheduler(once: bool, verbose: bool) -> None:
     """Run the reminder scheduler (plan, dispatch, reconcile, housekeeping)."""
     import logging
 
     from hep.scheduler import run
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    run(current_app._get_current_object(), once=once)
+    run(current_app._get_current_object(), once=once, verbose=verbose)
 
 
 @click.group("figures")
