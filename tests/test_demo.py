@@ -100,11 +100,15 @@ def test_four_days_later_the_stories_read_the_same(client, make, seeded):
     on_the_day = codes(risk(client, make, SEEDED))
     demo.seed(now=LATER)
     rows = risk(client, make, LATER)
-    assert codes(rows) == on_the_day == {
-        "Liam": ["inactive", "adherence_drop"],
-        "Sofia": ["pain_rising"],
-        "Vera": [],
-    }
+    assert (
+        codes(rows)
+        == on_the_day
+        == {
+            "Liam": ["inactive", "adherence_drop"],
+            "Sofia": ["pain_rising"],
+            "Vera": [],
+        }
+    )
     assert dict(stories(rows)["Liam"])["inactive"] == "no exercise logged for 6 days"
     assert "texted pain rose" in dict(stories(rows)["Sofia"])["pain_rising"]
 
