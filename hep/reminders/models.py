@@ -112,20 +112,6 @@ class InboundMessage(db.Model):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
-class PainReport(db.Model):
-    """Today's pain (0-10) as texted by the patient."""
-
-    __tablename__ = "pain_reports"
-    __table_args__ = (Index("ix_pain_reports_patient_day", "patient_id", "local_date"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.user_id"))
-    local_date: Mapped[date] = mapped_column(Date)
-    score: Mapped[int] = mapped_column(Integer)
-    source: Mapped[str] = mapped_column(String(10), default="sms")
-    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
-
-
 class Heartbeat(db.Model):
     """The last time each scheduler process ran its dispatch tick."""
 
