@@ -45,10 +45,25 @@ def load_exercises(directory: Path | None) -> None:
 @click.command("seed-demo")
 def seed_demo() -> None:
     """Create (or refresh) the demo clinic and print its logins as JSON."""
-    from hep.demo import seed
+    from hep.demo import queued_texts, seed
 
-    logins = seed(now=utcnow())
+    now = utcnow()
+    logins = seed(now=now)
     click.echo(json.dumps(logins, indent=2))
+    texts = queued_texts(now=now)
+    if texts:
+        click.echo(
+            "Texts queued for the demo patients (each goes out inside the patient's window, 08:00-21:00 "
+            "their time, and prints here and in the SMS outbox when the scheduler sends it):",
+            err=True,
+        )
+    for text in texts:
+        hours, minutes = divmod(max(0, int(text["in"].total_seconds())) // 60, 60)
+        click.echo(
+            f"  {text['at']:%a %d %b %H:%M} {text['at'].tzinfo} (in {hours} h {minutes:02d} min): "
+            f"{text['text']} to {text['patient']}",
+            err=True,
+        )
 
 
 @click.command("create-clinic")
@@ -76,14 +91,15 @@ def create_clinic(name: str, admin_name: str, admin_email: str, timezone: str, a
 
 @click.command("scheduler")
 @click.option("--once", is_flag=True, help="Run each job once and exit.")
-def scheduler(once: bool) -> None:
+@click.option("--verbose", is_flag=True, help="Also log APScheduler's line for every job run (every 15 s).")
+def scheduler(once: bool, verbose: bool) -> None:
     """Run the reminder scheduler (plan, dispatch, reconcile, housekeeping)."""
     import logging
 
     from hep.scheduler import run
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    run(current_app._get_current_object(), once=once)
+    run(current_app._get_current_object(), once=once, verbose=verbose)
 
 
 @click.group("figures")

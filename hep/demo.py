@@ -1,23 +1,33 @@
-"""The demo clinic: one physiotherapist, one clinic admin, three patients in different time zones."""
+"""The demo clinic: one physiotherapist, one clinic admin, three patients in different time zones.
+
+Their history is laid out back from the day it is first seeded, and moved forward to today whenever
+`seed` runs on a later day (`flask seed-demo`, `python3 tasks.py run`), so the stories read the same
+on any day. Only the demo clinic's three patients are touched.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from hep import signals
 from hep.accounts import passwords
 from hep.accounts.models import CLINIC_ADMIN, PATIENT, PHYSIOTHERAPIST, Clinic, Patient, User
 from hep.adherence import service as adherence
+from hep.adherence.models import AdherenceLog, PainReport
+from hep.audit import service as audit
 from hep.extensions import db
 from hep.programs import service as programs
 from hep.programs import templates
-from hep.programs.models import ProgramTemplate, Routine
+from hep.programs.models import ProgramTemplate, Routine, RoutinePhase, RoutineVersion
 from hep.programs.schedule import due_on
 from hep.programs.service import local_today
 from hep.reminders import consent
+from hep.reminders.models import Reminder
 from hep.sessions import service as sessions
 from hep.sessions.models import COMPLETED, NeedlingSession
 
@@ -27,7 +37,7 @@ STAFF = [
     {"role": CLINIC_ADMIN, "name": "Alex Admin", "email": "admin@demo.hep.test", "password": "demo-admin-pass"},
     {"role": PHYSIOTHERAPIST, "name": "Priya Physio", "email": "physio@demo.hep.test", "password": "demo-physio-pass"},
 ]
-# Stories for the risk list: keeps going well / stopped five days ago / doing it, but pain climbs.
+# Stories for the risk list: keeps going well / stopped (nothing logged for 6 days) / doing it, but pain climbs.
 PATIENTS = [
     {"name": "Vera Vancouver", "email": "vera@demo.hep.test", "phone": "+16045550101",
      "timezone": "America/Vancouver", "language": "en", "password": "demo-patient-pass",
@@ -47,12 +57,14 @@ NOTES = {
     "pain-rising": {12: "Heel hurts more first thing in the morning.", 4: "Pain after standing all day.",
                     1: "Sharp pain on the first steps."},
 }  # fmt: skip
+# Pain scores Sofia texted in (days back: score), climbing like her logged ones.
+TEXTED_PAIN = {"pain-rising": {13: 3, 10: 4, 6: 6, 3: 7}}
 # Needling sessions for each demo patient: two done (days back), one booked (days ahead, at 10:00 in the clinic).
 SESSIONS_DONE, SESSION_AHEAD = (14, 7), 2
 
 
 def _user(clinic: Clinic, spec: dict, now: datetime) -> User:
-    user = db.session.scalar(select(User).where(User.email == spec["email"]))
+    user = db.session.scalar(select(User).where(User.email == spec["email"], User.clinic_id == clinic.id))
     if user is None:
         user = User(
             clinic=clinic,
@@ -116,6 +128,62 @@ def _program(patient: User, physio: User, spec: dict, now: datetime) -> None:
     adherence.sync(patient, patient.id, entries, now=now, rules=adherence.LogRules(max_age_days=HISTORY_DAYS + 1))
 
 
+def _texted_pain(patient: User, spec: dict, now: datetime) -> None:
+    """The pain scores a demo patient texted in, once (as the SMS reply handler stores them)."""
+    scores = TEXTED_PAIN.get(spec["story"])
+    if not scores or db.session.scalar(select(PainReport.id).where(PainReport.patient_id == patient.id).limit(1)):
+        return
+    today, zone = local_today(patient.patient, now), ZoneInfo(patient.patient.timezone)
+    for back, score in scores.items():
+        day = today - timedelta(days=back)
+        received = datetime.combine(day, time(19, 5), zone)
+        db.session.add(PainReport(patient_id=patient.id, local_date=day, score=score, received_at=received))
+    db.session.commit()
+
+
+def _reanchor(patient: User, clinic: Clinic, now: datetime) -> int:
+    """Move a demo patient's history forward to today when it was laid out on an earlier day; return
+    the days moved (0: already anchored today).
+
+    The anchor is the day the history was laid out back from: the demo routine (the patient's first)
+    starts HISTORY_DAYS before it. Routines, log entries, sessions and texted pain scores all move by
+    the same whole days; log entries keep the fingerprint they were first sent with, so a resend from
+    the app is still a duplicate. Reminders are re-planned from the moved data.
+    """
+    first = db.session.scalar(select(Routine).where(Routine.patient_id == patient.id).order_by(Routine.id).limit(1))
+    if first is None:
+        return 0
+    anchor = first.versions[0].start_date + timedelta(days=HISTORY_DAYS)
+    shift = (local_today(patient.patient, now) - anchor).days
+    if shift <= 0:
+        return 0
+    by = timedelta(days=shift)
+    routine_ids = select(Routine.id).where(Routine.patient_id == patient.id)
+    for version in db.session.scalars(select(RoutineVersion).where(RoutineVersion.routine_id.in_(routine_ids))):
+        version.start_date += by
+        version.effective_from += by
+        version.end_date = version.end_date + by if version.end_date else None
+        # A new fingerprint, so every process's cache of compiled versions reads the moved dates.
+        version.content_hash = hashlib.sha256(f"{version.content_hash}+{shift}d".encode()).hexdigest()
+    versions = select(RoutineVersion.id).where(RoutineVersion.routine_id.in_(routine_ids))
+    for phase in db.session.scalars(select(RoutinePhase).where(RoutinePhase.version_id.in_(versions))):
+        phase.start_date += by
+    for log in db.session.scalars(select(AdherenceLog).where(AdherenceLog.patient_id == patient.id)):
+        log.performed_at += by
+        log.local_date += by
+    for report in db.session.scalars(select(PainReport).where(PainReport.patient_id == patient.id)):
+        report.local_date += by
+        report.received_at += by
+    zone = ZoneInfo(clinic.timezone)
+    for booked in db.session.scalars(select(NeedlingSession).where(NeedlingSession.patient_id == patient.id)):
+        local = booked.starts_at.astimezone(zone)  # same time of day in the clinic, across a DST change
+        booked.starts_at = datetime.combine(local.date() + by, local.time(), zone)
+    audit.record(None, audit.UPDATE, "demo_history", now=now, patient_id=patient.id, clinic_id=clinic.id)
+    db.session.commit()
+    signals.patient_changed.send(patient_id=patient.id, now=now)
+    return shift
+
+
 def _sessions(patient: User, physio: User, clinic: Clinic, now: datetime) -> None:
     """Two needling sessions done and one booked, once (the booked one through the sessions service,
     so its reminder is planned; finished ones are history, which the service cannot book)."""
@@ -141,6 +209,26 @@ def _sessions(patient: User, physio: User, clinic: Clinic, now: datetime) -> Non
     sessions.schedule(physio, patient.id, {"starts_at": ahead, "duration_minutes": 30}, now=now)
 
 
+WHAT = {"consent": "confirmation", "exercise": "exercise reminder", "pre_session": "session reminder",
+        "post_needling": "needling-day text"}  # fmt: skip
+
+
+def queued_texts(*, now: datetime) -> list[dict]:
+    """The demo patients' texts waiting to go out, soonest first: to whom, what, and when (their time)."""
+    rows = db.session.execute(
+        select(User.name, Patient.timezone, Reminder.kind, Reminder.due_at)
+        .join(Patient, Patient.user_id == Reminder.patient_id)
+        .join(User, User.id == Reminder.patient_id)
+        .join(Clinic, Clinic.id == User.clinic_id)
+        .where(Clinic.name == CLINIC_NAME, Reminder.status == "planned", Reminder.due_at >= now - timedelta(minutes=5))
+        .order_by(Reminder.due_at, User.name)
+    ).all()
+    return [
+        {"patient": name, "text": WHAT.get(kind, kind), "at": due.astimezone(ZoneInfo(zone)), "in": due - now}
+        for name, zone, kind, due in rows
+    ]
+
+
 def seed(*, now: datetime) -> dict:
     """Create the demo clinic if missing (safe to run again); return the logins."""
     clinic = db.session.scalar(select(Clinic).where(Clinic.name == CLINIC_NAME))
@@ -153,6 +241,7 @@ def seed(*, now: datetime) -> dict:
             created_at=now,
         )
         db.session.add(clinic)
+        db.session.flush()
     staff = {spec["role"]: _user(clinic, spec, now) for spec in STAFF}
     db.session.flush()
     for spec in PATIENTS:
@@ -170,8 +259,10 @@ def seed(*, now: datetime) -> dict:
             )
     db.session.commit()
     for spec in PATIENTS:
-        user = db.session.scalar(select(User).where(User.email == spec["email"]))
+        user = db.session.scalar(select(User).where(User.email == spec["email"], User.clinic_id == clinic.id))
+        _reanchor(user, clinic, now)
         _program(user, staff[PHYSIOTHERAPIST], spec, now)
+        _texted_pain(user, spec, now)
         _sessions(user, staff[PHYSIOTHERAPIST], clinic, now)
         consent.grant(staff[PHYSIOTHERAPIST], user.id, "verbal", now=now)  # once: granting again changes nothing
     return {

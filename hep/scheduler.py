@@ -3,7 +3,9 @@
 Reminders are rows in the database, not one APScheduler job each: a row can be claimed under a
 lease by whichever scheduler process is free, survives restarts, is re-planned when a routine,
 session, consent or rule changes, and carries its own state; so any number of these processes can
-run side by side. Each job logs one line when it did something, and nothing when it did not.
+run side by side. Each job logs one line when it did something, and nothing when it did not;
+APScheduler's own line for every run ("Running job ...", every 15 s) is kept to warnings unless asked
+for, so the console stays readable beside gunicorn's access log and the texts.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -35,6 +38,17 @@ def _owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+def summary(outcome: Mapping[str, int]) -> str:
+    """How a job's rows ended, in words: "2 sent, 1 skipped"."""
+    return ", ".join(f"{n} {status}" for status, n in sorted(outcome.items(), key=lambda kv: (-kv[1], str(kv[0]))))
+
+
+def quiet_apscheduler(verbose: bool = False) -> None:
+    """Keep APScheduler's per-run lines ("Running job ...", "... executed successfully") out of the log
+    unless `verbose`; its warnings and errors (a missed or failed run) always show."""
+    logging.getLogger("apscheduler").setLevel(logging.INFO if verbose else logging.WARNING)
+
+
 def plan_job() -> None:
     """Keep the reminder rows for the next day or so in line with the rules."""
     changed = plan(utcnow())
@@ -46,15 +60,17 @@ def dispatch_job(backend: SmsBackend, throttle: Throttle) -> None:
     """Send what is due; record a heartbeat."""
     owner = _owner()
     dispatcher = dispatcher_from_app(backend, owner, throttle)
+    total: Counter = Counter()
     try:
         while True:
             outcome = dispatcher.run_once()
-            if outcome:
-                log.info("dispatched %s", dict(outcome))
+            total.update(outcome)
             if sum(outcome.values()) < dispatcher.batch:
                 break
     finally:
         dispatcher.close()
+        if total:  # one line for the whole run, however many batches it took
+            log.info("dispatched: %s", summary(total))
     beat = db.session.get(Heartbeat, owner) or Heartbeat(owner=owner)
     beat.beat_at = utcnow()
     db.session.add(beat)
@@ -65,18 +81,23 @@ def reconcile_job(backend: SmsBackend) -> None:
     """Settle reminders whose process died mid-send, or whose provider answer was lost."""
     outcome = reconciler_from_app(current_app.config, backend, _owner()).run(utcnow())
     if outcome:
-        log.info("reconciled %s", dict(outcome))
+        log.info("reconciled: %s", summary(outcome))
 
 
 def housekeeping_job() -> None:
     """Drop what nobody needs any more: old idempotency records, heartbeats of gone processes, and
     delivery reports that never found their reminder."""
     now = utcnow()
-    db.session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.created_at < now - timedelta(days=7)))
-    db.session.execute(delete(Heartbeat).where(Heartbeat.beat_at < now - timedelta(days=1)))
-    # Reports for SIDs never recorded (a send whose answer was lost and never reconciled as ours).
-    db.session.execute(delete(EarlyStatus).where(EarlyStatus.received_at < now - timedelta(days=2)))
+    dropped = {
+        "idempotency records": delete(IdempotencyRecord).where(IdempotencyRecord.created_at < now - timedelta(days=7)),
+        "heartbeats": delete(Heartbeat).where(Heartbeat.beat_at < now - timedelta(days=1)),
+        # Reports for SIDs never recorded (a send whose answer was lost and never reconciled as ours).
+        "early delivery reports": delete(EarlyStatus).where(EarlyStatus.received_at < now - timedelta(days=2)),
+    }
+    counts = {what: db.session.execute(statement).rowcount for what, statement in dropped.items()}
     db.session.commit()
+    if any(counts.values()):
+        log.info("housekeeping: dropped %s", summary({what: n for what, n in counts.items() if n}))
 
 
 def jobs(backend: SmsBackend, throttle: Throttle) -> list[tuple[str, Callable[[], None], int]]:
@@ -89,7 +110,7 @@ def jobs(backend: SmsBackend, throttle: Throttle) -> list[tuple[str, Callable[[]
     ]
 
 
-def run(app: Flask, *, once: bool = False) -> None:
+def run(app: Flask, *, once: bool = False, verbose: bool = False) -> None:
     """Run the jobs forever (or each once, for tests and cron-style use)."""
     backend = backend_from_config(app.config)
     throttle = throttle_from_config(app.config, app.config["SQLALCHEMY_DATABASE_URI"])
@@ -109,8 +130,7 @@ def run(app: Flask, *, once: bool = False) -> None:
             for _name, job, _every in jobs(backend, throttle):
                 in_app(job)()
             return
-        # APScheduler logs every run of every job at INFO ("Running job ..." every 15 s): keep it to warnings.
-        logging.getLogger("apscheduler").setLevel(logging.WARNING)
+        quiet_apscheduler(verbose)
         scheduler = BlockingScheduler(timezone="UTC")
         for name, job, every in jobs(backend, throttle):
             scheduler.add_job(

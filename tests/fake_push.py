@@ -193,10 +193,13 @@ class FakePushService:
             "keys": {"p256dh": b64url(receiver.public_key), "auth": b64url(receiver.auth_secret)},
         }
 
-    def answer(self, endpoint: str, status: int) -> None:
-        """Make `endpoint` answer `status` from now on (410 gone, 429, 500...)."""
+    def answer(self, endpoint: str, status: int | None) -> None:
+        """Make `endpoint` answer `status` from now on (410 gone, 429, 500...); None: accept again."""
         with self._lock:
-            self._state.answers[self._token(endpoint)] = status
+            if status is None:
+                self._state.answers.pop(self._token(endpoint), None)
+            else:
+                self._state.answers[self._token(endpoint)] = status
 
     @property
     def messages(self) -> list[Message]:

@@ -53,4 +53,20 @@ def test_pain_chart_breaks_lines_at_gaps_and_marks_sessions():
 
 def test_pain_chart_without_scores_says_so():
     chart = charts.pain_chart(days(7, pain_before=lambda b: None, pain_after=lambda b: None), [])
-    assert chart.summary == "No pain scores were logged in this period."
+    assert chart.summary == "No pain scores were logged or texted in this period."
+
+
+def test_pain_chart_marks_scores_texted_in_with_their_own_line_and_shape():
+    rows = days(7, pain_texted=lambda b: 6.0 if b in (1, 4) else None)
+    chart = charts.pain_chart(rows, [])
+    svg = str(chart.svg)
+    assert svg.count('<polygon class="dot-texted"') == 2 + 1  # two days, one in the legend
+    assert "<title>24 Nov: pain texted in 6</title>" in svg and "Texted in (SMS)" in svg
+    assert "Texted in: 6.0 over the first scored week, 6.0 over the last 7 days." in chart.summary
+
+
+def test_pain_chart_with_only_texted_scores_is_not_empty():
+    rows = days(7, pain_before=lambda b: None, pain_after=lambda b: None, pain_texted=lambda b: 3.0 if b == 2 else None)
+    chart = charts.pain_chart(rows, [])
+    assert chart.summary.startswith("Mean daily pain on a 0-10 scale, scored on 1 days")
+    assert "Before exercise: no scores" in chart.summary

@@ -14,11 +14,11 @@ from functools import cache
 from sqlalchemy import Select, bindparam, func, select
 
 from hep.accounts.models import Patient
-from hep.adherence.models import AdherenceLog
+from hep.adherence.models import AdherenceLog, PainReport
 from hep.dbtypes import among
 from hep.extensions import db
 from hep.programs.models import Routine
-from hep.programs.schedule import Expected, Key, expected_on, week_start
+from hep.programs.schedule import Expected, Key, expected_on, missed_on, required_on, week_start
 
 
 @dataclass
@@ -27,6 +27,7 @@ class DayLogs:
     entries: int = 0
     pain_before: tuple[float, int] = (0.0, 0)
     pain_after: tuple[float, int] = (0.0, 0)
+    pain_texted: tuple[float, int] = (0.0, 0)  # scores the patient texted in that day (sum, count)
 
     def add(self, exercise_id: int, side: str, credit, count: int, pb_sum, pb_n: int, pa_sum, pa_n: int) -> None:
         """Fold in one row of day_logs_statement (one exercise and side of the day)."""
@@ -77,6 +78,17 @@ def day_logs(patient_ids: list[int], start: date, end: date) -> dict[tuple[int, 
     return result
 
 
+def add_texted_pain(logs: dict[tuple[int, date], DayLogs], patient_ids: list[int], start: date, end: date) -> None:
+    """Fold the pain scores patients texted in (SMS replies 0-10) into their days' logs, in one query."""
+    rows = db.session.execute(
+        select(PainReport.patient_id, PainReport.local_date, func.sum(PainReport.score), func.count())
+        .where(PainReport.patient_id.in_(patient_ids), PainReport.local_date.between(start, end))
+        .group_by(PainReport.patient_id, PainReport.local_date)
+    )
+    for pid, day, total, count in rows:
+        logs.setdefault((pid, day), DayLogs(credit={})).pain_texted = (float(total), count)
+
+
 def last_activity(patient_ids: list[int]) -> dict[int, date]:
     """The latest local day each patient logged anything."""
     # One max per patient, each read backwards off the (patient, day) index, rather than a GROUP BY
@@ -96,6 +108,7 @@ class Tally:
     done: float = 0.0
     pain_before: tuple[float, int] = (0.0, 0)
     pain_after: tuple[float, int] = (0.0, 0)
+    pain_texted: tuple[float, int] = (0.0, 0)
     entries: int = 0
 
     @property
@@ -113,6 +126,10 @@ class Tally:
     @property
     def mean_pain_after(self) -> float | None:
         return self._mean(self.pain_after)
+
+    @property
+    def mean_pain_texted(self) -> float | None:
+        return self._mean(self.pain_texted)
 
 
 def tally(days: list[date], expected: dict[date, list[Expected]], logs: dict[date, DayLogs]) -> Tally:
@@ -135,25 +152,32 @@ def tally(days: list[date], expected: dict[date, list[Expected]], logs: dict[dat
             result.entries += day_log.entries
             result.pain_before = tuple(a + b for a, b in zip(result.pain_before, day_log.pain_before, strict=True))
             result.pain_after = tuple(a + b for a, b in zip(result.pain_after, day_log.pain_after, strict=True))
+            result.pain_texted = tuple(a + b for a, b in zip(result.pain_texted, day_log.pain_texted, strict=True))
     for due, done in flexible.values():
         result.due += due
         result.done += min(done, due)
     return result
 
 
-def streak(today: date, expected: dict[date, list[Expected]], logs: dict[date, DayLogs], horizon: int) -> int:
-    """Days in a row, back from today, with everything due done. Rest days neither break nor count;
-    today counts once complete and does not break the streak while still under way."""
+def streak(today: date, routines: list, logs: dict[date, DayLogs], horizon: int) -> int:
+    """Days in a row, back from today, on which nothing required was missed (see the README's "Streak").
+
+    A day breaks the streak only when it missed something it required (schedule.missed_on): a fixed-day
+    item not done its times, or an N-days-a-week item on a day its week had none to spare. A day counts
+    when it required something or has an entry for an item in effect; other days neither break nor
+    count. Today counts once nothing it requires is missing and does not break the streak while under way.
+    """
+    credit = {day: day_log.credit for day, day_log in logs.items()}
     count = 0
     for back in range(horizon):
         day = today - timedelta(days=back)
-        result = tally([day], expected, logs)
-        if result.due == 0:
+        if missed_on(routines, day, credit):
+            if back > 0:
+                break
             continue
-        if result.done >= result.due - 1e-9:
+        done = credit.get(day, {})
+        if required_on(routines, day, credit) or any(done.get(want.key, 0) > 0 for want in expected_on(routines, day)):
             count += 1
-        elif back > 0:
-            break
     return count
 
 
@@ -163,7 +187,9 @@ def patient_view(patient_id: int, routines: list[Routine], *, today: date, days:
     start = today - timedelta(days=horizon - 1)
     span = days_between(start, today)
     expected = {day: expected_on(routines, day) for day in span}
-    logs = {day: v for (pid, day), v in day_logs([patient_id], start, today).items()}
+    by_day = day_logs([patient_id], start, today)
+    add_texted_pain(by_day, [patient_id], start, today)
+    logs = {day: v for (_pid, day), v in by_day.items()}
     shown = span[-days:]
     daily = []
     for day in shown:
@@ -176,6 +202,7 @@ def patient_view(patient_id: int, routines: list[Routine], *, today: date, days:
                 "adherence": t.adherence,
                 "pain_before": t.mean_pain_before,
                 "pain_after": t.mean_pain_after,
+                "pain_texted": t.mean_pain_texted,
                 "entries": t.entries,
             }
         )
@@ -192,6 +219,7 @@ def patient_view(patient_id: int, routines: list[Routine], *, today: date, days:
                 "adherence": t.adherence,
                 "pain_before": t.mean_pain_before,
                 "pain_after": t.mean_pain_after,
+                "pain_texted": t.mean_pain_texted,
             }
         )
         first += timedelta(days=7)
@@ -216,7 +244,7 @@ def patient_view(patient_id: int, routines: list[Routine], *, today: date, days:
         )
     return {
         "today": today,
-        "streak": streak(today, expected, logs, horizon),
+        "streak": streak(today, routines, logs, horizon),
         "last_activity": last_activity([patient_id]).get(patient_id),
         "adherence_this_week": tally(days_between(this_week, today), expected, logs).adherence,
         "adherence_last_week": tally(days_between(last_week, this_week - timedelta(days=1)), expected, logs).adherence,

@@ -1,4 +1,4 @@
-"""Adherence logs: what a patient did, next to what was prescribed; and idempotency keys."""
+"""Adherence logs: what a patient did, next to what was prescribed; pain scores texted in; idempotency keys."""
 
 from __future__ import annotations
 
@@ -48,6 +48,20 @@ class AdherenceLog(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class PainReport(db.Model):
+    """A day's pain (0-10) as the patient texted it (a reply to a reminder; hep/reminders/inbound.py)."""
+
+    __tablename__ = "pain_reports"
+    __table_args__ = (Index("ix_pain_reports_patient_day", "patient_id", "local_date"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.user_id"))
+    local_date: Mapped[date] = mapped_column(Date)
+    score: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(10), default="sms")
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class IdempotencyRecord(db.Model):

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import contains_eager
 
 from hep.accounts.models import PHYSIOTHERAPIST, Clinic, Patient, User
-from hep.adherence.metrics import day_logs, days_between, last_activity, tally
+from hep.adherence.metrics import add_texted_pain, day_logs, days_between, last_activity, tally
 from hep.errors import Forbidden, Invalid
 from hep.extensions import db
 from hep.programs.compiled import live_routines
@@ -51,7 +51,9 @@ def risk_list(actor: User, physiotherapist_id: int | None, *, now: datetime) -> 
     todays = {p.user_id: local_today(p, now) for p in patients}
     earliest = min(todays.values()) - timedelta(days=14)
     logs: dict[int, dict] = {pid: {} for pid in ids}
-    for (pid, day), day_log in day_logs(ids, earliest, max(todays.values())).items():
+    by_day = day_logs(ids, earliest, max(todays.values()))
+    add_texted_pain(by_day, ids, earliest, max(todays.values()))
+    for (pid, day), day_log in by_day.items():
         logs[pid][day] = day_log
     routines = live_routines(ids, earliest)
     starts = _first_starts(ids)
@@ -109,8 +111,14 @@ def _row(patient: Patient, routines, first_start, today, logs, last, clinic: Cli
                 }
             )
     pb_now, pb_prev = now_t.mean_pain_before, prev_t.mean_pain_before
+    pt_now, pt_prev = now_t.mean_pain_texted, prev_t.mean_pain_texted
+    rises = []
     if pb_now is not None and pb_prev is not None and pb_now - pb_prev >= clinic.risk_pain_rise:
-        reasons.append({"code": PAIN_RISING, "detail": f"pain rose from {pb_prev} to {pb_now} (mean, 0-10)"})
+        rises.append(f"pain rose from {pb_prev} to {pb_now} (mean, 0-10)")
+    if pt_now is not None and pt_prev is not None and pt_now - pt_prev >= clinic.risk_pain_rise:
+        rises.append(f"texted pain rose from {pt_prev} to {pt_now} (mean, 0-10)")
+    if rises:
+        reasons.append({"code": PAIN_RISING, "detail": "; ".join(rises)})
     pa_now = now_t.mean_pain_after
     if pa_now is not None and pa_now >= clinic.risk_pain_after:
         reasons.append({"code": PAIN_AFTER_HIGH, "detail": f"pain after exercise averages {pa_now}/10"})
@@ -123,6 +131,8 @@ def _row(patient: Patient, routines, first_start, today, logs, last, clinic: Cli
         "pain_before_7d": pb_now,
         "pain_before_prev_7d": pb_prev,
         "pain_after_7d": pa_now,
+        "pain_texted_7d": pt_now,
+        "pain_texted_prev_7d": pt_prev,
         "last_activity": last,
         "days_inactive": days_inactive,
     }

@@ -168,6 +168,11 @@ class DaySchema(ma.Schema):
     adherence = ma.fields.Float(allow_none=True, required=True)
     pain_before = ma.fields.Float(allow_none=True, required=True)
     pain_after = ma.fields.Float(allow_none=True, required=True)
+    pain_texted = ma.fields.Float(
+        allow_none=True,
+        required=True,
+        metadata={"description": "Mean pain score (0-10) the patient texted in (an SMS reply), not from a log entry"},
+    )
     entries = ma.fields.Integer(required=True)
 
 
@@ -178,6 +183,11 @@ class WeekSchema(ma.Schema):
     adherence = ma.fields.Float(allow_none=True, required=True)
     pain_before = ma.fields.Float(allow_none=True, required=True)
     pain_after = ma.fields.Float(allow_none=True, required=True)
+    pain_texted = ma.fields.Float(
+        allow_none=True,
+        required=True,
+        metadata={"description": "Mean pain score (0-10) the patient texted in (an SMS reply), not from a log entry"},
+    )
 
 
 class RoutineAdherenceSchema(ma.Schema):
@@ -214,6 +224,12 @@ class RiskRowSchema(ma.Schema):
     pain_before_7d = ma.fields.Float(allow_none=True, required=True)
     pain_before_prev_7d = ma.fields.Float(allow_none=True, required=True)
     pain_after_7d = ma.fields.Float(allow_none=True, required=True)
+    pain_texted_7d = ma.fields.Float(
+        allow_none=True, required=True, metadata={"description": "Mean pain score texted in (SMS), last 7 days"}
+    )
+    pain_texted_prev_7d = ma.fields.Float(
+        allow_none=True, required=True, metadata={"description": "Mean pain score texted in (SMS), the 7 days before"}
+    )
     last_activity = ma.fields.Date(allow_none=True, required=True)
     days_inactive = ma.fields.Integer(allow_none=True, required=True)
 

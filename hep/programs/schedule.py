@@ -133,6 +133,44 @@ def days_done(item: Any, day: date, credit_by_day: Mapping[date, Credit]) -> int
     return sum(1 for logged, credit in credit_by_day.items() if monday <= logged <= day and credit.get(key, 0) > 0)
 
 
+def required_on(routines: Iterable[Any], day: date, credit_by_day: Mapping[date, Credit]) -> list[tuple[Any, Any]]:
+    """(routine, item) the day cannot do without, which is what breaks a streak when missed.
+
+    A fixed-day item is required on its days. A flexible item (any N days a week) is required only on
+    a day its week has none to spare: the days it is still in effect this week, this one included,
+    are no more than the days it still needs (N less the days of the week before this one that have
+    an entry). `credit_by_day` holds the logs of the days of the week before `day`.
+    """
+    routines = list(routines)
+    monday = week_start(day)
+    rest_of_week = [day + timedelta(days=n) for n in range(7 - day.weekday())]
+    required = []
+    for routine, item in items_on(routines, day):
+        if not item.flexible:
+            if item.fixed_on(day):
+                required.append((routine, item))
+            continue
+        key = key_of(item)
+        before = sum(1 for logged, credit in credit_by_day.items() if monday <= logged < day and credit.get(key, 0) > 0)
+        left = sum(
+            1 for later in rest_of_week if any(key_of(i) == key and i.flexible for _r, i in items_on(routines, later))
+        )
+        if 0 < item.days_per_week - before >= left:
+            required.append((routine, item))
+    return required
+
+
+def missed_on(routines: Iterable[Any], day: date, credit_by_day: Mapping[date, Credit]) -> list[tuple[Any, Any]]:
+    """The required items of a day (see required_on) that it did not get: a fixed-day item done fewer
+    than its `times_per_day` times, or a flexible item with no entry that day."""
+    today = credit_by_day.get(day, {})
+    return [
+        (routine, item)
+        for routine, item in required_on(routines, day, credit_by_day)
+        if today.get(key_of(item), 0) < (1e-9 if item.flexible else item.times_per_day - 1e-9)
+    ]
+
+
 def all_done(due: Iterable[tuple[Any, Any]], credit: Credit) -> bool:
     """Whether every due item has its `times_per_day` done in this day's credit."""
     return all(credit.get(key_of(item), 0) >= item.times_per_day - 1e-9 for _routine, item in due)

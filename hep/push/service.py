@@ -1,9 +1,9 @@
 """Push subscriptions and the reminder channel: subscribe, unsubscribe, choose the channel, send to a patient.
 
-The reminder engine (hep/reminders) is not wired to push yet. What it needs from here:
-`effective_channel(patient)` when it plans, and `send_to_patient(...)` when it sends; a 404 or 410 from a
-push service ends that subscription in `send_to_patient`, and the patient falls back to texts once none
-is left.
+The reminder engine (hep/reminders) reads the channel and the live subscriptions itself when it plans and
+sends, and records each push service's answer with `record_result` (a 404 or 410 ends that subscription;
+with none left the patient falls back to texts). Every change here that can change the channel announces
+`patient_changed` after its commit, so reminders are re-planned at once.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
+from hep import signals
 from hep.accounts.models import PATIENT, PUSH, SMS, Patient, User
 from hep.accounts.service import get_patient
 from hep.audit import service as audit
@@ -146,6 +147,7 @@ def subscribe(
         if old.id != subscription.id:
             _end(old, "replaced", now)
     db.session.commit()
+    signals.patient_changed.send(patient_id=patient_id, now=now)
     return subscription, created
 
 
@@ -161,6 +163,7 @@ def unsubscribe(actor: User, patient_id: int, subscription_id: int, *, now: date
         if not live_subscriptions(patient_id):
             patient.reminder_channel = SMS
     db.session.commit()
+    signals.patient_changed.send(patient_id=patient_id, now=now)
 
 
 def set_channel(actor: User, patient_id: int, channel: str, *, now: datetime) -> Patient:
@@ -175,6 +178,7 @@ def set_channel(actor: User, patient_id: int, channel: str, *, now: datetime) ->
     if actor.is_staff:
         audit.record(actor, audit.UPDATE, "reminder_channel", now=now, patient_id=patient_id, resource_id=patient_id)
     db.session.commit()
+    signals.patient_changed.send(patient_id=patient_id, now=now)
     return patient
 
 

@@ -1,5 +1,8 @@
 """Dispatch: claim due reminders under a lease, check each against the rules in force, send, record.
 
+A reminder goes by the channel the rules in force give it at send time (a push when the patient chose
+push and a subscription is alive, else a text); hep/reminders/pushing.py has the push side.
+
 Exactly once, with any number of scheduler processes:
 - a claim is one atomic UPDATE (PostgreSQL: FOR UPDATE SKIP LOCKED; SQLite: its single writer),
   so two processes never hold the same row;
@@ -18,8 +21,9 @@ import os
 import random
 import time as clock
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo
@@ -28,14 +32,15 @@ from flask import current_app
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import joinedload
 
-from hep.accounts.models import Patient
+from hep.accounts.models import PUSH, Patient
 from hep.dbtypes import utcnow
 from hep.extensions import db
-from hep.reminders import consent, inbound, messages, policy
+from hep.push.webpush import PushSender, sender_from_config
+from hep.reminders import consent, inbound, messages, policy, pushing
 from hep.reminders import facts as reading
-from hep.reminders.models import Reminder, SmsContact
+from hep.reminders.models import Reminder
 from hep.reminders.moves import move, move_statement
-from hep.reminders.sender import LocalThrottle, NotSent, Outgoing, Sender, Throttle
+from hep.reminders.sender import LocalThrottle, NotSent, Outgoing, Pushed, Sender, Throttle
 from hep.reminders.sms import Sent, SmsBackend, SmsError, is_opt_out, stops_texts
 from hep.reminders.states import DAY_KINDS, Kind, Status
 
@@ -49,6 +54,7 @@ _MOVE_TO_SENDING = move_statement(
     sending_since=bindparam("now"),
     attempts=_R.attempts + 1,
     lookups=0,
+    channel=bindparam("channel"),
     to_phone=bindparam("to_phone"),
     body=bindparam("body"),
     lease_expires_at=bindparam("lease"),
@@ -98,13 +104,18 @@ class Dispatcher:
     status_callback: str | None = None
     pause_hook: object = None  # tests only: called with a point name, to stop a process mid-dispatch
     throttle: Throttle | None = None  # default: this process's own cap of max_per_second (the caller closes it)
+    push_sender: Callable[[], PushSender] | None = None  # None: this dispatcher sends texts only
 
     sender: Sender = field(init=False)
     _pool: ThreadPoolExecutor | None = None
 
     def __post_init__(self) -> None:
         self.sender = Sender(
-            self.backend, self.throttle or LocalThrottle(self.max_per_second), self.status_callback, self.pause_hook
+            self.backend,
+            self.throttle or LocalThrottle(self.max_per_second),
+            self.status_callback,
+            self.pause_hook,
+            self.push_sender,
         )
 
     def claim(self, now: datetime) -> list[int]:
@@ -189,15 +200,18 @@ class Dispatcher:
 
     def _lock_patients(self, ids: list[int], now: datetime) -> None:
         """Serialise send-time checks per patient across processes, so two schedulers holding reminders of
-        one patient cannot both pass a cap check: PostgreSQL locks the patients' contact rows until this
-        round commits; SQLite's first write takes its database-wide write lock before anything is read."""
+        one patient cannot both pass a cap check: PostgreSQL locks the patients' rows (every patient has
+        one, texts or push) until this round commits; SQLite's first write takes its database-wide write
+        lock before anything is read."""
         if db.engine.dialect.name == "postgresql":
             patients = select(Reminder.patient_id).where(Reminder.id.in_(ids))
             db.session.execute(
-                select(SmsContact.patient_id)
-                .where(SmsContact.patient_id.in_(patients))
-                .order_by(SmsContact.patient_id)
-                .with_for_update()
+                select(Patient.user_id)
+                .where(Patient.user_id.in_(patients))
+                .order_by(Patient.user_id)
+                # NO KEY UPDATE: dispatchers exclude each other, but rows that reference a patient (a new
+                # log, a booking) are not held up by it.
+                .with_for_update(key_share=True)
             ).all()
         else:
             db.session.execute(
@@ -221,6 +235,9 @@ class Dispatcher:
         if not reminders:
             return [], +ended
         facts, contacts, credit, sent = reading.send_time_facts(reminders, now, {})
+        if self.push_sender is None:
+            contacts = {pid: replace(c, push=False) for pid, c in contacts.items()}
+        pushes = pushing.subscriptions_of(pid for pid, c in contacts.items() if c.push)
         patients = db.session.scalars(
             select(Patient)
             .options(joinedload(Patient.user))
@@ -233,15 +250,23 @@ class Dispatcher:
         for reminder in reminders:
             pid = reminder.patient_id
             verdict = policy.verdict(reminder, facts[pid], contacts.get(pid), credit[pid], sent[pid], now)
-            if isinstance(verdict, policy.Stop):
+            if isinstance(verdict, policy.Send) and verdict.channel == PUSH and not pushes.get(pid):
+                # Its last subscription ended since the facts were read: back to planned, and the next
+                # check falls back to a text.
+                ended[self._later(reminder.id, policy.Later(_same(reminder), "push ended: check again"), now)] += 1
+            elif isinstance(verdict, policy.Stop):
                 ended[self._finish(reminder.id, Status.CLAIMED, verdict.status, verdict.reason, now)] += 1
             elif isinstance(verdict, policy.Later):
                 ended[self._later(reminder.id, verdict, now)] += 1
             else:
                 if reminder.kind in DAY_KINDS:
                     sent[pid].per_day[reminder.local_date] += 1  # a second one of this round counts the first
-                body = _body(reminder, by_id[pid], facts[pid], templates)
-                candidates.append((reminder.id, Outgoing(contacts[pid].phone, body, verdict.window_end_at, send_by)))
+                if verdict.channel == PUSH:
+                    candidates.append((reminder.id, _push(reminder, by_id[pid], facts[pid], verdict, send_by, pushes)))
+                else:
+                    body = _body(reminder, by_id[pid], facts[pid], templates)
+                    out = Outgoing(contacts[pid].phone, body, verdict.window_end_at, send_by)
+                    candidates.append((reminder.id, out))
         if not candidates:
             return [], +ended
         # Compare-and-set, renewing the lease: only while our claim still holds does a row become ours
@@ -254,6 +279,7 @@ class Dispatcher:
                     "owner": self.owner,
                     "now": now,
                     "lease": now + timedelta(seconds=self.lease_seconds),
+                    "channel": out.channel,
                     "to_phone": out.to,
                     "body": out.body,
                 }
@@ -273,7 +299,7 @@ class Dispatcher:
         ended["lost-lease"] += len(candidates) - len(ours)
         return [(rid, out) for rid, out in candidates if rid in ours], +ended  # unary + drops zero counts
 
-    def _record(self, results: list[tuple[int, Sent | SmsError | NotSent]], now_fn) -> Counter:
+    def _record(self, results: list[tuple[int, Sent | SmsError | NotSent | Pushed]], now_fn) -> Counter:
         """Record what the provider said: the accepted ones in one statement and one commit."""
         outcome: Counter = Counter()
         now = now_fn()
@@ -282,14 +308,24 @@ class Dispatcher:
             for rid, r in results
             if isinstance(r, Sent)
         ]
+        pushed = {rid: pushing.record(r.deliveries, now=now) for rid, r in results if isinstance(r, Pushed)}
+        accepted += [
+            {"rid": rid, "sid": None, "provider_status": PUSH, "at": now}
+            for rid, how in pushed.items()
+            if how == pushing.SOME_SENT
+        ]
         for rid, r in results:
             if isinstance(r, NotSent):
                 outcome[self._unsend(rid, now)] += 1
         if accepted:
             db.session.connection().execute(_RECORD_SENT, accepted)
-            db.session.commit()
+        db.session.commit()  # the sent rows and each subscription's answer
+        if accepted:
             outcome[Status.SENT] += len(accepted)
-            inbound.apply_early_statuses([a["sid"] for a in accepted], now=now)
+            inbound.apply_early_statuses([a["sid"] for a in accepted if a["sid"]], now=now)
+        for rid, how in pushed.items():
+            if how != pushing.SOME_SENT:
+                outcome[self._push_not_sent(rid, how, now)] += 1
         for rid, result in results:
             if isinstance(result, SmsError):
                 outcome[self._failed(rid, result, now)] += 1
@@ -372,6 +408,25 @@ class Dispatcher:
         reason = f"provider error {error.code or error.http_status}: {error.message}"
         return self._finish(reminder_id, Status.SENDING, Status.FAILED, reason, now, error_code=error.code)
 
+    def _push_not_sent(self, reminder_id: int, how: str, now: datetime) -> str:
+        """No browser took the push: try again later (busy), fall back to a text (every subscription gone), or fail."""
+        if how == pushing.TRY_AGAIN:
+            return self._retry(db.session.get(Reminder, reminder_id), now, "push service busy or unreachable")
+        if how == pushing.ALL_GONE:
+            moved = move(
+                Status.SENDING,
+                Status.PLANNED,
+                *self._mine(reminder_id),
+                now=now,
+                reason="push subscriptions gone: a text instead, if texts are on",
+                next_attempt_at=now,
+                lease_owner=None,
+                lease_expires_at=None,
+            )
+            db.session.commit()
+            return "push-gone" if moved else "lost-lease"
+        return self._finish(reminder_id, Status.SENDING, Status.FAILED, "every push service refused it", now)
+
     def _retry(self, reminder: Reminder, now: datetime, reason: str) -> str:
         """Back to planned after a backoff with jitter; the send-time check decides whether it is too late."""
         delay = min(900, 15 * 2 ** min(reminder.attempts, 6)) * random.uniform(0.5, 1.5)
@@ -389,17 +444,48 @@ class Dispatcher:
         return "retry" if moved else "lost-lease"
 
 
+def _when(reminder: Reminder, patient: Patient, facts: policy.Facts) -> str:
+    """The session's local start, for a reminder before one; else empty."""
+    if reminder.kind != Kind.PRE_SESSION:
+        return ""
+    session = next(s for s in facts.sessions if s.id == reminder.session_id)
+    return session.starts_at.astimezone(ZoneInfo(patient.timezone)).strftime("%a %d %b %H:%M")
+
+
 def _body(reminder: Reminder, patient: Patient, facts: policy.Facts, templates: dict) -> str:
     """The text of a reminder, in the patient's language; `templates` caches the clinic's wording."""
     clinic = patient.user.clinic
-    when = ""
-    if reminder.kind == Kind.PRE_SESSION:
-        session = next(s for s in facts.sessions if s.id == reminder.session_id)
-        when = session.starts_at.astimezone(ZoneInfo(patient.timezone)).strftime("%a %d %b %H:%M")
     key = (clinic.id, reminder.kind, patient.language)
     if key not in templates:
         templates[key] = messages.template(*key)
+    when = _when(reminder, patient, facts)
     return messages.render(templates[key], clinic=clinic.name, contact=clinic.contact_phone or "", when=when)
+
+
+def _push(
+    reminder: Reminder, patient: Patient, facts: policy.Facts, verdict: policy.Send, send_by: float, pushes: dict
+) -> Outgoing:
+    """A reminder as a push to each of the patient's live subscriptions."""
+    clinic = patient.user.clinic.name
+    when = _when(reminder, patient, facts)
+    body = pushing.payload(reminder.kind, reminder.id, language=patient.language, clinic=clinic, when=when)
+    return Outgoing(
+        None,
+        body["body"],
+        verdict.window_end_at,
+        send_by,
+        channel=PUSH,
+        subscriptions=pushes[patient.user_id],
+        payload=body,
+        topic=pushing.topic(reminder.id),
+    )
+
+
+def _same(reminder: Reminder) -> policy.Wanted:
+    """The reminder's own time, as a Wanted (to put it back as it was)."""
+    return policy.Wanted(
+        reminder.kind, reminder.slot, reminder.local_date, reminder.due_at, reminder.window_end_at, reminder.session_id
+    )
 
 
 def _pause_at(point: str, marker: str):
@@ -419,6 +505,7 @@ def dispatcher_from_app(backend: SmsBackend, owner: str, throttle: Throttle | No
     """A dispatcher configured from the app's settings (its rate cap: `throttle`, which the caller owns)."""
     config = current_app.config
     pause = config.get("TEST_PAUSE_AT")
+    push_settings = {key: config[key] for key in ("VAPID_PRIVATE_KEY", "VAPID_SUBJECT", "PUSH_TIMEOUT_SECONDS")}
     return Dispatcher(
         pause_hook=_pause_at(pause, config["TEST_PAUSE_MARKER"]) if pause else None,
         backend=backend,
@@ -429,4 +516,5 @@ def dispatcher_from_app(backend: SmsBackend, owner: str, throttle: Throttle | No
         concurrency=config["SMS_CONCURRENCY"],
         status_callback=config["SMS_STATUS_CALLBACK_URL"],
         throttle=throttle,
+        push_sender=lambda: sender_from_config(push_settings),
     )

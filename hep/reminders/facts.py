@@ -7,14 +7,15 @@ from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from functools import cache
 
-from sqlalchemy import Row, Select, bindparam, func, select
+from sqlalchemy import Row, Select, and_, bindparam, func, select
 
-from hep.accounts.models import Patient, User
+from hep.accounts.models import PUSH, Patient, User
 from hep.adherence.metrics import day_logs
 from hep.dbtypes import among
 from hep.extensions import db
 from hep.programs import schedule
 from hep.programs.compiled import live_routines
+from hep.push.models import PushSubscription
 from hep.reminders import policy
 from hep.reminders.models import Reminder, ReminderSettings, SmsContact
 from hep.reminders.states import DAY_KINDS, GONE_OUT
@@ -76,6 +77,16 @@ def _sessions(ids: list[int], now: datetime) -> dict[int, list[policy.Session]]:
     return found
 
 
+def live_push():
+    """True for a patient who chose push and has a live subscription (a column expression on Patient)."""
+    alive = (
+        select(PushSubscription.id)
+        .where(PushSubscription.patient_id == Patient.user_id, PushSubscription.ended_at.is_(None))
+        .exists()
+    )
+    return and_(Patient.reminder_channel == PUSH, alive)
+
+
 @cache
 def _contacts_statement(dialect_name: str) -> Select:
     return (
@@ -88,6 +99,7 @@ def _contacts_statement(dialect_name: str) -> Select:
             SmsContact.phone,
             User.phone.label("user_phone"),
             User.is_active,
+            live_push().label("push"),
         )
         .join(User, User.id == Patient.user_id)
         .outerjoin(SmsContact, SmsContact.patient_id == Patient.user_id)
@@ -97,7 +109,7 @@ def _contacts_statement(dialect_name: str) -> Select:
 
 def send_time_facts(
     reminders: list[Reminder], now: datetime, rules: dict[int, policy.Rules]
-) -> tuple[dict[int, policy.Facts], dict[int, policy.Contact | None], dict, dict[int, policy.Sent]]:
+) -> tuple[dict[int, policy.Facts], dict[int, policy.Contact], dict, dict[int, policy.Sent]]:
     """Everything `policy.verdict` needs for these reminders, as the database has it now.
 
     Returns per patient: the facts, the contact, the logged credit per local day of the reminders'
@@ -107,7 +119,7 @@ def send_time_facts(
     rows = db.session.execute(_contacts_statement(db.engine.dialect.name), {"ids": ids}).all()
     facts = patient_facts(rows, now, rules)
     contacts = {
-        row.user_id: policy.Contact(row.status, row.phone, row.user_phone, row.is_active) if row.status else None
+        row.user_id: policy.Contact(row.status, row.phone, row.user_phone, row.is_active, push=bool(row.push))
         for row in rows
     }
     days = [r.local_date for r in reminders]

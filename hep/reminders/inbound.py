@@ -13,13 +13,14 @@ from sqlalchemy.exc import IntegrityError
 from hep.accounts.models import Patient, User
 from hep.adherence import service as adherence
 from hep.adherence.metrics import day_logs
+from hep.adherence.models import PainReport
 from hep.audit import service as audit
 from hep.dbtypes import insert_new
 from hep.extensions import db
 from hep.programs import schedule
 from hep.programs.service import routines_for
 from hep.reminders import consent, messages
-from hep.reminders.models import EarlyStatus, InboundMessage, PainReport, Reminder, SmsContact
+from hep.reminders.models import EarlyStatus, InboundMessage, Reminder, SmsContact
 from hep.reminders.moves import move
 from hep.reminders.sms import is_opt_out, stops_texts
 from hep.reminders.states import PROGRESS, ContactStatus, Status

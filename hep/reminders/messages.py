@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import unicodedata
 
-from sqlalchemy import String, Text, select
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import select
 
 from hep.extensions import db
+from hep.reminders.models import MessageTemplate
 from hep.wording import health_details
 
 # GSM 03.38 basic character set and its extension table (extension characters cost two septets).
@@ -75,17 +75,6 @@ DEFAULTS: dict[str, dict[str, str]] = {
     },
 }
 KINDS = tuple(DEFAULTS)
-
-
-class MessageTemplate(db.Model):
-    """A clinic's own wording for one kind of text in one language."""
-
-    __tablename__ = "message_templates"
-
-    clinic_id: Mapped[int] = mapped_column(db.ForeignKey("clinics.id"), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
-    language: Mapped[str] = mapped_column(String(16), primary_key=True)
-    body: Mapped[str] = mapped_column(Text)
 
 
 def septets(text: str) -> int | None:

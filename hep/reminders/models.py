@@ -58,7 +58,7 @@ class ConsentEvent(db.Model):
 
 
 class Reminder(db.Model):
-    """One text to send, planned ahead: unique per patient, kind and local slot."""
+    """One reminder to send (a text or a push), planned ahead: unique per patient, kind and local slot."""
 
     __tablename__ = "reminders"
     __table_args__ = (
@@ -79,6 +79,8 @@ class Reminder(db.Model):
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
     status: Mapped[str] = mapped_column(String(12), default=Status.PLANNED)  # a states.Status
     reason: Mapped[str | None] = mapped_column(String(120))  # why skipped, withdrawn, missed or failed
+    # The channel of the current attempt (sms | push), chosen at send time from the patient's choice.
+    channel: Mapped[str] = mapped_column(String(8), default="sms", server_default="sms")
     to_phone: Mapped[str | None] = mapped_column(String(20))
     body: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -110,20 +112,6 @@ class InboundMessage(db.Model):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
-class PainReport(db.Model):
-    """Today's pain (0-10) as texted by the patient."""
-
-    __tablename__ = "pain_reports"
-    __table_args__ = (Index("ix_pain_reports_patient_day", "patient_id", "local_date"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.user_id"))
-    local_date: Mapped[date] = mapped_column(Date)
-    score: Mapped[int] = mapped_column(Integer)
-    source: Mapped[str] = mapped_column(String(10), default="sms")
-    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
-
-
 class Heartbeat(db.Model):
     """The last time each scheduler process ran its dispatch tick."""
 
@@ -143,3 +131,14 @@ class EarlyStatus(db.Model):
     provider_status: Mapped[str] = mapped_column(String(20))
     error_code: Mapped[int | None] = mapped_column(Integer)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class MessageTemplate(db.Model):
+    """A clinic's own wording for one kind of text in one language."""
+
+    __tablename__ = "message_templates"
+
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    language: Mapped[str] = mapped_column(String(16), primary_key=True)
+    body: Mapped[str] = mapped_column(Text)

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from functools import cache
 
-from sqlalchemy import Row, Select, TextClause, bindparam, select, text
+from sqlalchemy import Row, Select, TextClause, bindparam, or_, select, text
 from sqlalchemy.dialects import sqlite
 
 from hep.accounts.models import Patient, User
@@ -30,10 +30,12 @@ assert Status.PLANNED in MOVES[Status.WITHDRAWN]  # the upsert below revives wit
 def _contacts_statement() -> Select:
     return (
         select(Patient.user_id, Patient.timezone, User.clinic_id, SmsContact.exercise_times)
-        .join(SmsContact, SmsContact.patient_id == Patient.user_id)
+        .outerjoin(SmsContact, SmsContact.patient_id == Patient.user_id)
         .join(User, User.id == Patient.user_id)
         .where(
-            SmsContact.status == ContactStatus.ACTIVE, User.is_active.is_(True), Patient.user_id > bindparam("after")
+            or_(SmsContact.status == ContactStatus.ACTIVE, reading.live_push()),
+            User.is_active.is_(True),
+            Patient.user_id > bindparam("after"),
         )
         .order_by(Patient.user_id)
         .limit(bindparam("batch"))
@@ -41,7 +43,8 @@ def _contacts_statement() -> Select:
 
 
 def _contacts(patient_ids: Sequence[int] | None, where, batch: int) -> Iterator[list[Row]]:
-    """Consenting, active patients in id order, `batch` at a time: memory stays flat however many there are."""
+    """Active patients who may be reminded (text consent, or push chosen with a live subscription) in id
+    order, `batch` at a time: memory stays flat however many there are."""
     query, params = _contacts_statement(), {}
     if patient_ids is not None:
         # One array parameter on PostgreSQL: a plain IN would hit the driver's 65,535-parameter limit.
@@ -61,7 +64,7 @@ def _contacts(patient_ids: Sequence[int] | None, where, batch: int) -> Iterator[
 def plan(
     now: datetime, *, patient_ids: Sequence[int] | None = None, clinic_id: int | None = None, batch: int = 500
 ) -> int:
-    """Bring the reminder rows of these patients (default: everyone consenting) in line with the rules;
+    """Bring the reminder rows of these patients (default: everyone reachable) in line with the rules;
     return how many rows were added or moved. Commits once per batch."""
     changed = 0
     rules: dict[int, policy.Rules] = {}
@@ -90,7 +93,7 @@ def plan(
         changed += _upsert(values)
         db.session.commit()
     if patient_ids is not None:
-        # Patients who may not be texted any more (consent lost, deactivated): nothing of theirs stays planned.
+        # Patients who may not be reminded any more (consent lost, push ended, deactivated): nothing stays planned.
         gone = sorted(set(patient_ids) - seen)
         if gone:
             moves.move(
@@ -99,7 +102,7 @@ def plan(
                 Reminder.patient_id.in_(gone),
                 Reminder.kind != Kind.CONSENT,
                 now=now,
-                reason="texts are off for this patient",
+                reason="reminders are off for this patient",
             )
     db.session.commit()  # also ends the last (empty) read, so no transaction is left open
     return changed

@@ -1,4 +1,5 @@
-"""The reminder rules: what a patient should be texted and when, and whether a reminder may go out now.
+"""The reminder rules: what a patient should be reminded of and when, whether a reminder may go out now,
+and by which channel (a text, or a push when the patient chose push; the same rules for both).
 
 Pure functions on plain values. The planner asks `planned_for` what rows to have; the dispatcher asks
 `verdict` again, at send time, with the facts as they are then (the patient's current time zone, the
@@ -16,6 +17,7 @@ from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from hep.accounts.models import PUSH, SMS
 from hep.programs import schedule
 from hep.reminders.states import DAY_KINDS, NOT_COUNTED, ContactStatus, Kind, Status
 from hep.sessions.models import SCHEDULED
@@ -88,12 +90,13 @@ class Facts:
 
 @dataclass(frozen=True)
 class Contact:
-    """Whether the patient may be texted at all."""
+    """How the patient may be reached: text consent for a number, and push when they chose it."""
 
-    status: str
-    consented_phone: str
+    status: str | None  # text consent (a ContactStatus); None: never recorded
+    consented_phone: str | None
     phone: str | None  # the patient's current mobile number
     active: bool
+    push: bool = False  # the patient chose push and a subscription of theirs is alive
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,7 @@ class Wanted:
 @dataclass(frozen=True)
 class Send:
     window_end_at: datetime  # the window in force: the provider must not deliver after it
+    channel: str = SMS
 
 
 @dataclass(frozen=True)
@@ -237,7 +241,8 @@ def verdict(
     `reminder` has kind, slot, local_date and session_id; `credit` holds the logs of its week (up to
     its day); `sent` counts the patient's other exercise reminders that went out.
     """
-    refusal = _consent_refusal(contact)
+    channel = channel_for(reminder.kind, contact)
+    refusal = _push_refusal(contact) if channel == PUSH else _consent_refusal(contact)
     if refusal:
         return Stop(Status.SKIPPED, refusal)
     if reminder.kind == Kind.CONSENT:
@@ -259,12 +264,30 @@ def verdict(
         return Later(wanted, "moved by the rules in force")
     if now > wanted.window_end_at:
         return Stop(Status.MISSED, "the sending window in force closed before it could go out")
-    return Send(wanted.window_end_at)
+    return Send(wanted.window_end_at, channel)
+
+
+def channel_for(kind: str, contact: Contact | None) -> str:
+    """The channel a reminder goes by: push when the patient chose it and a subscription is alive, else a
+    text (also the fallback when push was turned off or its last subscription died). The text asking to
+    confirm text consent is always a text."""
+    if kind != Kind.CONSENT and contact is not None and contact.push:
+        return PUSH
+    return SMS
+
+
+def reachable(contact: Contact | None) -> bool:
+    """Whether any reminder may reach the patient (the planner plans only for those)."""
+    return _consent_refusal(contact) is None or (contact is not None and contact.push and contact.active)
+
+
+def _push_refusal(contact: Contact) -> str | None:
+    return None if contact.active else "patient deactivated"
 
 
 def _consent_refusal(contact: Contact | None) -> str | None:
     if contact is None or contact.status != ContactStatus.ACTIVE:
-        return f"no text consent ({contact.status if contact else 'none recorded'})"
+        return f"no text consent ({(contact and contact.status) or 'none recorded'})"
     if contact.consented_phone != contact.phone:
         return "consent was for another number"
     if not contact.active:

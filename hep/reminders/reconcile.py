@@ -1,5 +1,7 @@
 """Settle reminders whose sending process died or never heard the provider's answer.
 
+(A push is not looked up: an interrupted push goes back to planned and is resent under the same topic.)
+
 A `claimed` row whose lease ran out was never sent: it goes back to planned. A `sending` row may
 have gone out (the provider accepted it and the answer was lost, or was a 5xx from its edge), so
 it is looked up at the provider first: every message to the number since the attempt began,
@@ -20,6 +22,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, or_, select, update
 
+from hep.accounts.models import PUSH
 from hep.extensions import db
 from hep.reminders import inbound
 from hep.reminders.models import Reminder
@@ -63,6 +66,11 @@ class Reconciler:
             db.session.refresh(reminder)
             if reminder.status == Status.CLAIMED:
                 outcome[self._requeue(reminder, Status.CLAIMED, now, "lease expired before sending")] += 1
+            elif reminder.channel == PUSH:
+                # A push cannot be looked up; its resend carries the same topic and tag (hep/reminders/pushing.py),
+                # so a push that did arrive is replaced, not shown twice.
+                reason = "push interrupted: sent again under its topic"
+                outcome[self._requeue(reminder, Status.SENDING, now, reason)] += 1
             else:
                 outcome[self._settle_sending(reminder, now)] += 1
         return outcome

@@ -1,4 +1,5 @@
-"""Talking to the SMS provider: one call on plain values, under the account's rate cap.
+"""Talking to the providers: one call on plain values; texts under the account's rate cap, pushes to
+each of the patient's browsers.
 
 The cap is one shared limiter when Redis or PostgreSQL is there to hold it (pyrate-limiter's
 Redis or PostgreSQL bucket: every scheduler process takes its slots from the same window, so the
@@ -21,6 +22,8 @@ from pyrate_limiter import Limiter, PostgresBucket, Rate, RedisBucket, SingleBuc
 from redis import Redis
 from sqlalchemy.engine import make_url
 
+from hep.accounts.models import PUSH, SMS
+from hep.push.webpush import PushResult, PushSender, SubscriptionInfo
 from hep.reminders.sms import MAX_VALIDITY, Sent, SmsBackend, SmsError
 
 RATE_BUCKET = "sms-send-rate"
@@ -147,15 +150,27 @@ def throttle_from_config(config: Mapping[str, Any], database_url: str) -> Thrott
 class Outgoing:
     """What a sending thread needs of a reminder, copied out of the ORM object (which the session may expire)."""
 
-    to: str
+    to: str | None  # the number, for a text
     body: str
     window_end_at: datetime  # the window in force: the provider must not deliver after it
     send_by: float  # time.monotonic() after which the call must not start (half the lease from `sending`)
+    channel: str = SMS
+    # For a push: each live subscription (id, where it receives), the JSON it carries, and its topic.
+    subscriptions: tuple[tuple[int, SubscriptionInfo], ...] = ()
+    payload: Mapping[str, Any] | None = None
+    topic: str | None = None
 
 
 @dataclass(frozen=True)
 class NotSent:
     """A sending thread's answer when it did not call the provider at all."""
+
+
+@dataclass(frozen=True)
+class Pushed:
+    """What each subscription's push service answered to one reminder."""
+
+    deliveries: tuple[tuple[int, PushResult], ...]
 
 
 @dataclass
@@ -166,10 +181,16 @@ class Sender:
     throttle: Throttle
     status_callback: str | None = None
     pause_hook: Callable[[str], None] | None = None  # tests only: called with a point name
+    push_sender: Callable[[], PushSender] | None = None  # makes one push sender per sending thread
 
-    def call(self, outgoing: Outgoing, now: datetime) -> Sent | SmsError | NotSent:
+    def __post_init__(self) -> None:
+        self._local = threading.local()
+
+    def call(self, outgoing: Outgoing, now: datetime) -> Sent | SmsError | NotSent | Pushed:
         """Send one message, unless no sending slot comes before its `send_by`."""
         self._hook("before-send")
+        if outgoing.channel == PUSH:
+            return self._push(outgoing, now)
         if not self.throttle.acquire(outgoing.send_by):
             # Past send_by the lease could run out while the call is in flight, and reconcile would then
             # take the row for lost. Not calling at all is safe.
@@ -184,6 +205,22 @@ class Sender:
             return error
         self._hook("after-send")
         return sent
+
+    def _push(self, outgoing: Outgoing, now: datetime) -> Pushed | NotSent:
+        """Push to each live subscription. The account's text rate cap does not apply: each push goes to the
+        browser's own push service. The topic makes a resend replace an undelivered push."""
+        if clock.monotonic() > outgoing.send_by:
+            return NotSent()
+        sender = getattr(self._local, "push", None)
+        if sender is None:
+            sender = self._local.push = self.push_sender()
+        ttl = max(60, int((outgoing.window_end_at - now).total_seconds()))  # not shown after the window in force
+        deliveries = tuple(
+            (subscription_id, sender.send(info, dict(outgoing.payload or {}), ttl=ttl, topic=outgoing.topic))
+            for subscription_id, info in outgoing.subscriptions
+        )
+        self._hook("after-send")
+        return Pushed(deliveries)
 
     def _hook(self, point: str) -> None:
         if self.pause_hook is not None:

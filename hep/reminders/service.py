@@ -15,7 +15,7 @@ from hep.dbtypes import insert_new, upsert
 from hep.errors import Forbidden, Invalid
 from hep.extensions import db
 from hep.reminders import messages, policy
-from hep.reminders.models import ConsentEvent, Reminder, ReminderSettings, SmsContact
+from hep.reminders.models import ConsentEvent, MessageTemplate, Reminder, ReminderSettings, SmsContact
 
 
 def sms_status(actor: User, patient_id: int) -> dict:
@@ -96,9 +96,7 @@ def list_templates(actor: User) -> list[dict]:
     """Every kind of text in every language we have, with the clinic's own wording where set."""
     own = {
         (t.kind, t.language): t.body
-        for t in db.session.scalars(
-            select(messages.MessageTemplate).where(messages.MessageTemplate.clinic_id == actor.clinic_id)
-        )
+        for t in db.session.scalars(select(MessageTemplate).where(MessageTemplate.clinic_id == actor.clinic_id))
     }
     languages = sorted({lang for texts in messages.DEFAULTS.values() for lang in texts} | {k[1] for k in own})
     return [
@@ -121,10 +119,10 @@ def set_template(actor: User, kind: str, language: str, body: str | None) -> dic
     if body is None:
         # A statement, not an ORM delete: a concurrent reset of the same text finds nothing and is fine.
         db.session.execute(
-            delete(messages.MessageTemplate).where(
-                messages.MessageTemplate.clinic_id == actor.clinic_id,
-                messages.MessageTemplate.kind == kind,
-                messages.MessageTemplate.language == language,
+            delete(MessageTemplate).where(
+                MessageTemplate.clinic_id == actor.clinic_id,
+                MessageTemplate.kind == kind,
+                MessageTemplate.language == language,
             )
         )
         db.session.commit()
@@ -143,6 +141,6 @@ def set_template(actor: User, kind: str, language: str, body: str | None) -> dic
         raise Invalid("body", "must name the clinic with {clinic}")
     # An upsert, so two first-time saves of one text cannot collide: the last one wins.
     values = {"clinic_id": actor.clinic_id, "kind": kind, "language": language, "body": body}
-    upsert(messages.MessageTemplate, values, keys=["clinic_id", "kind", "language"])
+    upsert(MessageTemplate, values, keys=["clinic_id", "kind", "language"])
     db.session.commit()
     return {"kind": kind, "language": language, "body": body, "custom": True}

@@ -2,7 +2,8 @@
 
 Each chart has a <title> and a <desc> that says in words what it shows, and the page puts the same
 numbers in a table next to it. Nothing depends on colour alone: heat-map cells carry their
-percentage, and the two pain lines differ in dash pattern and marker shape as well as colour.
+percentage, and the three pain lines (before and after exercise, and scores texted in) differ in dash
+pattern and marker shape as well as colour.
 Colours come from CSS classes (app.css), so the page's Content-Security-Policy needs no inline style.
 """
 
@@ -110,15 +111,26 @@ def _mean(values: list[float]) -> float | None:
     return round(sum(values) / len(values), 1) if values else None
 
 
+SERIES = (  # key, CSS class, marker, what a point is
+    ("pain_before", "before", "circle", "pain before exercise"),
+    ("pain_after", "after", "square", "pain after exercise"),
+    ("pain_texted", "texted", "triangle", "pain texted in"),
+)
+
+
 def _pain_summary(days: list[dict], sessions: list[date]) -> str:
-    scored = [r for r in days if r["pain_before"] is not None or r["pain_after"] is not None]
+    scored = [r for r in days if any(r.get(key) is not None for key, *_ in SERIES)]
     if not scored:
-        return "No pain scores were logged in this period."
+        return "No pain scores were logged or texted in this period."
     first, last = scored[:7], days[-7:]
     words = [f"Mean daily pain on a 0-10 scale, scored on {len(scored)} days from {_fmt(scored[0]['date'])}."]
-    for key, name in (("pain_before", "Before exercise"), ("pain_after", "After exercise")):
-        start = _mean([r[key] for r in first if r[key] is not None])
-        end = _mean([r[key] for r in last if r[key] is not None])
+    for key, name in (
+        ("pain_before", "Before exercise"),
+        ("pain_after", "After exercise"),
+        ("pain_texted", "Texted in"),
+    ):
+        start = _mean([r[key] for r in first if r.get(key) is not None])
+        end = _mean([r[key] for r in last if r.get(key) is not None])
         words.append(
             f"{name}: {start if start is not None else 'no scores'} over the first scored week, "
             f"{end if end is not None else 'no scores'} over the last 7 days."
@@ -130,8 +142,18 @@ def _pain_summary(days: list[dict], sessions: list[date]) -> str:
     return " ".join(words)
 
 
+def _marker(shape: str, css: str, x: float, y: float) -> str:
+    if shape == "circle":
+        return f'<circle class="dot-{css}" cx="{x:.1f}" cy="{y:.1f}" r="3.5"/>'
+    if shape == "square":
+        return f'<rect class="dot-{css}" x="{x - 3.5:.1f}" y="{y - 3.5:.1f}" width="7" height="7"/>'
+    corners = f"{x:.1f},{y - 4.5:.1f} {x + 4.5:.1f},{y + 3.5:.1f} {x - 4.5:.1f},{y + 3.5:.1f}"
+    return f'<polygon class="dot-{css}" points="{corners}"/>'
+
+
 def pain_chart(days: list[dict], sessions: list[date]) -> Chart:
-    """Mean pain before and after exercise per day, with needling sessions as dashed vertical lines."""
+    """Mean pain before and after exercise per day, and the scores texted in (SMS replies), with needling
+    sessions as dashed vertical lines."""
     width, height = 720, 270
     left, right, top, bottom = 40, 14, 26, 58
     plot_w, plot_h = width - left - right, height - top - bottom
@@ -171,12 +193,12 @@ def pain_chart(days: list[dict], sessions: list[date]) -> Chart:
             f'<line class="session-line" x1="{x:.1f}" x2="{x:.1f}" y1="{top - 6}" y2="{top + plot_h}"/>'
             f'<text class="session-label" x="{x:.1f}" y="{top - 10}" text-anchor="middle">N</text></g>'
         )
-    for key, css, marker in (("pain_before", "before", "circle"), ("pain_after", "after", "square")):
+    for key, css, marker, what in SERIES:
         segment: list[str] = []
         segments: list[list[str]] = []
         points = []
         for row in days:
-            if row[key] is None:
+            if row.get(key) is None:
                 if segment:
                     segments.append(segment)
                 segment = []
@@ -189,13 +211,8 @@ def pain_chart(days: list[dict], sessions: list[date]) -> Chart:
         for seg in segments:
             parts.append(f'<polyline class="line-{css}" points="{" ".join(seg)}"/>')
         for x, y, row in points:
-            tip = f"{_fmt(row['date'])}: pain {'before' if css == 'before' else 'after'} exercise {row[key]:g}"
-            shape = (
-                f'<circle class="dot-{css}" cx="{x:.1f}" cy="{y:.1f}" r="3.5"/>'
-                if marker == "circle"
-                else f'<rect class="dot-{css}" x="{x - 3.5:.1f}" y="{y - 3.5:.1f}" width="7" height="7"/>'
-            )
-            parts.append(f"<g><title>{escape(tip)}</title>{shape}</g>")
+            tip = f"{_fmt(row['date'])}: {what} {row[key]:g}"
+            parts.append(f"<g><title>{escape(tip)}</title>{_marker(marker, css, x, y)}</g>")
     legend_y = height - 14
     parts.append(
         f'<g class="legend">'
@@ -205,8 +222,11 @@ def pain_chart(days: list[dict], sessions: list[date]) -> Chart:
         f'<line class="line-after" x1="{left + 150}" x2="{left + 176}" y1="{legend_y}" y2="{legend_y}"/>'
         f'<rect class="dot-after" x="{left + 159.5}" y="{legend_y - 3.5}" width="7" height="7"/>'
         f'<text class="axis" x="{left + 182}" y="{legend_y + 4}">After exercise</text>'
-        f'<line class="session-line" x1="{left + 300}" x2="{left + 300}" y1="{legend_y - 8}" y2="{legend_y + 8}"/>'
-        f'<text class="axis" x="{left + 308}" y="{legend_y + 4}">N = needling session</text>'
+        f'<line class="line-texted" x1="{left + 290}" x2="{left + 316}" y1="{legend_y}" y2="{legend_y}"/>'
+        f"{_marker('triangle', 'texted', left + 303, legend_y)}"
+        f'<text class="axis" x="{left + 322}" y="{legend_y + 4}">Texted in (SMS)</text>'
+        f'<line class="session-line" x1="{left + 450}" x2="{left + 450}" y1="{legend_y - 8}" y2="{legend_y + 8}"/>'
+        f'<text class="axis" x="{left + 458}" y="{legend_y + 4}">N = needling session</text>'
         f"</g>"
     )
     parts.append("</svg>")

@@ -592,9 +592,13 @@ PUSH_STUB = """
 def test_push_from_the_settings_tap_to_a_notification(live, browser, push_service):
     from playwright.sync_api import expect
 
-    from hep.accounts.models import Patient
+    from hep.accounts.models import Patient, User
     from hep.push.models import PushSubscription
-    from hep.push.webpush import application_server_key
+    from hep.push.webpush import WebPushSender, application_server_key
+    from hep.reminders.dispatch import Dispatcher
+    from hep.reminders.models import Reminder, ReminderSettings
+    from hep.reminders.sms import ConsoleBackend
+    from hep.sessions import service as sessions
     from hep.wording import HEALTH_WORDS
 
     base, info, app = live
@@ -642,6 +646,35 @@ def test_push_from_the_settings_tap_to_a_notification(live, browser, push_servic
     shown = "async () => (await (await navigator.serviceWorker.ready).getNotifications()).map(n => [n.title, n.body])"
     eventually(lambda: page.evaluate(shown) != [], page=page)
     assert page.evaluate(shown) == [[message.payload["title"], message.payload["body"]]]
+
+    # A real reminder, through the reminder engine: the physiotherapist books a session in an hour; the
+    # scheduler's dispatcher sends its reminder by push (the patient's channel), not by text.
+    with app.app_context():
+        patient = db.session.get(Patient, other["id"])
+        physio = db.session.get(User, patient.physiotherapist_id)
+        db.session.merge(
+            ReminderSettings(clinic_id=physio.clinic_id, window_start="00:00", window_end="23:59", pre_session_hours=1)
+        )
+        db.session.commit()
+        starts = utcnow().replace(second=0, microsecond=0) + timedelta(minutes=59)
+        sessions.schedule(physio, other["id"], {"starts_at": starts, "duration_minutes": 30}, now=utcnow())
+        key = app.config["VAPID_PRIVATE_KEY"]
+        dispatcher = Dispatcher(
+            backend=ConsoleBackend(Path(app.instance_path) / "e2e-outbox.jsonl"),
+            owner="e2e-scheduler",
+            push_sender=lambda: WebPushSender(key, "mailto:ops@clinic.test", timeout=5),
+        )
+        # (Today's exercise reminder may be due too, at some hours of the day: it goes by push as well.)
+        assert dispatcher.run_once()["sent"] >= 1
+        dispatcher.close()
+        sent = db.session.scalars(select(Reminder).where(Reminder.patient_id == other["id"], Reminder.status == "sent"))
+        [reminder] = [r for r in sent if r.kind == "pre_session"]
+        assert reminder.channel == "push"
+        db.session.remove()
+    push_service.wait_for(2)
+    [reminded] = [m for m in push_service.messages if m.payload["kind"] == "pre_session"]
+    assert reminded.payload["url"] == "/app/progress" and reminded.headers["topic"] == f"r{reminder.id}"
+    assert not (Path(app.instance_path) / "e2e-outbox.jsonl").exists()  # no text went out
 
     # Turning notifications off ends the subscription and sets reminders back to texts.
     page.get_by_role("button", name="Turn off notifications on this phone").tap()

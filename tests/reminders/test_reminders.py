@@ -499,7 +499,7 @@ def test_done_logs_todays_routine_once(fake, texted):
 
 
 def test_a_number_records_todays_pain_and_anything_else_gets_help(fake, texted):
-    from hep.reminders.models import PainReport
+    from hep.adherence.models import PainReport
 
     patient = texted()
     fake.send_inbound("http://localhost/webhooks/twilio/inbound", "+447400123456", FROM, "7")
@@ -556,7 +556,7 @@ def test_the_patients_language_is_used_where_there_is_a_translation(make, texted
 
 
 def test_a_reply_from_a_number_at_two_clinics_answers_the_clinic_that_texted_last(fake, make):
-    from hep.reminders.models import PainReport
+    from hep.adherence.models import PainReport
 
     phone = "+447400123457"
     first = make.patient(make.clinic(name="First Clinic"), timezone="UTC", phone=phone)
