@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from hep import config as settings
-from hep import inputs, unique
+from hep import inputs, openapi, unique
 from hep.audit import service as audit
 from hep.dbtypes import render_migration_item, utcnow
 from hep.errors import DomainError, Forbidden, NotFound, domain_error_response
@@ -43,29 +43,17 @@ def create_app(config: dict | None = None) -> Flask:
         render_item=render_migration_item,
     )
     limiter.init_app(app)
-    api.init_app(
-        app,
-        spec_kwargs={
-            "components": {
-                "securitySchemes": {
-                    "bearerAuth": {
-                        "type": "http",
-                        "scheme": "bearer",
-                        "description": "Access token from /api/v1/auth/token",
-                    },
-                }
-            }
-        },
-    )
+    api.init_app(app, spec_kwargs=openapi.spec_kwargs())
     _register_blueprints(app)
     app.register_error_handler(DomainError, _domain_error)
     app.register_error_handler(IntegrityError, unique.integrity_error)
     app.after_request(_api_headers)
 
-    from hep import patient_app, web
+    from hep import api_docs, patient_app, web
 
     web.init_app(app)
     patient_app.init_app(app)
+    api_docs.init_app(app)
 
     from hep.cli import register
 

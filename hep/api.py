@@ -5,7 +5,7 @@ from __future__ import annotations
 import http
 
 import marshmallow as ma
-from flask import Response, current_app
+from flask import Response, current_app, url_for
 from flask_smorest import Api as SmorestApi
 from flask_smorest import Blueprint as SmorestBlueprint
 from flask_smorest.utils import prepare_response
@@ -13,7 +13,7 @@ from webargs.core import is_json
 from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException
 
-from hep import inputs
+from hep import api_docs, inputs
 from hep.errors import PROBLEM_CONTENT_TYPE, flatten_messages, problem
 
 
@@ -102,6 +102,11 @@ class Api(SmorestApi):
             return problem(500, detail="Something went wrong on our side; it has been logged.")
         detail = data.get("message") or error.description or None
         return problem(error.code or 500, detail=detail, headers=headers)
+
+    def _openapi_swagger_ui(self):
+        """Swagger UI from HEP's own copy (or the configured CDN), under a strict CSP."""
+        spec_url = url_for(f"{self._make_doc_blueprint_name()}.openapi_json")
+        return api_docs.swagger_ui_page(self.spec.title, spec_url, self.config.get("OPENAPI_SWAGGER_UI_CONFIG", {}))
 
     def _register_responses(self):
         """Document error responses as application/problem+json with the ProblemSchema."""

@@ -147,6 +147,7 @@ def load(instance_path: str) -> dict:
         "OPENAPI_URL_PREFIX": "/api",
         "OPENAPI_JSON_PATH": "openapi.json",
         "OPENAPI_SWAGGER_UI_PATH": "/docs",
-        "OPENAPI_SWAGGER_UI_URL": env.get("HEP_SWAGGER_UI_URL", "https://cdn.jsdelivr.net/npm/swagger-ui-dist/"),
+        # Empty: Swagger UI from HEP itself (hep/api_docs); a URL: from that CDN, e.g. .../swagger-ui-dist@5.34.0/
+        "OPENAPI_SWAGGER_UI_URL": env.get("HEP_SWAGGER_UI_URL", ""),
         "JSON_SORT_KEYS": False,
     }

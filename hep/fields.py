@@ -24,3 +24,8 @@ def Id(**kwargs) -> ma.fields.Integer:
 def Email(**kwargs) -> ma.fields.Email:
     """An e-mail address that fits the column (RFC 5321 caps it at 254 characters)."""
     return ma.fields.Email(validate=ma.validate.Length(max=254), **kwargs)
+
+
+def Choice(choices, **kwargs) -> ma.fields.String:
+    """A string from a fixed set (the code's own constants): checked on input, an enum in the OpenAPI document."""
+    return ma.fields.String(validate=ma.validate.OneOf([str(choice) for choice in choices]), **kwargs)

@@ -486,6 +486,17 @@ def test_every_documented_route_has_a_row(app):
     assert covered - documented == set(), "MATRIX names routes that no longer exist"
 
 
+def test_every_answer_in_the_matrix_is_documented(app):
+    spec = app.test_client().get("/api/openapi.json").json
+    undocumented = [
+        f"{row.method} {row.path} -> {status}"
+        for row in MATRIX
+        for status in set(row.expect.values())
+        if str(status) not in spec["paths"][row.path][row.method.lower()]["responses"]
+    ]
+    assert undocumented == []
+
+
 def test_every_row_covers_every_caller_unless_public():
     for row in MATRIX:
         public = set(row.expect) == {w.ANON}

@@ -227,6 +227,7 @@ def get_patient(patient_id):
 @login_required()
 @accounts_blp.arguments(PatientUpdateSchema)
 @accounts_blp.response(200, PatientSchema)
+@accounts_blp.alt_response(403, response="FORBIDDEN")  # a patient changing what only staff may
 @accounts_blp.alt_response(409, response="CONFLICT")
 def update_patient(changes, patient_id):
     """Change a patient's details (patients: only their own time zone and language)"""

@@ -6,8 +6,9 @@ import marshmallow as ma
 from marshmallow import validate
 
 from hep.accounts.contact import LANGUAGE_RE, is_timezone, normalise_phone
-from hep.accounts.models import STAFF_ROLES
-from hep.fields import Email, Id
+from hep.accounts.models import ROLES, STAFF_ROLES
+from hep.accounts.passwords import MAX_LENGTH, MIN_LENGTH
+from hep.fields import Choice, Email, Id
 from hep.pagination import PageArgsSchema, page_schema
 from hep.wording import CALENDAR_DEFAULT, calendar_label_problems
 
@@ -24,13 +25,35 @@ class Phone(ma.fields.String):
 
 
 class TimeZone(ma.fields.String):
-    """An IANA time zone name."""
+    """An IANA time zone name; the document says so with a pattern (the names themselves change with tzdata)."""
+
+    def __init__(self, **kwargs):
+        described = {
+            "description": "An IANA time zone name, e.g. America/Vancouver",
+            "example": "America/Vancouver",
+            "pattern": TIMEZONE_PATTERN,
+            "maxLength": 64,
+        }
+        super().__init__(**{**kwargs, "metadata": {**described, **kwargs.get("metadata", {})}})
 
     def _deserialize(self, value, attr, data, **kwargs):
         name = super()._deserialize(value, attr, data, **kwargs)
         if not is_timezone(name):
             raise ma.ValidationError("is not an IANA time zone, e.g. America/Vancouver")
         return name
+
+
+TIMEZONE_PATTERN = r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+){0,2}$"
+
+
+def NewPassword(**kwargs) -> ma.fields.String:
+    """A password being chosen: its length is documented; hep.accounts.passwords checks it (and its strength)."""
+    rule = {
+        "minLength": MIN_LENGTH,
+        "maxLength": MAX_LENGTH,
+        "description": f"{MIN_LENGTH} to {MAX_LENGTH} characters, not easy to guess (a zxcvbn score of 3 or more)",
+    }
+    return ma.fields.String(validate=validate.Length(1, 1024), metadata=rule, **kwargs)
 
 
 Name = ma.fields.String(validate=validate.Length(1, 200))
@@ -57,18 +80,18 @@ class RefreshSchema(ma.Schema):
 
 class ActivateSchema(ma.Schema):
     code = ma.fields.String(required=True, validate=validate.Length(1, 40))
-    password = ma.fields.String(required=True, validate=validate.Length(1, 1024))
+    password = NewPassword(required=True)
 
 
 class ChangePasswordSchema(ma.Schema):
     current_password = ma.fields.String(required=True, validate=validate.Length(1, 1024))
-    new_password = ma.fields.String(required=True, validate=validate.Length(1, 1024))
+    new_password = NewPassword(required=True)
 
 
 class TokenSchema(ma.Schema):
     access_token = ma.fields.String(required=True)
     refresh_token = ma.fields.String(required=True)
-    token_type = ma.fields.String(required=True)
+    token_type = Choice(("Bearer",), required=True)
     expires_in = ma.fields.Integer(required=True, metadata={"description": "Access token lifetime, seconds"})
 
 
@@ -155,7 +178,7 @@ class PatientSchema(ma.Schema):
     name = ma.fields.String(attribute="user.name", dump_only=True)
     email = ma.fields.String(attribute="user.email", allow_none=True, dump_only=True)
     phone = ma.fields.String(attribute="user.phone", allow_none=True, dump_only=True)
-    timezone = ma.fields.String(dump_only=True)
+    timezone = TimeZone(dump_only=True)
     language = ma.fields.String(dump_only=True)
     physiotherapist_id = ma.fields.Integer(dump_only=True)
     is_active = ma.fields.Boolean(attribute="user.is_active", dump_only=True)
@@ -194,7 +217,7 @@ class PatientListArgsSchema(PageArgsSchema):
 
 class MeSchema(ma.Schema):
     id = ma.fields.Integer(required=True)
-    role = ma.fields.String(required=True)
+    role = Choice(ROLES, required=True)
     name = ma.fields.String(required=True)
     email = ma.fields.String(allow_none=True)
     phone = ma.fields.String(allow_none=True)

@@ -11,6 +11,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from hep.dbtypes import UTCDateTime, utcnow
 from hep.extensions import db
 
+SOURCES = ("app", "sms")  # where a log came from: the app, or a DONE texted in
+
 
 class AdherenceLog(db.Model):
     """One performance of a routine item, keyed by the UUID the app generated for it."""

@@ -16,6 +16,9 @@ from hep.programs.models import Routine, RoutineVersion
 from hep.programs.schedule import expected_on
 from hep.programs.service import local_today
 
+INACTIVE, ADHERENCE_DROP, PAIN_RISING, PAIN_AFTER_HIGH = "inactive", "adherence_drop", "pain_rising", "pain_after_high"
+REASONS = (INACTIVE, ADHERENCE_DROP, PAIN_RISING, PAIN_AFTER_HIGH)
+
 
 def _physio_id(actor: User, physiotherapist_id: int | None) -> int:
     if not actor.is_staff:
@@ -97,13 +100,13 @@ def _row(patient: Patient, routines, first_start, today, logs, last, clinic: Cli
     days_inactive = (today - since).days if active else None
     reasons = []
     if days_inactive is not None and days_inactive >= clinic.risk_inactive_days:
-        reasons.append({"code": "inactive", "detail": f"no exercise logged for {days_inactive} days"})
+        reasons.append({"code": INACTIVE, "detail": f"no exercise logged for {days_inactive} days"})
     if now_t.adherence is not None and prev_t.adherence is not None:
         drop = round((prev_t.adherence - now_t.adherence) * 100)
         if drop >= clinic.risk_adherence_drop:
             reasons.append(
                 {
-                    "code": "adherence_drop",
+                    "code": ADHERENCE_DROP,
                     "detail": f"adherence fell {drop} points to {round(now_t.adherence * 100)}% over the last 7 days",
                 }
             )
@@ -115,10 +118,10 @@ def _row(patient: Patient, routines, first_start, today, logs, last, clinic: Cli
     if pt_now is not None and pt_prev is not None and pt_now - pt_prev >= clinic.risk_pain_rise:
         rises.append(f"texted pain rose from {pt_prev} to {pt_now} (mean, 0-10)")
     if rises:
-        reasons.append({"code": "pain_rising", "detail": "; ".join(rises)})
+        reasons.append({"code": PAIN_RISING, "detail": "; ".join(rises)})
     pa_now = now_t.mean_pain_after
     if pa_now is not None and pa_now >= clinic.risk_pain_after:
-        reasons.append({"code": "pain_after_high", "detail": f"pain after exercise averages {pa_now}/10"})
+        reasons.append({"code": PAIN_AFTER_HIGH, "detail": f"pain after exercise averages {pa_now}/10"})
     return {
         "patient_id": patient.user_id,
         "name": patient.user.name,

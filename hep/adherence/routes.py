@@ -162,7 +162,7 @@ def _csv_row(log: AdherenceLog) -> list:
 
 @blp.route("/patients/<id:patient_id>/logs.csv", methods=["GET"])
 @login_required(*STAFF_ROLES)
-@blp.response(200, content_type="text/csv", description="Every entry, oldest first, one row each")
+@blp.response(200, {"type": "string"}, content_type="text/csv", description="Every entry, oldest first, one row each")
 def export_logs(patient_id):
     """Export a patient's log entries as CSV"""
     actor = current_user()

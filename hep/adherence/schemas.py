@@ -5,8 +5,14 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
-from hep.fields import Id
+from hep.adherence.models import SOURCES
+from hep.adherence.risk import REASONS
+from hep.adherence.service import RESULTS
+from hep.api import InvalidParamSchema
+from hep.fields import Choice, Id
 from hep.pagination import PageArgsSchema, page_schema
+from hep.programs.models import SIDES
+from hep.programs.schedule import WEEKDAYS
 
 Score = ma.fields.Integer(load_default=None, allow_none=True, validate=validate.Range(0, 10))
 
@@ -75,23 +81,56 @@ class BatchSchema(ma.Schema):
 class EntryResultSchema(ma.Schema):
     index = ma.fields.Integer(required=True)
     id = ma.fields.String(allow_none=True, required=True)
-    status = ma.fields.String(
+    status = Choice(
+        RESULTS,
         required=True,
         metadata={"description": "created | duplicate (already had it) | conflict (same id, other content) | rejected"},
     )
-    invalid_params = ma.fields.List(ma.fields.Dict(), metadata={"description": "why, when rejected or conflict"})
+    invalid_params = ma.fields.List(
+        ma.fields.Nested(InvalidParamSchema), metadata={"description": "why, when rejected or conflict"}
+    )
+
+
+class BatchCountsSchema(ma.Schema):
+    """How many entries got each answer."""
+
+    created = ma.fields.Integer(required=True)
+    duplicate = ma.fields.Integer(required=True)
+    conflict = ma.fields.Integer(required=True)
+    rejected = ma.fields.Integer(required=True)
 
 
 class BatchResultSchema(ma.Schema):
     results = ma.fields.List(ma.fields.Nested(EntryResultSchema), required=True)
-    counts = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer(), required=True)
+    counts = ma.fields.Nested(BatchCountsSchema, required=True)
+
+
+class PrescribedSchema(ma.Schema):
+    """The item's dosage as it stood when the entry was made (entries keep it through later edits)."""
+
+    exercise = ma.fields.String(required=True, metadata={"description": "slug"})
+    name = ma.fields.String()
+    sets = ma.fields.Integer(required=True)
+    reps = ma.fields.Integer(allow_none=True, required=True)
+    hold_seconds = ma.fields.Integer(allow_none=True, required=True)
+    rest_seconds = ma.fields.Integer(allow_none=True)
+    side = Choice(SIDES, allow_none=True)
+    load = ma.fields.String(allow_none=True)
+    rep_max = ma.fields.Integer(allow_none=True)
+    progression = ma.fields.String(allow_none=True)
+    times_per_day = ma.fields.Integer(required=True)
+    days_per_week = ma.fields.Integer(allow_none=True)
+    weekdays = ma.fields.List(Choice(WEEKDAYS), allow_none=True)
+    notes = ma.fields.String(allow_none=True)
 
 
 class LogSchema(ma.Schema):
     id = ma.fields.UUID(required=True)
     routine_id = ma.fields.Integer(required=True)
     routine_item_id = ma.fields.Integer(required=True)
-    prescribed = ma.fields.Dict(required=True, metadata={"description": "The item's dosage when this was done"})
+    prescribed = ma.fields.Nested(
+        PrescribedSchema, required=True, metadata={"description": "The item's dosage when this was done"}
+    )
     performed_at = ma.fields.AwareDateTime(required=True)
     utc_offset_minutes = ma.fields.Integer(required=True)
     local_date = ma.fields.Date(required=True)
@@ -103,7 +142,7 @@ class LogSchema(ma.Schema):
     difficulty = ma.fields.Integer(allow_none=True, required=True)
     note = ma.fields.String(allow_none=True, required=True)
     credit = ma.fields.Float(required=True, metadata={"description": "Share of one prescribed occurrence, 0-1"})
-    source = ma.fields.String(required=True)
+    source = Choice(SOURCES, required=True, metadata={"description": "app, or sms: a DONE texted in"})
     created_at = ma.fields.AwareDateTime(required=True)
     updated_at = ma.fields.AwareDateTime(required=True)
 
@@ -172,9 +211,7 @@ class AdherenceSchema(ma.Schema):
 
 
 class ReasonSchema(ma.Schema):
-    code = ma.fields.String(
-        required=True, metadata={"description": "inactive | adherence_drop | pain_rising | pain_after_high"}
-    )
+    code = Choice(REASONS, required=True)
     detail = ma.fields.String(required=True)
 
 

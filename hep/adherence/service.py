@@ -23,6 +23,7 @@ from hep.programs.models import Routine, RoutineItem, RoutinePhase, RoutineVersi
 
 CLOCK_SKEW = timedelta(minutes=5)
 CREATED, DUPLICATE, CONFLICT, REJECTED = "created", "duplicate", "conflict", "rejected"
+RESULTS = (CREATED, DUPLICATE, CONFLICT, REJECTED)  # how a batch answers each entry
 DONE_FIELDS = ("sets_done", "reps_done", "hold_seconds_done", "pain_before", "pain_after", "difficulty", "note")
 
 

@@ -9,7 +9,7 @@ from hep.accounts.models import CLINIC_ADMIN
 from hep.api import Blueprint
 from hep.audit import service
 from hep.audit.models import AuditEvent
-from hep.fields import Id
+from hep.fields import Choice, Id
 from hep.pagination import PageArgsSchema, page_schema, paginate
 
 blp = Blueprint("audit", __name__, url_prefix="/api/v1/audit-events", description="Audit log")
@@ -20,7 +20,7 @@ class AuditEventSchema(ma.Schema):
     at = ma.fields.AwareDateTime()
     actor_id = ma.fields.Integer(allow_none=True)
     patient_id = ma.fields.Integer(allow_none=True)
-    action = ma.fields.String()
+    action = Choice(service.ACTIONS)
     resource = ma.fields.String()
     resource_id = ma.fields.String(allow_none=True)
 

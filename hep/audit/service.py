@@ -10,6 +10,7 @@ from hep.audit.models import AuditEvent
 from hep.extensions import db
 
 READ, CREATE, UPDATE, DELETE, REFUSED = "read", "create", "update", "delete", "refused"
+ACTIONS = (READ, CREATE, UPDATE, DELETE, REFUSED)
 
 
 def record(

@@ -5,7 +5,10 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
+from hep.fields import Choice
 from hep.pagination import PageArgsSchema, page_schema
+
+OWNERS = ("library", "clinic")
 
 SLUG_RE = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 REGIONS = (
@@ -305,7 +308,7 @@ class ExerciseSummarySchema(ma.Schema):
     equipment = ma.fields.List(ma.fields.String(), required=True)
     position = ma.fields.String(required=True)
     difficulty = ma.fields.Integer(required=True)
-    owner = ma.fields.String(required=True, metadata={"description": "library or clinic"})
+    owner = Choice(OWNERS, required=True, metadata={"description": "library (shipped) or clinic (your own)"})
     archived = ma.fields.Boolean(required=True)
 
 
@@ -372,7 +375,7 @@ class ExerciseSearchArgsSchema(PageArgsSchema):
     )
     min_difficulty = ma.fields.Integer(validate=validate.Range(1, 5))
     max_difficulty = ma.fields.Integer(validate=validate.Range(1, 5))
-    owner = ma.fields.String(validate=validate.OneOf(("library", "clinic")))
+    owner = Choice(OWNERS)
     include_archived = ma.fields.Boolean(load_default=False)
 
 

@@ -6,11 +6,15 @@ import marshmallow as ma
 
 from hep.accounts.auth import current_user, login_required
 from hep.accounts.models import STAFF_ROLES
+from hep.accounts.schemas import TimeZone
 from hep.api import Blueprint
 from hep.audit import service as audit
 from hep.dbtypes import utcnow
-from hep.library.schemas import ExerciseSummarySchema, SafetyBlockSchema
+from hep.fields import Choice
+from hep.library.schemas import ExerciseSummarySchema, MediaOutSchema, SafetyBlockSchema
 from hep.programs import plan, service, templates
+from hep.programs.models import SIDES
+from hep.programs.schedule import WEEKDAYS
 from hep.programs.schemas import (
     DraftArgsSchema,
     ItemOutSchema,
@@ -144,7 +148,7 @@ class PlanItemSchema(ma.Schema):
     reps = ma.fields.Integer(allow_none=True, required=True)
     hold_seconds = ma.fields.Integer(allow_none=True, required=True)
     rest_seconds = ma.fields.Integer(required=True)
-    side = ma.fields.String(required=True)
+    side = Choice(SIDES, required=True)
     load = ma.fields.String(allow_none=True, required=True)
     rep_max = ma.fields.Integer(
         allow_none=True, required=True, metadata={"description": "A weight you can lift only this many times"}
@@ -154,7 +158,7 @@ class PlanItemSchema(ma.Schema):
     )
     notes = ma.fields.String(allow_none=True, required=True)
     days_per_week = ma.fields.Integer(allow_none=True, required=True)
-    weekdays = ma.fields.List(ma.fields.String(), allow_none=True, required=True)
+    weekdays = ma.fields.List(Choice(WEEKDAYS), allow_none=True, required=True)
     flexible = ma.fields.Boolean(required=True, metadata={"description": "Any days_per_week days of the week"})
     times_due = ma.fields.Integer(required=True)
     done_today = ma.fields.Float(
@@ -177,7 +181,7 @@ class NextSessionSchema(ma.Schema):
 
 class PlanSchema(ma.Schema):
     date = ma.fields.Date(required=True, metadata={"description": "Today in the patient's time zone"})
-    timezone = ma.fields.String(required=True)
+    timezone = TimeZone(required=True)
     items = ma.fields.List(ma.fields.Nested(PlanItemSchema), required=True)
     next_session = ma.fields.Nested(
         NextSessionSchema,
@@ -201,7 +205,7 @@ class InstructionsSchema(ExerciseSummarySchema):
     common_mistakes = ma.fields.List(ma.fields.String(), required=True)
     precautions = ma.fields.List(ma.fields.String(), required=True)
     contraindications = ma.fields.List(ma.fields.String(), required=True)
-    media = ma.fields.List(ma.fields.Dict(), required=True)
+    media = ma.fields.List(ma.fields.Nested(MediaOutSchema), required=True)
     safety = ma.fields.List(
         ma.fields.String(), required=True, metadata={"description": "Keys of the routine's safety blocks for it"}
     )

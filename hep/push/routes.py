@@ -65,6 +65,7 @@ def unsubscribe(patient_id, subscription_id):
 @login_required(PATIENT)
 @limiter.limit("5 per minute")
 @blp.response(200, TestResultSchema)
+@blp.alt_response(429, response="TOO_MANY_REQUESTS")
 def send_test(patient_id):
     """Send a test notification to each of your browsers"""
     sender = sender_from_config(current_app.config)
@@ -75,6 +76,7 @@ def send_test(patient_id):
 @login_required()
 @blp.arguments(ChannelSchema)
 @blp.response(200, PushStatusSchema)
+@blp.alt_response(403, response="FORBIDDEN")  # staff choosing push: only the patient may
 def set_channel(body, patient_id):
     """Choose how reminders arrive: sms, or push (the patient only, with a subscription)"""
     service.set_channel(current_user(), patient_id, body["channel"], now=utcnow())

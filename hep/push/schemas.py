@@ -10,6 +10,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from marshmallow import validate
 
 from hep.accounts.models import REMINDER_CHANNELS
+from hep.fields import Choice
+from hep.push.webpush import DELIVERY_STATUSES
 
 
 def _b64url_bytes(value: str) -> bytes:
@@ -79,9 +81,11 @@ class SubscriptionSchema(ma.Schema):
 
 
 class PushStatusSchema(ma.Schema):
-    channel = ma.fields.String(required=True, metadata={"description": "Chosen channel: sms | push"})
-    effective_channel = ma.fields.String(
-        required=True, metadata={"description": "What reminders use now: push needs a live subscription"}
+    channel = Choice(REMINDER_CHANNELS, required=True, metadata={"description": "Chosen channel"})
+    effective_channel = Choice(
+        REMINDER_CHANNELS,
+        required=True,
+        metadata={"description": "What reminders use now: push needs a live subscription"},
     )
     vapid_public_key = ma.fields.String(
         required=True, metadata={"description": "applicationServerKey for PushManager.subscribe (base64url)"}
@@ -90,14 +94,12 @@ class PushStatusSchema(ma.Schema):
 
 
 class ChannelSchema(ma.Schema):
-    channel = ma.fields.String(required=True, validate=validate.OneOf(REMINDER_CHANNELS))
+    channel = Choice(REMINDER_CHANNELS, required=True)
 
 
 class DeliverySchema(ma.Schema):
     subscription_id = ma.fields.Integer(required=True)
-    status = ma.fields.String(
-        attribute="result.status", required=True, metadata={"description": "sent | gone | retry | failed"}
-    )
+    status = Choice(DELIVERY_STATUSES, attribute="result.status", required=True)
     http_status = ma.fields.Integer(attribute="result.http_status", allow_none=True, required=True)
 
 

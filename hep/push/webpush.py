@@ -24,6 +24,7 @@ from py_vapid import Vapid02
 from pywebpush import WebPusher, WebPushException
 
 SENT, GONE, RETRY, FAILED = "sent", "gone", "retry", "failed"
+DELIVERY_STATUSES = (SENT, GONE, RETRY, FAILED)
 # The push service keeps an undelivered message at most this long (RFC 8030 TTL); reminders pass their own.
 DEFAULT_TTL = 4 * 3600
 MAX_PAYLOAD_BYTES = 3000  # RFC 8291 allows 4096 bytes of ciphertext; keep clear of it

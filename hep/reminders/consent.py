@@ -20,7 +20,10 @@ from hep.reminders.models import ConsentEvent, Reminder, SmsContact
 from hep.reminders.moves import move
 from hep.reminders.states import ContactStatus, Kind, Status
 
-METHODS = ("verbal", "written", "app")
+METHODS = ("verbal", "written", "app")  # how a patient gives consent
+# How any recorded change came about: as given, by staff, by a STOP or START text, or by a provider's error.
+EVENT_METHODS = (*METHODS, "staff", "sms-keyword", "provider-error")
+EVENTS = ("granted", "opted_out", "opted_in", "unusable", "phone_changed")
 
 
 def grant(actor: User, patient_id: int, method: str, *, now: datetime) -> SmsContact:

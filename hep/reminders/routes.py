@@ -12,9 +12,11 @@ from hep.api import Blueprint
 from hep.audit import service as audit
 from hep.dbtypes import utcnow
 from hep.errors import Invalid, NotFound
+from hep.fields import Choice
 from hep.pagination import PageArgsSchema, page_schema, paginate
 from hep.reminders import consent, messages, service
 from hep.reminders.models import Reminder
+from hep.reminders.states import ContactStatus, Kind, Status
 
 blp = Blueprint("reminders", __name__, url_prefix="/api/v1", description="Text reminders")
 HHMM = validate.Regexp(r"^([01]\d|2[0-3]):[0-5]\d$", error="must be a 24-hour time like 18:30")
@@ -22,24 +24,24 @@ HHMM = validate.Regexp(r"^([01]\d|2[0-3]):[0-5]\d$", error="must be a 24-hour ti
 
 class ConsentEventSchema(ma.Schema):
     at = ma.fields.AwareDateTime(required=True)
-    event = ma.fields.String(required=True)
-    method = ma.fields.String(required=True)
+    event = Choice(consent.EVENTS, required=True)
+    method = Choice(consent.EVENT_METHODS, required=True)
     phone = ma.fields.String(required=True)
     recorded_by_id = ma.fields.Integer(allow_none=True, required=True)
     detail = ma.fields.String(allow_none=True, required=True)
 
 
 class SmsStatusSchema(ma.Schema):
-    status = ma.fields.String(required=True, metadata={"description": "no_consent | active | opted_out | unusable"})
+    status = Choice(ContactStatus, required=True)
     phone = ma.fields.String(allow_none=True, required=True)
     exercise_times = ma.fields.List(ma.fields.String(), allow_none=True, required=True)
     events = ma.fields.List(ma.fields.Nested(ConsentEventSchema), required=True)
 
 
 class ConsentSchema(ma.Schema):
-    method = ma.fields.String(
+    method = Choice(
+        consent.METHODS,
         required=True,
-        validate=validate.OneOf(consent.METHODS),
         metadata={"description": "How consent was given: verbal, written, or in the app"},
     )
 
@@ -56,10 +58,10 @@ class TimesSchema(ma.Schema):
 
 class ReminderSchema(ma.Schema):
     id = ma.fields.Integer(required=True)
-    kind = ma.fields.String(required=True)
+    kind = Choice(Kind, required=True)
     local_date = ma.fields.Date(required=True)
     due_at = ma.fields.AwareDateTime(required=True)
-    status = ma.fields.String(required=True)
+    status = Choice(Status, required=True)
     reason = ma.fields.String(allow_none=True, required=True)
     attempts = ma.fields.Integer(required=True)
     sent_at = ma.fields.AwareDateTime(allow_none=True, required=True)
@@ -68,7 +70,11 @@ class ReminderSchema(ma.Schema):
 
 class SummarySchema(ma.Schema):
     since = ma.fields.AwareDateTime(required=True)
-    counts = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer(), required=True)
+    counts = ma.fields.Nested(
+        ma.Schema.from_dict({status.value: ma.fields.Integer() for status in Status}, name="ReminderCounts"),
+        required=True,
+        metadata={"description": "Reminders by status; a status with none is left out"},
+    )
 
 
 class SettingsSchema(ma.Schema):

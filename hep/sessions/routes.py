@@ -12,7 +12,7 @@ from hep.accounts.models import STAFF_ROLES
 from hep.api import Blueprint
 from hep.audit import service as audit
 from hep.dbtypes import utcnow
-from hep.fields import Id
+from hep.fields import Choice, Id
 from hep.pagination import PageArgsSchema, page_schema, paginate
 from hep.sessions import calendar, service
 from hep.sessions.models import STATUSES, NeedlingSession
@@ -42,7 +42,7 @@ class SessionSchema(ma.Schema):
     starts_at = ma.fields.AwareDateTime(required=True)
     ends_at = ma.fields.AwareDateTime(required=True)
     duration_minutes = ma.fields.Integer(required=True)
-    status = ma.fields.String(required=True, metadata={"description": " | ".join(STATUSES)})
+    status = Choice(STATUSES, required=True)
     notes = StaffOnly(allow_none=True, metadata={"description": NOTES})
     patient_note = ma.fields.String(allow_none=True, required=True, metadata={"description": PATIENT_NOTE})
     updated_at = ma.fields.AwareDateTime(required=True)
