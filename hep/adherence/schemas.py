@@ -8,8 +8,6 @@ from marshmallow import validate
 from hep.fields import Id
 from hep.pagination import PageArgsSchema, page_schema
 
-Score = ma.fields.Integer(load_default=None, allow_none=True, validate=validate.Range(0, 10))
-
 
 def _score(description: str) -> ma.fields.Integer:
     return ma.fields.Integer(
