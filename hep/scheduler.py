@@ -18,9 +18,9 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask, current_app
 from sqlalchemy import delete
 
-from hep.adherence.models import IdempotencyRecord
 from hep.dbtypes import utcnow
 from hep.extensions import db
+from hep.idempotency.models import IdempotencyRecord
 from hep.reminders.dispatch import dispatcher_from_app
 from hep.reminders.models import EarlyStatus, Heartbeat
 from hep.reminders.planner import plan

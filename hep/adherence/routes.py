@@ -33,7 +33,7 @@ from hep.api import Blueprint
 from hep.audit import service as audit
 from hep.dbtypes import utcnow
 from hep.extensions import db
-from hep.idempotency import IdempotencyHeaderSchema, idempotent
+from hep.idempotency.replay import IdempotencyHeaderSchema, idempotent
 from hep.pagination import paginate
 from hep.programs.service import local_today, routines_for
 
