@@ -99,8 +99,6 @@ def figures() -> None:
 @click.option("--only", default="", help="Comma-separated slugs: a sheet of just these.")
 def figures_sheet(out: Path, png: bool, only: str) -> None:
     """Write a contact sheet of every figure, grouped by condition, as HTML and PNG images."""
-    import os
-
     from hep.figures import sheet
     from hep.library.loader import LibraryError, read_figures, read_library
 
@@ -117,5 +115,5 @@ def figures_sheet(out: Path, png: bool, only: str) -> None:
     page, sections = sheet.write(exercises, drawn, out)
     click.echo(f"{len(drawn)} figures: {page}")
     if png:
-        for path in sheet.screenshots(page, sections, out, os.environ.get("HEP_TEST_CHROMIUM", "/usr/bin/chromium")):
+        for path in sheet.screenshots(page, sections, out, current_app.config["CHROMIUM_PATH"]):
             click.echo(str(path))
