@@ -48,8 +48,8 @@ from hep.accounts import tokens
 from hep.accounts.models import PATIENT, PHYSIOTHERAPIST, Clinic, Patient, User
 from hep.adherence import service as adherence
 from hep.config import database_url
+from hep.content import load_shipped
 from hep.extensions import db
-from hep.library.loader import load_library
 from hep.programs import service as programs
 from hep.programs import templates
 from hep.programs.models import ProgramTemplate, Routine
@@ -271,7 +271,7 @@ def build_dataset(url: str, count: int, token_ttl: int) -> Dataset:
         say("migrating")
         upgrade()
         say("loading the exercise library")
-        load_library(ROOT / "exercises", now=now)
+        load_shipped(ROOT / "exercises", now=now)
         physio = _staff(now)
         users = _patients(physio, count, now)
         say(f"{count} patients; prescribing routines")

@@ -46,8 +46,8 @@ from hep.accounts import tokens
 from hep.accounts.models import CLINIC_ADMIN, PATIENT, PHYSIOTHERAPIST, Clinic, User
 from hep.adherence.service import entry_hash
 from hep.config import database_url
+from hep.content import load_shipped
 from hep.extensions import db
-from hep.library.loader import load_library
 from hep.programs import service as programs
 from hep.programs import templates
 from hep.programs.models import ProgramTemplate, RoutineItem
@@ -652,7 +652,7 @@ def base_database(server: Server, now: datetime) -> str:
     with app.app_context():
         say("migrating, loading the exercise library")
         upgrade()
-        load_library(ROOT / "exercises", now=now)
+        load_shipped(ROOT / "exercises", now=now)
         db.session.commit()
         db.session.remove()
         db.engine.dispose()

@@ -27,12 +27,13 @@ def register(app: Flask) -> None:
 )
 def load_exercises(directory: Path | None) -> None:
     """Validate exercises/*.yaml and upsert the library by slug, in one transaction."""
-    from hep.library.loader import LibraryError, load_library
+    from hep.content import load_shipped
+    from hep.library.loader import LibraryError
 
     directory = directory or Path(current_app.config["EXERCISES_DIR"])
     click.echo(f"Loading exercises from {directory} ...", err=True)
     try:
-        exercises, templates = load_library(directory, now=utcnow())
+        exercises, templates = load_shipped(directory, now=utcnow())
     except LibraryError as exc:
         click.echo(f"error: {exc}\nNothing was changed.", err=True)
         sys.exit(1)

@@ -70,7 +70,7 @@ def live(sqlite_template, tmp_path_factory, push_service):
     from werkzeug.serving import make_server
 
     from hep.accounts import service as accounts
-    from hep.library.loader import load_library
+    from hep.content import load_shipped
     from hep.sessions.models import NeedlingSession
     from tests.factories import Factories, item, routine_body
 
@@ -85,7 +85,7 @@ def live(sqlite_template, tmp_path_factory, push_service):
     figures = _figures(app)
     now = utcnow()
     with app.app_context():
-        load_library(Path(app.config["EXERCISES_DIR"]), now=now)
+        load_shipped(Path(app.config["EXERCISES_DIR"]), now=now)
         make = Factories()
         clinic = make.clinic(name="Harbour Physio", timezone=ZONE)
         physio = make.physio(clinic, name="Dana Physio")
