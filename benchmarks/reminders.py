@@ -36,12 +36,13 @@ from importlib import metadata
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script: make `hep` and `tests` importable
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script: make `hep` and `fakes` importable
 
 import requests
 import sqlalchemy as sa
 
 from benchmarks.common import code_version, command_line, machine_ticks
+from fakes.twilio import FakeTwilio
 from hep import create_app
 from hep.accounts.models import PATIENT, PHYSIOTHERAPIST, Clinic, Patient, User
 from hep.config import database_url
@@ -50,7 +51,6 @@ from hep.library.models import Exercise
 from hep.programs.models import Routine, RoutineItem, RoutinePhase, RoutineVersion
 from hep.reminders.models import Reminder, ReminderSettings, SmsContact
 from hep.reminders.states import ContactStatus, Kind, Status
-from tests.fake_twilio import FakeTwilio
 
 ROOT = Path(__file__).resolve().parent.parent
 WHOLE_DAY = {
@@ -1050,7 +1050,7 @@ def part_sends(bench: Bench, args: argparse.Namespace) -> Part:
     part.notes.append(
         f"Every run sent each of the {k:,} texts exactly once (the dispatcher's outcome, the `sent` rows and the"
         " POSTs the fake received all agree). The busiest window is the largest number of POSTs the fake saw"
-        " arrive within any 1 s (arrival times noted by a subclass of `tests/fake_twilio.FakeTwilio`)."
+        " arrive within any 1 s (arrival times noted by a subclass of `fakes/twilio.FakeTwilio`)."
     )
     part.notes.append(
         f"The dispatcher checks a batch and commits it as `sending` on one thread, then makes the provider calls"

@@ -37,12 +37,13 @@ from functools import partial
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script: make hep, tests importable
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script: make `hep` and `fakes` importable
 
 import sqlalchemy as sa
 
 from benchmarks.common import code_version, command_line, write_section
 from benchmarks.hot_paths import _cpu_model, _memory, _versions, build_dataset, gunicorn
+from fakes.twilio import FakeTwilio, urllib_transport
 from hep import create_app
 from hep.accounts import tokens
 from hep.accounts.models import PHYSIOTHERAPIST, Patient, User
@@ -55,7 +56,6 @@ from hep.reminders import consent
 from hep.reminders.inbound import SMS_DONE_NAMESPACE
 from hep.reminders.models import ReminderSettings, SmsContact
 from hep.reminders.policy import local_moment
-from tests.fake_twilio import FakeTwilio, urllib_transport
 
 ROOT = Path(__file__).resolve().parent.parent
 SID, TOKEN, FROM_NUMBER = "AC" + "5" * 32, "soak-auth-token", "+15005550006"

@@ -26,13 +26,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
+from fakes.push import FakePushService
 from hep import config as settings
 from hep import create_app
 from hep.dbtypes import utcnow
 from hep.extensions import db
 from tests.conftest import app_settings, skip_or_fail
 from tests.e2e.test_e2e_web import CHROMIUM, CHROMIUM_ARGS, ROOT, SCREENSHOTS
-from tests.fake_push import FakePushService
 
 pytestmark = pytest.mark.slow
 
