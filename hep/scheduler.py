@@ -4,6 +4,11 @@ Reminders are rows in the database, not one APScheduler job each: a row can be c
 lease by whichever scheduler process is free, survives restarts, is re-planned when a routine,
 session, consent or rule changes, and carries its own state; so any number of these processes can
 run side by side. Each job logs one line when it did something, and nothing when it did not.
+
+Unlike a request, where one use-case function commits once, a job here commits step by step on
+purpose: that is its protocol. The dispatcher commits its claim, then each send's result (so a crash
+between them is found and settled by reconcile, never sent twice); the heartbeat and housekeeping
+commit on their own, so one job's failure never undoes another's work.
 """
 
 from __future__ import annotations
