@@ -35,6 +35,17 @@ BUSY = 10  # % of all cores used by other work during a measurement that makes i
 PACKAGES = ("Flask", "Werkzeug", "SQLAlchemy", "flask-smorest", "marshmallow", "gunicorn", "psycopg")
 
 
+def progress(tag: str, *, elapsed: bool = False) -> Callable[[str], None]:
+    """A `say(message)` that prints progress lines to stderr as `[tag] message` (with the seconds so far)."""
+    started = time.monotonic()
+
+    def say(message: str) -> None:
+        prefix = f"{tag} {time.monotonic() - started:5.0f} s" if elapsed else tag
+        print(f"[{prefix}] {message}", file=sys.stderr, flush=True)
+
+    return say
+
+
 def command_line(script: str, argv: list[str]) -> str:
     """The command as run, relative to the project, with any database password hidden."""
     shown = []

@@ -51,6 +51,7 @@ from benchmarks.common import (
     cpu_model,
     gunicorn,
     memory,
+    progress,
     show,
     throwaway_database,
     versions,
@@ -128,9 +129,7 @@ How to read it:
 """
 
 
-def say(message: str) -> None:
-    """Print a progress line to stderr."""
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
+say = progress("bench")
 
 
 # --- the data -------------------------------------------------------------------------------

@@ -52,6 +52,7 @@ from benchmarks.common import (
     cpu_model,
     machine_ticks,
     memory,
+    progress,
     show,
     throwaway_database,
     versions,
@@ -124,9 +125,7 @@ machine was while it ran).
 """
 
 
-def say(message: str) -> None:
-    """Print a progress line to stderr."""
-    print(f"[bench-reminders] {message}", file=sys.stderr, flush=True)
+say = progress("bench-reminders")
 
 
 def make_app(url: str):

@@ -51,6 +51,7 @@ from benchmarks.common import (
     command_line,
     cpu_model,
     gunicorn,
+    progress,
     show,
     versions,
     write_section,
@@ -111,9 +112,7 @@ How to read it:
 """
 
 
-def say(message: str) -> None:
-    """Print a progress line to stderr."""
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
+say = progress("bench")
 
 
 # --- the data -------------------------------------------------------------------------------

@@ -55,6 +55,7 @@ from benchmarks.common import (
     cpu_model,
     gunicorn,
     memory,
+    progress,
     throwaway_database,
     versions,
     write_section,
@@ -117,12 +118,7 @@ once on this machine, and its checks say whether anything was lost, doubled or s
 """
 
 
-STARTED = time.monotonic()
-
-
-def say(message: str) -> None:
-    """Print a progress line to stderr, with the time since the start."""
-    print(f"[soak {time.monotonic() - STARTED:5.0f} s] {message}", file=sys.stderr, flush=True)
+say = progress("soak", elapsed=True)
 
 
 # --- the data -------------------------------------------------------------------------------
