@@ -17,11 +17,8 @@ import os
 import platform
 import random
 import secrets
-import signal
-import socket
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -33,7 +30,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from datetime import time as clock
-from importlib import metadata
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -42,26 +38,39 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a scri
 import sqlalchemy as sa
 from flask_migrate import upgrade
 
-from benchmarks.common import command_line, machine_ticks, write_section
+from benchmarks.common import (
+    BUSY,
+    PACKAGES,
+    ROOT,
+    TIMEZONES,
+    CpuMeter,
+    Database,
+    Server,
+    arguments,
+    command_line,
+    cpu_model,
+    gunicorn,
+    memory,
+    progress,
+    show,
+    throwaway_database,
+    versions,
+    write_section,
+)
 from hep import create_app
 from hep.accounts import tokens
 from hep.accounts.models import PATIENT, PHYSIOTHERAPIST, Clinic, Patient, User
 from hep.adherence import service as adherence
-from hep.config import database_url
+from hep.content import load_shipped
 from hep.extensions import db
-from hep.library.loader import load_library
 from hep.programs import service as programs
 from hep.programs import templates
 from hep.programs.models import ProgramTemplate, Routine
 from hep.programs.schedule import due_on
 from hep.programs.service import local_today
 
-ROOT = Path(__file__).resolve().parent.parent
 HISTORY_DAYS = 21  # routines started three weeks ago: every shipped template (6+ weeks) is still running
 BATCH_SIZE = 50
-BUSY = 10  # % of all cores used by other work during a run that makes its figures suspect
-TIMEZONES = ("America/Vancouver", "Europe/London", "Australia/Sydney", "America/Toronto", "Asia/Kolkata", "UTC")
-PACKAGES = ("Flask", "Werkzeug", "SQLAlchemy", "flask-smorest", "marshmallow", "gunicorn", "psycopg")
 BASELINE, PLAN, PLAN_WIDE, SEARCH, SYNC, RESEND = "baseline", "plan", "plan-wide", "search", "sync", "resend"
 WIDE = 32  # connections for the plan's latency target (p99 <= 30 ms at 32 connections)
 # What a physiotherapist types and ticks while building a routine: a word, a condition and a region.
@@ -120,9 +129,7 @@ How to read it:
 """
 
 
-def say(message: str) -> None:
-    """Print a progress line to stderr."""
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
+say = progress("bench")
 
 
 # --- the data -------------------------------------------------------------------------------
@@ -271,7 +278,7 @@ def build_dataset(url: str, count: int, token_ttl: int) -> Dataset:
         say("migrating")
         upgrade()
         say("loading the exercise library")
-        load_library(ROOT / "exercises", now=now)
+        load_shipped(ROOT / "exercises", now=now)
         physio = _staff(now)
         users = _patients(physio, count, now)
         say(f"{count} patients; prescribing routines")
@@ -294,107 +301,14 @@ def build_dataset(url: str, count: int, token_ttl: int) -> Dataset:
 # --- the database ---------------------------------------------------------------------------
 
 
-@dataclass
-class Database:
-    url: str  # SQLAlchemy URL of the benchmark's own database
-    description: str
-    name: str | None = None  # PostgreSQL database name (its server processes show it), None for SQLite
-
-
 @contextmanager
 def bench_database(server_url: str | None, workdir: Path) -> Iterator[Database]:
     """A fresh database: a SQLite file in `workdir`, or hep_bench_<pid> on a PostgreSQL server, dropped after."""
     if server_url is None:
         yield Database(f"sqlite:///{workdir / 'bench.db'}", f"SQLite {sqlite3.sqlite_version} (file, WAL)")
         return
-    admin_url = sa.make_url(database_url(server_url, ""))
-    if admin_url.get_backend_name() != "postgresql":
-        raise SystemExit("--database-url must be a postgresql:// URL (SQLite is the default)")
-    name = f"hep_bench_{os.getpid()}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        version = conn.execute(sa.text("SHOW server_version")).scalar_one()
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    say(f"created database {name} on {admin_url.host}:{admin_url.port or 5432}")
-    try:
-        yield Database(
-            admin_url.set(database=name).render_as_string(hide_password=False),
-            f"PostgreSQL {version.split()[0]} ({admin_url.host}, same machine)"
-            if admin_url.host in ("127.0.0.1", "localhost", None)
-            else f"PostgreSQL {version.split()[0]} ({admin_url.host})",
-            name,
-        )
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-        say(f"dropped database {name}")
-
-
-# --- the server -----------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _gunicorn() -> str:
-    """The gunicorn next to this Python (the project's .venv)."""
-    return str(Path(sys.executable).parent / "gunicorn")
-
-
-@dataclass(frozen=True)
-class Server:
-    address: tuple[str, int]
-    pid: int  # gunicorn's master; its workers are its children
-
-
-@contextmanager
-def gunicorn(url: str, workdir: Path, workers: int = 2) -> Iterator[Server]:
-    """Serve wsgi:app under gunicorn on a free port; yield its address once /livez answers; stop it after."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
-    env.update(DATABASE_URL=url, SECRET_KEY=os.environ["SECRET_KEY"])
-    log_path = workdir / "gunicorn.log"
-    command = [_gunicorn(), "-w", str(workers), "--bind", f"127.0.0.1:{port}", "wsgi:app"]
-    with log_path.open("wb") as log:
-        # Own session: a Ctrl-C reaches only us, and we stop gunicorn gracefully in `finally`.
-        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True)
-    try:
-        _wait_live(proc, port, log_path)
-        say(f"gunicorn ({workers} workers) serving on 127.0.0.1:{port}")
-        yield Server(("127.0.0.1", port), proc.pid)
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        say("gunicorn stopped")
-
-
-def _wait_live(proc: subprocess.Popen, port: int, log_path: Path, timeout: float = 30) -> None:
-    """Poll /livez until it answers 200; fail with gunicorn's log if it dies or never does."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            break
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-        try:
-            conn.request("GET", "/livez")
-            if conn.getresponse().status == 200:
-                return
-        except OSError:
-            pass
-        finally:
-            conn.close()
-        time.sleep(0.2)
-    tail = log_path.read_text(errors="replace")[-3000:]
-    raise RuntimeError(f"gunicorn did not come up on port {port}; its log ends:\n{tail}")
+    with throwaway_database(server_url, f"hep_bench_{os.getpid()}", say, why=" (SQLite is the default)") as database:
+        yield database
 
 
 # --- the load generator ---------------------------------------------------------------------
@@ -493,62 +407,6 @@ def _drive(address: tuple[str, int], source: Iterator[Request], deadline: float,
                 tally.sent.append(request)
     finally:
         conn.close()
-
-
-def _process_jiffies(pid: int) -> tuple[int, int] | None:
-    """(parent pid, user + system clock ticks) of a process, or None when it is gone."""
-    try:
-        rest = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    return int(rest[1]), int(rest[11]) + int(rest[12])
-
-
-@dataclass(frozen=True)
-class CpuSample:
-    busy: int
-    total: int
-    ours: dict[int, int]  # pid: clock ticks used so far, for this benchmark's own processes
-
-
-class CpuMeter:
-    """The machine's CPU use, and how much of it went to work that is not this benchmark's."""
-
-    def __init__(self, server_pid: int, database_name: str | None):
-        self.server_pid, self.marker = server_pid, database_name.encode() if database_name else None
-
-    def _ours(self, pid: int, ppid: int) -> bool:
-        """The load generator, gunicorn and its workers, and the PostgreSQL backends serving our database."""
-        if pid in (os.getpid(), self.server_pid) or ppid == self.server_pid:
-            return True
-        if self.marker is None:
-            return False
-        try:
-            return self.marker in Path(f"/proc/{pid}/cmdline").read_bytes()
-        except OSError:
-            return False
-
-    def sample(self) -> CpuSample | None:
-        """The machine's busy and total ticks, and each of our processes' ticks."""
-        machine = machine_ticks()
-        if machine is None:
-            return None
-        ours = {}
-        for pid in (int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit()):
-            stat = _process_jiffies(pid)
-            if stat and self._ours(pid, stat[0]):
-                ours[pid] = stat[1]
-        return CpuSample(machine[0], machine[1], ours)
-
-    @staticmethod
-    def usage(before: CpuSample | None, after: CpuSample | None) -> tuple[float | None, float | None]:
-        """(machine %, other work %) of all cores between two samples."""
-        if before is None or after is None or after.total <= before.total:
-            return None, None
-        span = after.total - before.total
-        ours = sum(ticks - before.ours.get(pid, 0) for pid, ticks in after.ours.items())
-        busy = after.busy - before.busy
-        return 100 * busy / span, max(0.0, 100 * (busy - ours) / span)
 
 
 def run_scenario(
@@ -714,35 +572,6 @@ def benchmark(
 # --- the report -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Spread:
-    median: float
-    low: float
-    high: float
-
-    @classmethod
-    def of(cls, values: list[float]) -> Spread:
-        return cls(statistics.median(values), min(values), max(values))
-
-    def show(self, digits: int = 1) -> str:
-        """'median (min-max)', or just the figure for a single run."""
-        one, low, high = (f"{v:.{digits}f}" for v in (self.median, self.low, self.high))
-        return one if low == high else f"{one} ({low}-{high})"
-
-
-def _digits(values: list[float]) -> int:
-    """Decimals worth showing: none for big rates, more for small figures."""
-    top = max(values, default=0)
-    return 0 if top >= 100 else 1 if top >= 10 else 2
-
-
-def _show(values: list[float], digits: int | None = None) -> str:
-    """Median (min-max) of the runs' values, or '-' when there are none."""
-    if not values:
-        return "-"
-    return Spread.of(values).show(_digits(values) if digits is None else digits)
-
-
 def _ratios(results: dict[str, list[RunResult]]) -> dict[str, list[float]]:
     """Run-by-run ratios: plan and search ÷ baseline requests/s, resend ÷ first entries/s."""
 
@@ -764,15 +593,16 @@ def scenario_table(results: dict[str, list[RunResult]]) -> list[str]:
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for scenario, runs in results.items():
-        entries = _show([r.eps for r in runs]) if scenario in (SYNC, RESEND) else "-"
+        entries = show([r.eps for r in runs]) if scenario in (SYNC, RESEND) else "-"
         machine = [r.machine_cpu for r in runs if r.machine_cpu is not None]
         other = [r.other_cpu for r in runs if r.other_cpu is not None]
         errors = sum(sum(r.errors.values()) for r in runs)
         flagged = f"**{errors}**" if errors else "0"
         lines.append(
-            f"| {TITLES[scenario]} | {_show([r.rps for r in runs])} | {entries} "
-            f"| {_show([r.percentile_ms(0.5) for r in runs])} | {_show([r.percentile_ms(0.99) for r in runs])} "
-            f"| {_show([r.client_cpu for r in runs], 0)} | {_show(machine, 0)} | {_show(other, 0)} | {flagged} |"
+            f"| {TITLES[scenario]} | {show([r.rps for r in runs])} | {entries} "
+            f"| {show([r.percentile_ms(0.5) for r in runs])} | {show([r.percentile_ms(0.99) for r in runs])} "
+            f"| {show([r.client_cpu for r in runs], digits=0)} | {show(machine, digits=0)} "
+            f"| {show(other, digits=0)} | {flagged} |"
         )
     return lines
 
@@ -826,41 +656,8 @@ def ratio_table(results: dict[str, list[RunResult]], backend: str) -> list[str]:
     return [
         "| figure | median (min-max) | target | met? |",
         "|---|---|---|---|",
-        *(f"| {name} | {_show(values) if values else '-'} | {target} | {met} |" for name, values, target, met in rows),
+        *(f"| {name} | {show(values) if values else '-'} | {target} | {met} |" for name, values, target, met in rows),
     ]
-
-
-def _cpu_model() -> str:
-    """The CPU model name from /proc/cpuinfo."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
-def _memory() -> str:
-    """Total memory from /proc/meminfo."""
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                return f"{int(line.split()[1]) / 1024**2:.1f} GiB"
-    except (OSError, ValueError):
-        pass
-    return "unknown memory"
-
-
-def _versions() -> str:
-    """Python and the key packages' versions."""
-    found = []
-    for name in PACKAGES:
-        try:
-            found.append(f"{name} {metadata.version(name)}")
-        except metadata.PackageNotFoundError:
-            continue
-    return f"Python {platform.python_version()}; " + ", ".join(found)
 
 
 @dataclass
@@ -891,9 +688,9 @@ def section(report: Report) -> str:
         ] + [""]
     lines += [
         f"- date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
-        f"- machine: {cores} cores ({_cpu_model()}), {_memory()} RAM, {platform.system()} {platform.release()};"
+        f"- machine: {cores} cores ({cpu_model()}), {memory()} RAM, {platform.system()} {platform.release()};"
         " **the load generator runs on the same cores** as gunicorn and the database",
-        f"- software: {_versions()}",
+        f"- software: {versions(PACKAGES)}",
         f"- other work on the machine during the runs: {_other_work(results)}",
         f"- database: {report.database.description}",
         f"- command: `{command_line('hot_paths.py', report.argv)}`",
@@ -932,14 +729,11 @@ def _other_work(results: dict[str, list[RunResult]]) -> str:
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     """The command line."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = arguments(__doc__, "RESULTS.md", database_default=None)
     parser.add_argument("--patients", type=int, default=100, help="patients to create (default 100)")
     parser.add_argument("--seconds", type=float, default=10, help="length of each run (default 10)")
     parser.add_argument("--connections", type=int, default=16, help="concurrent connections (default 16)")
     parser.add_argument("--runs", type=int, default=3, help="runs per scenario (default 3)")
-    parser.add_argument("--database-url", help="PostgreSQL server to create a throw-away database on")
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "RESULTS.md", help="results file")
-    parser.add_argument("--label", help="section title in the results file (default: the database)")
     args = parser.parse_args(argv)
     if min(args.patients, args.connections, args.runs) < 1 or args.seconds <= 0:
         parser.error("--patients, --connections, --runs and --seconds must be positive")
@@ -960,9 +754,11 @@ def main(argv: list[str]) -> int:
         say(f"database: {database.description}")
         data = build_dataset(database.url, settings.patients, token_ttl)
         say(f"data built in {data.seconds:.1f} s: {data.history_logs} log entries of history")
-        with gunicorn(database.url, Path(tmp)) as server:
+        with gunicorn(database.url, Path(tmp), say) as server:
             plan_sizes = warm_up(server.address, data.patients)
-            results = benchmark(server, CpuMeter(server.pid, database.name), data.patients, data.physio_token, settings)
+            results = benchmark(
+                server, CpuMeter(lambda: {server.pid}, database.name), data.patients, data.physio_token, settings
+            )
     label = args.label or database.description.split()[0]
     report = Report(label, settings, database, data, plan_sizes, results, argv)
     text = section(report)

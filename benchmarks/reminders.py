@@ -36,23 +36,36 @@ from importlib import metadata
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script: make `hep` and `tests` importable
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script: make `hep` and `fakes` importable
 
 import requests
 import sqlalchemy as sa
 
-from benchmarks.common import code_version, command_line, machine_ticks
+from benchmarks.common import (
+    BUSY,
+    DEFAULT_PG,
+    ROOT,
+    TIMEZONES,
+    arguments,
+    code_version,
+    command_line,
+    cpu_model,
+    machine_ticks,
+    memory,
+    progress,
+    show,
+    throwaway_database,
+    versions,
+)
+from fakes.twilio import FakeTwilio
 from hep import create_app
 from hep.accounts.models import PATIENT, PHYSIOTHERAPIST, Clinic, Patient, User
-from hep.config import database_url
 from hep.extensions import db
 from hep.library.models import Exercise
 from hep.programs.models import Routine, RoutineItem, RoutinePhase, RoutineVersion
 from hep.reminders.models import Reminder, ReminderSettings, SmsContact
 from hep.reminders.states import ContactStatus, Kind, Status
-from tests.fake_twilio import FakeTwilio
 
-ROOT = Path(__file__).resolve().parent.parent
 WHOLE_DAY = {
     "window_start": "00:00",
     "window_end": "23:59",
@@ -62,9 +75,7 @@ WHOLE_DAY = {
     "pre_session_hours": 24,
     "needling_day": "skip",
 }
-TIMEZONES = ("America/Vancouver", "Europe/London", "Australia/Sydney", "America/Toronto", "Asia/Kolkata", "UTC")
 PATIENTS_PER_CLINIC = 1000
-BUSY = 10  # % of all cores used by other work that makes a part's figures suspect
 CLAIM_BATCH = 500
 PARTS = ("planning", "claims", "sends", "alternative")
 SEND_BATCH = 50  # the dispatcher's default batch (HEP_REMINDER_BATCH)
@@ -114,9 +125,7 @@ machine was while it ran).
 """
 
 
-def say(message: str) -> None:
-    """Print a progress line to stderr."""
-    print(f"[bench-reminders] {message}", file=sys.stderr, flush=True)
+say = progress("bench-reminders")
 
 
 def make_app(url: str):
@@ -284,35 +293,6 @@ def run_children(url: str, kind: str, payloads: list[dict]) -> list[dict]:
 # --- figures --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Spread:
-    median: float
-    low: float
-    high: float
-
-    @classmethod
-    def of(cls, values: list[float]) -> Spread:
-        return cls(statistics.median(values), min(values), max(values))
-
-
-def show(values: list[float], unit: str = "", digits: int | None = None) -> str:
-    """'median (min-max) unit', or the single figure when the runs agree or there was one."""
-    if not values:
-        return "-"
-    spread = Spread.of(values)
-    if digits is None:
-        top = max(abs(v) for v in values)
-        digits = 0 if top >= 100 else 1 if top >= 10 else 2 if top >= 0.1 else 4
-
-    def one(v: float) -> str:
-        return f"{v:,.{digits}f}"
-
-    text = one(spread.median)
-    if one(spread.low) != one(spread.high):
-        text += f" ({one(spread.low)}-{one(spread.high)})"
-    return f"{text} {unit}".rstrip()
-
-
 def ratios(top: list[float], bottom: list[float]) -> list[float]:
     """Run-by-run top ÷ bottom."""
     return [t / b for t, b in zip(top, bottom, strict=True) if b]
@@ -452,32 +432,9 @@ def machine_busy(seconds: float = 2.0) -> float | None:
     return 100 * (after[0] - before[0]) / (after[1] - before[1])
 
 
-def _proc_line(path: str, prefix: str) -> str | None:
-    try:
-        for line in Path(path).read_text().splitlines():
-            if line.startswith(prefix):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return None
-
-
 def machine() -> str:
-    cores = os.cpu_count()
-    model = _proc_line("/proc/cpuinfo", "model name") or platform.processor() or "unknown CPU"
-    mem = _proc_line("/proc/meminfo", "MemTotal")
-    ram = f"{int(mem.split()[0]) / 1024**2:.1f} GiB" if mem else "unknown"
-    return f"{cores} cores (nproc), {model}, {ram} RAM, {platform.system()} {platform.release()}"
-
-
-def versions() -> str:
-    found = []
-    for name in PACKAGES:
-        try:
-            found.append(f"{name} {metadata.version(name)}")
-        except metadata.PackageNotFoundError:
-            continue
-    return f"Python {platform.python_version()}; " + ", ".join(found)
+    """Cores, CPU model, memory and system."""
+    return f"{os.cpu_count()} cores (nproc), {cpu_model()}, {memory()} RAM, {platform.system()} {platform.release()}"
 
 
 # --- the database ---------------------------------------------------------------------------
@@ -513,31 +470,18 @@ def bench_database(server_url: str) -> Iterator[Bench]:
     """hep_bench_rem_<pid> on the server, migrated; dropped afterwards whatever happens."""
     from flask_migrate import upgrade
 
-    admin_url = sa.make_url(database_url(server_url, ""))
-    if admin_url.get_backend_name() != "postgresql":
-        raise SystemExit("--database-url must be a postgresql:// URL")
-    name = f"hep_bench_rem_{os.getpid()}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        version = conn.execute(sa.text("SHOW server_version")).scalar_one().split()[0]
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    say(f"created database {name} on {admin_url.host}:{admin_url.port or 5432} (PostgreSQL {version})")
-    url = admin_url.set(database=name).render_as_string(hide_password=False)
-    engine = sa.create_engine(url)
-    try:
-        app = make_app(url)
-        with app.app_context():
-            upgrade()
-            db.session.remove()
-            db.engine.dispose()
-        say("migrated")
-        yield Bench(url, name, engine, version)
-    finally:
-        engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-        say(f"dropped database {name}")
+    with throwaway_database(server_url, f"hep_bench_rem_{os.getpid()}", say) as database:
+        engine = sa.create_engine(database.url)
+        try:
+            app = make_app(database.url)
+            with app.app_context():
+                upgrade()
+                db.session.remove()
+                db.engine.dispose()
+            say("migrated")
+            yield Bench(database.url, database.name, engine, database.version)
+        finally:
+            engine.dispose()
 
 
 def _insert(conn: sa.Connection, table: sa.Table, total: int, make: Callable[[int], dict], chunk: int = 10_000):
@@ -1050,7 +994,7 @@ def part_sends(bench: Bench, args: argparse.Namespace) -> Part:
     part.notes.append(
         f"Every run sent each of the {k:,} texts exactly once (the dispatcher's outcome, the `sent` rows and the"
         " POSTs the fake received all agree). The busiest window is the largest number of POSTs the fake saw"
-        " arrive within any 1 s (arrival times noted by a subclass of `tests/fake_twilio.FakeTwilio`)."
+        " arrive within any 1 s (arrival times noted by a subclass of `fakes/twilio.FakeTwilio`)."
     )
     part.notes.append(
         f"The dispatcher checks a batch and commits it as `sending` on one thread, then makes the provider calls"
@@ -1237,7 +1181,7 @@ def render(args: argparse.Namespace, argv: list[str], bench: Bench, info: dict, 
         "",
         f"- machine: {machine()}; **these cores are shared by everything**: the benchmark, its child processes,"
         " PostgreSQL (same machine) and the fake Twilio (a thread pool in the benchmark process)",
-        f"- software: {versions()}; PostgreSQL {bench.version} on {sa.make_url(bench.url).host}",
+        f"- software: {versions(PACKAGES)}; PostgreSQL {bench.version} on {sa.make_url(bench.url).host}",
         f"- code: {info['code']}",
         f"- command: `{command_line('reminders.py', argv)}`",
         f"- machine busy before starting (2 s sample, all cores): {_pct(info['idle_busy'])};"
@@ -1305,18 +1249,14 @@ def write_results(path: Path, text: str) -> None:
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = arguments(
+        __doc__, "RESULTS-reminders.md", database_default=os.environ.get("TEST_DATABASE_URL", DEFAULT_PG), label=False
+    )
     parser.add_argument("--patients", type=int, default=100_000, help="patients to plan for (default 100000)")
     parser.add_argument("--claims", type=int, default=20_000, help="due reminders to claim (default 20000)")
     parser.add_argument("--messages", type=int, default=600, help="texts to send (default 600)")
     parser.add_argument("--jobs", type=int, default=100_000, help="patients for the APScheduler comparison (100000)")
     parser.add_argument("--runs", type=int, default=3, help="runs per figure (default 3)")
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"),
-        help="a PostgreSQL server where the user may create databases",
-    )
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "RESULTS-reminders.md")
     parser.add_argument("--no-profile", action="store_true", help="do not profile a missed planning target")
     parser.add_argument(
         "--parts",

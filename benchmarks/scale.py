@@ -39,25 +39,36 @@ import psycopg
 import sqlalchemy as sa
 from flask_migrate import upgrade
 
-from benchmarks.common import command_line, machine_ticks, write_section
-from benchmarks.hot_paths import _cpu_model, _process_jiffies, _versions, gunicorn, say
+from benchmarks.common import (
+    BUSY,
+    DEFAULT_PG,
+    PACKAGES,
+    ROOT,
+    TIMEZONES,
+    CpuMeter,
+    PgServer,
+    arguments,
+    command_line,
+    cpu_model,
+    gunicorn,
+    progress,
+    show,
+    versions,
+    write_section,
+)
 from hep import create_app
 from hep.accounts import tokens
 from hep.accounts.models import CLINIC_ADMIN, PATIENT, PHYSIOTHERAPIST, Clinic, User
 from hep.adherence.service import entry_hash
-from hep.config import database_url
+from hep.content import load_shipped
 from hep.extensions import db
-from hep.library.loader import load_library
 from hep.programs import service as programs
 from hep.programs import templates
 from hep.programs.models import ProgramTemplate, RoutineItem
 from hep.programs.schedule import WEEKDAYS, items_on
 
-ROOT = Path(__file__).resolve().parent.parent
-TIMEZONES = ("America/Vancouver", "Europe/London", "Australia/Sydney", "America/Toronto", "Asia/Kolkata", "UTC")
 PER_PHYSIO = 400  # patients per physiotherapist in the report's clinic
 BATCH_SIZE = 50  # entries per sync request, as in hot_paths.py
-BUSY = 10  # % of all cores used by other work during a measurement that makes its figures suspect
 TARGETS = {"risk_ms": 50.0, "report_ms": 2000.0, "flat": 1.25}
 QUICK = {  # --quick: a dry run in well under a minute (also the smoke test's sizes)
     "patients": 30,
@@ -99,6 +110,10 @@ How to read it:
   and the figures are inflated.
 - A target is judged only at the sizes it is set for; `--quick` sections never are.
 """
+
+
+say = progress("bench")
+
 
 # --- the data -------------------------------------------------------------------------------
 
@@ -611,48 +626,38 @@ def build(url: str, db_name: str, shape: Shape, now: datetime, token_ttl: int) -
 # --- the databases --------------------------------------------------------------------------
 
 
-class Server:
-    """The PostgreSQL server the databases live on: hep_scale_<pid>_<name>, dropped at the end."""
+class Databases(PgServer):
+    """The run's databases on the PostgreSQL server: hep_scale_<pid>_<name>, dropped at the end."""
 
     def __init__(self, server_url: str):
-        self.admin_url = sa.make_url(database_url(server_url, ""))
-        if self.admin_url.get_backend_name() != "postgresql":
-            raise SystemExit("--database-url must be a postgresql:// URL")
+        super().__init__(server_url)
         self.prefix = f"hep_scale_{os.getpid()}"
-        self.admin = sa.create_engine(self.admin_url, isolation_level="AUTOCOMMIT")
-        with self.admin.connect() as conn:
-            self.version = conn.execute(sa.text("SHOW server_version")).scalar_one().split()[0]
         self.created: list[str] = []
 
-    def url(self, name: str) -> str:
-        return self.admin_url.set(database=name).render_as_string(hide_password=False)
-
-    def create(self, suffix: str, template: str | None = None) -> tuple[str, str]:
+    def make(self, suffix: str, template: str | None = None) -> tuple[str, str]:
         """Create hep_scale_<pid>_<suffix> (a copy of `template` when given); returns (name, SQLAlchemy URL)."""
         name = f"{self.prefix}_{suffix}"
-        with self.admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")))
+        url = self.create(name, template)
         self.created.append(name)
-        return name, self.url(name)
+        return name, url
 
     def drop_all(self) -> None:
         """Drop every database this run created."""
-        with self.admin.connect() as conn:
-            for name in reversed(self.created):
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-                say(f"dropped database {name}")
+        for name in reversed(self.created):
+            self.drop(name)
+            say(f"dropped database {name}")
         self.created.clear()
-        self.admin.dispose()
+        self.dispose()
 
 
-def base_database(server: Server, now: datetime) -> str:
+def base_database(server: Databases, now: datetime) -> str:
     """A migrated database holding the exercise library and templates: the template of the others."""
-    name, url = server.create("base")
+    name, url = server.make("base")
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "RATELIMIT_STORAGE_URI": "memory://"})
     with app.app_context():
         say("migrating, loading the exercise library")
         upgrade()
-        load_library(ROOT / "exercises", now=now)
+        load_shipped(ROOT / "exercises", now=now)
         db.session.commit()
         db.session.remove()
         db.engine.dispose()
@@ -660,42 +665,6 @@ def base_database(server: Server, now: datetime) -> str:
 
 
 # --- measuring ------------------------------------------------------------------------------
-
-
-class Meter:
-    """The machine's CPU use, and how much of it went to work that is not this benchmark's."""
-
-    def __init__(self, marker: str):
-        self.marker, self.servers = marker.encode(), set()
-
-    def _ours(self, pid: int, ppid: int) -> bool:
-        if pid == os.getpid() or pid in self.servers or ppid in self.servers:
-            return True
-        try:
-            return self.marker in Path(f"/proc/{pid}/cmdline").read_bytes()
-        except OSError:
-            return False
-
-    def sample(self) -> tuple[int, int, dict[int, int]] | None:
-        """(busy ticks, total ticks, {our pid: ticks})."""
-        machine = machine_ticks()
-        if machine is None:
-            return None
-        ours = {}
-        for pid in (int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit()):
-            stat = _process_jiffies(pid)
-            if stat and self._ours(pid, stat[0]):
-                ours[pid] = stat[1]
-        return machine[0], machine[1], ours
-
-    @staticmethod
-    def usage(before, after) -> tuple[float | None, float | None]:
-        """(machine %, other work %) of all cores between two samples."""
-        if before is None or after is None or after[1] <= before[1]:
-            return None, None
-        span, busy = after[1] - before[1], after[0] - before[0]
-        ours = sum(ticks - before[2].get(pid, 0) for pid, ticks in after[2].items())
-        return 100 * busy / span, max(0.0, 100 * (busy - ours) / span)
 
 
 @dataclass
@@ -718,11 +687,7 @@ class Figure:
         return statistics.median(self.runs)
 
     def show(self) -> str:
-        if not self.runs:
-            return "-"
-        digits = 0 if self.median >= 100 else 1 if self.median >= 10 else 2
-        one, low, high = (f"{v:.{digits}f}" for v in (self.median, min(self.runs), max(self.runs)))
-        return one if low == high else f"{one} ({low}-{high})"
+        return show(self.runs)
 
     def verdict(self) -> str:
         if self.target is None or not self.runs:
@@ -750,11 +715,11 @@ class Measured:
 
 
 @contextmanager
-def metered(meter: Meter, measured: Measured, what: str, *figures: Figure) -> Iterator[None]:
+def metered(meter: CpuMeter, measured: Measured, what: str, *figures: Figure) -> Iterator[None]:
     """Record the machine's and other work's CPU share over a block, also against the figures it measures."""
     before = meter.sample()
     yield
-    machine, other = Meter.usage(before, meter.sample())
+    machine, other = CpuMeter.usage(before, meter.sample())
     if other is not None:
         measured.other.append(other)
         measured.machine.append(machine)
@@ -838,7 +803,7 @@ def _staff_headers(built: Built) -> dict:
     return {"Authorization": f"Bearer {built.staff_token}", "Accept": "application/json"}
 
 
-def measure_risk(server, built: Built, meter: Meter, settings, now: datetime, measured: Measured) -> None:
+def measure_risk(server, built: Built, meter: CpuMeter, settings, now: datetime, measured: Measured) -> None:
     """The risk list's server and client time, with /livez and the database baselines, run by run."""
     address, headers = server.address, _staff_headers(built)
     sequential(address, "/api/v1/risk", headers, 3, measured)  # warm-up: connections, caches
@@ -866,7 +831,7 @@ def measure_risk(server, built: Built, meter: Meter, settings, now: datetime, me
     measured.notes.append(f"risk list: {listed} patients listed; the bare scan reads {rows} log entries")
 
 
-def measure_report(server, built: Built, meter: Meter, settings, now: datetime, measured: Measured) -> None:
+def measure_report(server, built: Built, meter: CpuMeter, settings, now: datetime, measured: Measured) -> None:
     """The clinic report's server time at the default 28 days and at 90 (every log in the window)."""
     address, headers = server.address, _staff_headers(built)
     for days, key, target in ((28, "report", TARGETS["report_ms"]), (90, "report90", None)):
@@ -968,7 +933,7 @@ def drive(address, requests: list, connections: int, measured: Measured) -> list
     return latencies
 
 
-def measure_flat(servers: dict, builds: dict, meter: Meter, settings, measured: Measured) -> None:
+def measure_flat(servers: dict, builds: dict, meter: CpuMeter, settings, measured: Measured) -> None:
     """Today's plan and the batch sync at both sizes, interleaved run by run; p50s and large ÷ small."""
     c = settings.connections
     names = list(servers)  # small, large
@@ -1092,9 +1057,9 @@ def section(label: str, settings: Settings, builds: list[Built], measured: Measu
         lines += [f"> e.g. `{measured.example}`", ""]
     lines += [
         f"- date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
-        f"- machine: {cores} cores ({_cpu_model()}), {platform.system()} {platform.release()};"
+        f"- machine: {cores} cores ({cpu_model()}), {platform.system()} {platform.release()};"
         " the benchmark, gunicorn and PostgreSQL share the cores",
-        f"- software: {_versions()}; PostgreSQL {pg} (same machine)",
+        f"- software: {versions(PACKAGES)}; PostgreSQL {pg} (same machine)",
         f"- other work on the machine during the measurements: {other_text};"
         f" whole machine {statistics.median(measured.machine):.0f} % (median)"
         if measured.machine
@@ -1127,8 +1092,7 @@ def section(label: str, settings: Settings, builds: list[Built], measured: Measu
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     """The command line."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/test", help="PostgreSQL server")
+    parser = arguments(__doc__, "RESULTS-scale.md", database_default=DEFAULT_PG)
     parser.add_argument("--patients", type=int, default=10_000, help="patients of the large clinic (default 10000)")
     parser.add_argument("--logs", type=int, default=1_000_000, help="log entries of the large clinic (default 1e6)")
     parser.add_argument("--small", type=int, default=100, help="patients of the flat-cost baseline (default 100)")
@@ -1146,8 +1110,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--profile", type=Path, help="also profile the risk list and report in-process into this dir")
     parser.add_argument("--quick", action="store_true", help="every size tiny, one run: checks that it still works")
     parser.add_argument("--keep", action="store_true", help="keep the databases (their names are printed)")
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "RESULTS-scale.md", help="results file")
-    parser.add_argument("--label", help="section title in the results file (default: PostgreSQL)")
     args = parser.parse_args(argv)
     if args.quick:
         for name, value in QUICK.items():
@@ -1192,14 +1154,14 @@ def main(argv: list[str]) -> int:
         "large": Shape("large", args.patients, args.small, args.history_days, args.logs, physios, tokens=args.small),
     }
     measured, builds, profiles = Measured(), {}, []
-    server = Server(args.database_url)
-    meter = Meter(server.prefix)
+    server, servers = Databases(args.database_url), set()
+    meter = CpuMeter(lambda: servers, server.prefix)
     say(f"PostgreSQL {server.version} at {server.admin_url.host}; databases {server.prefix}_*")
     try:
         with tempfile.TemporaryDirectory(prefix="hep-scale-") as tmp:
             base = base_database(server, now)
             for name, shape in shapes.items():
-                db_name, url = server.create(name, template=base)
+                db_name, url = server.make(name, template=base)
                 builds[name] = build(url, db_name, shape, now, token_ttl)
                 say(f"data: {_describe(builds[name])}")
             with ExitStack() as stack:
@@ -1207,8 +1169,8 @@ def main(argv: list[str]) -> int:
                 for name in shapes:
                     workdir = Path(tmp) / name
                     workdir.mkdir()
-                    running[name] = stack.enter_context(gunicorn(builds[name].url, workdir))
-                    meter.servers.add(running[name].pid)
+                    running[name] = stack.enter_context(gunicorn(builds[name].url, workdir, say))
+                    servers.add(running[name].pid)
                 say("measuring the risk list")
                 measure_risk(running["risk"], builds["risk"], meter, settings, now, measured)
                 say("measuring the clinic report")
@@ -1231,7 +1193,7 @@ def main(argv: list[str]) -> int:
     finally:
         if args.keep:
             say("kept: " + ", ".join(server.url(name) for name in server.created))
-            server.admin.dispose()
+            server.dispose()
         else:
             server.drop_all()
     text = section(args.label, settings, list(builds.values()), measured, server.version, argv, profiles)

@@ -30,42 +30,57 @@ import uuid
 import zoneinfo
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import ExitStack, contextmanager, suppress
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script: make hep, tests importable
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script: make `hep` and `fakes` importable
 
 import sqlalchemy as sa
 
-from benchmarks.common import code_version, command_line, write_section
-from benchmarks.hot_paths import _cpu_model, _memory, _versions, build_dataset, gunicorn
+from benchmarks.common import (
+    BUSY,
+    DEFAULT_PG,
+    PACKAGES,
+    ROOT,
+    CpuMeter,
+    CpuSample,
+    Database,
+    arguments,
+    code_version,
+    command_line,
+    cpu_model,
+    gunicorn,
+    memory,
+    progress,
+    throwaway_database,
+    versions,
+    write_section,
+)
+from benchmarks.hot_paths import build_dataset
+from fakes.twilio import FakeTwilio, urllib_transport
 from hep import create_app
 from hep.accounts import tokens
 from hep.accounts.models import PHYSIOTHERAPIST, Patient, User
 from hep.adherence.models import AdherenceLog
 from hep.adherence.service import DONE_FIELDS
-from hep.config import database_url
 from hep.extensions import db
 from hep.programs.service import ITEM_FIELDS
 from hep.reminders import consent
 from hep.reminders.inbound import SMS_DONE_NAMESPACE
 from hep.reminders.models import ReminderSettings, SmsContact
 from hep.reminders.policy import local_moment
-from tests.fake_twilio import FakeTwilio, urllib_transport
+from hep.reminders.states import OPEN, PROGRESS, Status
 
-ROOT = Path(__file__).resolve().parent.parent
 SID, TOKEN, FROM_NUMBER = "AC" + "5" * 32, "soak-auth-token", "+15005550006"
 PUBLIC_BASE = "https://hep.soak.test"  # what Twilio calls; a TLS proxy (simulated) forwards it to gunicorn
-DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
-BUSY = 10  # % of all cores used by other work that makes latencies suspect
 LATE_GRACE = timedelta(seconds=2)  # a text may reach Twilio this long after the dispatcher's window check
 NEGLECT = timedelta(seconds=90)  # a reminder missed with this much window left and no attempt was neglected
-FINAL = {"sent", "delivered", "undelivered", "failed", "skipped", "withdrawn", "missed"}
-RANK = {"sending": 0, "sent": 1, "delivered": 2, "undelivered": 2, "failed": 2}
+FINAL = {s.value for s in Status} - {s.value for s in OPEN}  # where a reminder ends
+RANK = {s.value: n for s, n in PROGRESS.items()}  # how far a provider status has come
 # Patients' places relative to the clinic's sending window (see `plan_zones`): open all along, the window
 # closes mid-run, the window opens mid-run, closed all along; and patients who consent only mid-run.
 OPEN, CLOSING, OPENING, CLOSED, LATE_CONSENT = "open", "closing", "opening", "closed", "late-consent"
@@ -103,12 +118,7 @@ once on this machine, and its checks say whether anything was lost, doubled or s
 """
 
 
-STARTED = time.monotonic()
-
-
-def say(message: str) -> None:
-    """Print a progress line to stderr, with the time since the start."""
-    print(f"[soak {time.monotonic() - STARTED:5.0f} s] {message}", file=sys.stderr, flush=True)
+say = progress("soak", elapsed=True)
 
 
 # --- the data -------------------------------------------------------------------------------
@@ -985,42 +995,6 @@ def inject_faults(fake: SoakTwilio, injected: Counter, every: float, until: floa
 # --- processes ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Database:
-    url: str  # SQLAlchemy URL of the soak's own database
-    description: str
-    name: str  # its server processes show it, so their CPU counts as the soak's
-
-
-@contextmanager
-def soak_database(server_url: str, keep: bool = False) -> Iterator[Database]:
-    """A fresh database hep_soak_<pid> on a PostgreSQL server, dropped after (also after an error or Ctrl-C)."""
-    admin_url = sa.make_url(database_url(server_url, ""))
-    if admin_url.get_backend_name() != "postgresql":
-        raise SystemExit("--database-url must be a postgresql:// URL: the soak runs on PostgreSQL only")
-    name = f"hep_soak_{os.getpid()}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        version = conn.execute(sa.text("SHOW server_version")).scalar_one().split()[0]
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    say(f"created database {name} on {admin_url.host}:{admin_url.port or 5432}")
-    where = "same machine" if admin_url.host in ("127.0.0.1", "localhost", None) else admin_url.host
-    try:
-        yield Database(
-            admin_url.set(database=name).render_as_string(hide_password=False),
-            f"PostgreSQL {version} ({where})",
-            name,
-        )
-    finally:
-        if keep:
-            say(f"kept database {name} (--keep): drop it with DROP DATABASE {name}")
-        else:
-            with admin.connect() as conn:
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            say(f"dropped database {name}")
-        admin.dispose()
-
-
 def _scheduler_env(url: str, fake: FakeTwilio) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
     env.update(
@@ -1082,60 +1056,18 @@ def scheduler_once(url: str, fake: FakeTwilio, workdir: Path) -> int:
     return proc.returncode
 
 
-def _process_stat(pid: int) -> tuple[int, int] | None:
-    """(parent pid, user + system clock ticks), or None when the process is gone."""
-    try:
-        rest = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    return int(rest[1]), int(rest[11]) + int(rest[12])
-
-
-class Meter:
-    """The machine's CPU use, and the share that went to work other than the soak's own processes."""
+class Meter(CpuMeter):
+    """The shared CPU meter, read at every progress interval: usage since the last tick, and the worst."""
 
     def __init__(self, roots: Callable[[], set[int]], database_name: str | None):
-        """`roots`: our process ids (their children count as ours too); `database_name`: our PG backends."""
-        self.roots, self.marker = roots, database_name.encode() if database_name else None
+        super().__init__(roots, database_name)
         self.first = self.last = self.sample()
         self.worst: float | None = None
-
-    def sample(self) -> tuple[int, int, dict[int, int]] | None:
-        """(busy ticks, total ticks, {our pid: ticks})."""
-        try:
-            fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-        except (OSError, ValueError):
-            return None
-        roots, ours = self.roots() | {os.getpid()}, {}
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            pid = int(entry.name)
-            stat = _process_stat(pid)
-            if stat is None:
-                continue
-            mine = pid in roots or stat[0] in roots
-            if not mine and self.marker:
-                with suppress(OSError):
-                    mine = self.marker in Path(f"/proc/{pid}/cmdline").read_bytes()
-            if mine:
-                ours[pid] = stat[1]
-        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
-        return sum(fields) - idle, sum(fields), ours
-
-    @staticmethod
-    def usage(before, after) -> tuple[float, float] | None:  # type: ignore[no-untyped-def]
-        """(machine %, other work %) of all cores between two samples."""
-        if before is None or after is None or after[1] <= before[1]:
-            return None
-        span, busy = after[1] - before[1], after[0] - before[0]
-        ours = sum(ticks - before[2].get(pid, 0) for pid, ticks in after[2].items())
-        return 100 * busy / span, max(0.0, 100 * (busy - ours) / span)
 
     def tick(self) -> tuple[float, float] | None:
         """Usage since the last tick; remembers the worst other-work share."""
         now = self.sample()
-        usage = self.usage(self.last, now)
+        usage = self._usage(self.last, now)
         self.last = now
         if usage is not None:
             self.worst = usage[1] if self.worst is None else max(self.worst, usage[1])
@@ -1143,7 +1075,11 @@ class Meter:
 
     def overall(self) -> tuple[float, float] | None:
         """Usage over the whole run so far."""
-        return self.usage(self.first, self.last)
+        return self._usage(self.first, self.last)
+
+    def _usage(self, before: CpuSample | None, after: CpuSample | None) -> tuple[float, float] | None:
+        machine, other = self.usage(before, after)
+        return None if machine is None or other is None else (machine, other)
 
 
 # --- the run --------------------------------------------------------------------------------
@@ -1246,7 +1182,7 @@ def soak(database: Database, args: argparse.Namespace, workdir: Path) -> Run:
         stack.enter_context(fake)
         stack.callback(engine.dispose)
         procs = stack.enter_context(schedulers(database.url, fake, workdir))  # they boot while gunicorn does
-        server = stack.enter_context(gunicorn(database.url, workdir, workers=args.workers))
+        server = stack.enter_context(gunicorn(database.url, workdir, say, workers=args.workers))
         port.append(server.address[1])
 
         def stop_threads() -> None:
@@ -1782,9 +1718,9 @@ def section(run: Run, checks: list[Check], figures: dict, database: Database, ar
     lines += [f"> **{len(failed)} CHECK(S) FAILED**: " + "; ".join(c.name for c in failed), ""] if failed else []
     lines += [
         f"- date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
-        f"- machine: {cores} cores ({_cpu_model()}), {_memory()} RAM, {platform.system()} {platform.release()};"
+        f"- machine: {cores} cores ({cpu_model()}), {memory()} RAM, {platform.system()} {platform.release()};"
         " the load generator, the fake Twilio, gunicorn, both schedulers and PostgreSQL share these cores",
-        f"- software: {_versions()}; {database.description}; HEP {run.code}",
+        f"- software: {versions(PACKAGES)}; {database.description}; HEP {run.code}",
         f"- command: `{command_line('soak.py', argv)}`",
         f"- duration: {run.seconds / 60:.1f} min of load, then {run.drain_seconds:.0f} s of draining"
         f" (schedulers and delivery reports only); final scheduler pass: {run.once_pass}",
@@ -1838,11 +1774,9 @@ def section(run: Run, checks: list[Check], figures: dict, database: Database, ar
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     """The command line."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = arguments(__doc__, "RESULTS-soak.md", database_default=DEFAULT_PG, label=False)
     parser.add_argument("--minutes", type=float, default=10, help="length of the load (default 10)")
     parser.add_argument("--patients", type=int, default=300, help="patients to create (default 300)")
-    parser.add_argument("--database-url", default=DEFAULT_PG, help=f"PostgreSQL server (default {DEFAULT_PG})")
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "RESULTS-soak.md", help="results file")
     parser.add_argument("--connections", type=int, default=8, help="patient app connections (default 8)")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (default 4)")
     parser.add_argument("--physios", type=int, default=2, help="physiotherapists at work (default 2, at most 4)")
@@ -1867,7 +1801,15 @@ def main(argv: list[str]) -> int:
             say(f"process logs go to {tmp} (--keep)")
         else:
             tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="hep-soak-"))
-        database = stack.enter_context(soak_database(args.database_url, args.keep))
+        database = stack.enter_context(
+            throwaway_database(
+                args.database_url,
+                f"hep_soak_{os.getpid()}",
+                say,
+                keep=args.keep,
+                why=": the soak runs on PostgreSQL only",
+            )
+        )
         run = soak(database, args, Path(tmp))
     http_checks = check_http(run)
     log_checks, log_figures = check_logs(run)

@@ -92,6 +92,7 @@ def _register_blueprints(app: Flask) -> None:
     from hep.adherence.routes import blp as adherence_blp
     from hep.audit import models as _audit  # noqa: F401
     from hep.audit.routes import blp as audit_blp
+    from hep.idempotency import models as _idempotency  # noqa: F401
     from hep.library.routes import blp as library_blp
     from hep.programs import models as _programs  # noqa: F401
     from hep.programs.routes import blp as programs_blp

@@ -27,12 +27,13 @@ def register(app: Flask) -> None:
 )
 def load_exercises(directory: Path | None) -> None:
     """Validate exercises/*.yaml and upsert the library by slug, in one transaction."""
-    from hep.library.loader import LibraryError, load_library
+    from hep.content import load_shipped
+    from hep.library.loader import LibraryError
 
     directory = directory or Path(current_app.config["EXERCISES_DIR"])
     click.echo(f"Loading exercises from {directory} ...", err=True)
     try:
-        exercises, templates = load_library(directory, now=utcnow())
+        exercises, templates = load_shipped(directory, now=utcnow())
     except LibraryError as exc:
         click.echo(f"error: {exc}\nNothing was changed.", err=True)
         sys.exit(1)
@@ -115,8 +116,6 @@ def figures() -> None:
 @click.option("--only", default="", help="Comma-separated slugs: a sheet of just these.")
 def figures_sheet(out: Path, png: bool, only: str) -> None:
     """Write a contact sheet of every figure, grouped by condition, as HTML and PNG images."""
-    import os
-
     from hep.figures import sheet
     from hep.library.loader import LibraryError, read_figures, read_library
 
@@ -133,5 +132,5 @@ def figures_sheet(out: Path, png: bool, only: str) -> None:
     page, sections = sheet.write(exercises, drawn, out)
     click.echo(f"{len(drawn)} figures: {page}")
     if png:
-        for path in sheet.screenshots(page, sections, out, os.environ.get("HEP_TEST_CHROMIUM", "/usr/bin/chromium")):
+        for path in sheet.screenshots(page, sections, out, current_app.config["CHROMIUM_PATH"]):
             click.echo(str(path))

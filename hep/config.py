@@ -138,6 +138,8 @@ def load(instance_path: str) -> dict:
         "PUSH_TIMEOUT_SECONDS": float(env.get("HEP_PUSH_TIMEOUT_SECONDS", 10)),
         # Library
         "EXERCISES_DIR": env.get("HEP_EXERCISES_DIR", str(PROJECT_ROOT / "exercises")),
+        # The browser that takes the figure sheet's PNG images (and that the end-to-end tests drive)
+        "CHROMIUM_PATH": env.get("HEP_TEST_CHROMIUM", "/usr/bin/chromium"),
         "PAGE_SIZE_DEFAULT": 25,
         "PAGE_SIZE_MAX": 100,
         # OpenAPI (flask-smorest)

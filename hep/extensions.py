@@ -26,6 +26,13 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+
+
+def discard_transaction() -> None:
+    """Roll back what a failed request left in the session, so the error answer can still read."""
+    db.session.rollback()
+
+
 migrate = Migrate()
 api = Api()
 api.register_converter(IdConverter, lambda _converter: {"type": "integer", "minimum": 1, "maximum": MAX_ID})

@@ -6,6 +6,11 @@ session, consent or rule changes, and carries its own state; so any number of th
 run side by side. Each job logs one line when it did something, and nothing when it did not;
 APScheduler's own line for every run ("Running job ...", every 15 s) is kept to warnings unless asked
 for, so the console stays readable beside gunicorn's access log and the texts.
+
+Unlike a request, where one use-case function commits once, a job here commits step by step on
+purpose: that is its protocol. The dispatcher commits its claim, then each send's result (so a crash
+between them is found and settled by reconcile, never sent twice); the heartbeat and housekeeping
+commit on their own, so one job's failure never undoes another's work.
 """
 
 from __future__ import annotations
@@ -21,9 +26,9 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask, current_app
 from sqlalchemy import delete
 
-from hep.adherence.models import IdempotencyRecord
 from hep.dbtypes import utcnow
 from hep.extensions import db
+from hep.idempotency.models import IdempotencyRecord
 from hep.reminders.dispatch import dispatcher_from_app
 from hep.reminders.models import EarlyStatus, Heartbeat
 from hep.reminders.planner import plan

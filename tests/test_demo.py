@@ -20,8 +20,8 @@ import yaml
 from hep import demo
 from hep.accounts.models import User
 from hep.adherence.models import AdherenceLog, PainReport
+from hep.content import load_shipped
 from hep.extensions import db
-from hep.library.loader import load_library
 from hep.programs.models import Routine, RoutineVersion
 from hep.sessions.models import NeedlingSession
 from tests.factories import item, routine_body
@@ -53,7 +53,7 @@ def demo_library(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def seeded(app, demo_library):
-    load_library(demo_library, now=SEEDED)
+    load_shipped(demo_library, now=SEEDED)
     demo.seed(now=SEEDED)
 
 
@@ -158,7 +158,7 @@ def test_moving_the_demo_history_leaves_other_patients_alone(make, seeded):
 
 
 def test_seed_demo_prints_the_texts_it_queued_and_when_they_go_out(app, demo_library):
-    load_library(demo_library, now=SEEDED)
+    load_shipped(demo_library, now=SEEDED)
     night_in_vancouver = datetime(2026, 11, 18, 10, 0, tzinfo=UTC)  # 02:00 in Vancouver, 21:00 in Sydney
     with time_machine.travel(night_in_vancouver, tick=False):
         result = app.test_cli_runner().invoke(args=["seed-demo"])

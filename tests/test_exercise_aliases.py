@@ -11,8 +11,9 @@ import yaml
 from sqlalchemy import select
 
 from hep.adherence.models import AdherenceLog
+from hep.content import load_shipped
 from hep.extensions import db
-from hep.library.loader import LibraryError, load_library, read_library
+from hep.library.loader import LibraryError, read_library
 from hep.library.models import Exercise, ExerciseAlias
 from hep.programs.models import RoutineItem
 from hep.programs.templates import read_templates
@@ -76,7 +77,7 @@ def test_a_shipped_template_must_use_the_surviving_slug(tmp_path):
 @pytest.fixture
 def prescribed(app, make, folder):
     """A routine and a log made with the slug that is about to be retired."""
-    load_library(folder, now=NOW)
+    load_shipped(folder, now=NOW)
     physio = make.physio()
     patient = make.patient(physio.clinic, physio, timezone="UTC")
     routine = make.routine(patient, routine_body(START, items=[item("open-book-rotation", sets=2)]), now=NOW)
@@ -91,18 +92,18 @@ def survivor_id() -> int:
 
 def test_loading_a_merge_repoints_prescriptions_and_logs_to_the_survivor(app, folder, prescribed):
     merge(folder)
-    report, _ = load_library(folder, now=NOW)
+    report, _ = load_shipped(folder, now=NOW)
     assert report.merged == ["open-book-rotation"] and report.archived == []
     assert db.session.get(RoutineItem, prescribed["item_id"]).exercise_id == survivor_id()
     assert {log.exercise_id for log in db.session.scalars(select(AdherenceLog))} == {survivor_id()}
     assert db.session.get(ExerciseAlias, "open-book-rotation").exercise_id == survivor_id()
     assert db.session.scalar(select(Exercise).where(Exercise.slug == "open-book-rotation")) is None
-    assert load_library(folder, now=NOW)[0].as_dict()["merged"] == 0  # a second load changes nothing
+    assert load_shipped(folder, now=NOW)[0].as_dict()["merged"] == 0  # a second load changes nothing
 
 
 def test_the_merged_prescription_still_counts_its_logs(client, make, folder, prescribed):
     merge(folder)
-    load_library(folder, now=NOW)
+    load_shipped(folder, now=NOW)
     with time_machine.travel(datetime(2026, 11, 23, 18, 0, tzinfo=UTC), tick=False):
         headers = make.headers(prescribed["patient"])
         view = client.get(f"/api/v1/patients/{prescribed['patient'].id}/adherence?days=1", headers=headers).json
@@ -113,7 +114,7 @@ def test_the_merged_prescription_still_counts_its_logs(client, make, folder, pre
 
 def test_reading_the_old_slug_answers_the_merged_exercise(client, make, folder, prescribed):
     merge(folder)
-    load_library(folder, now=NOW)
+    load_shipped(folder, now=NOW)
     response = client.get("/api/v1/exercises/open-book-rotation", headers=make.headers(prescribed["physio"]))
     assert response.status_code == 200
     assert (response.json["slug"], response.json["aliases"]) == ("open-book", ["open-book-rotation"])
@@ -121,7 +122,7 @@ def test_reading_the_old_slug_answers_the_merged_exercise(client, make, folder, 
 
 def test_a_new_prescription_or_template_with_the_old_slug_means_the_survivor(client, make, folder, prescribed):
     merge(folder)
-    load_library(folder, now=NOW)
+    load_shipped(folder, now=NOW)
     headers = make.headers(prescribed["physio"])
     created = client.post(
         f"/api/v1/patients/{prescribed['patient'].id}/routines",
@@ -143,7 +144,7 @@ def test_a_new_prescription_or_template_with_the_old_slug_means_the_survivor(cli
 
 def test_a_clinic_exercise_linking_the_old_slug_still_shows_the_link(client, make, folder, prescribed):
     merge(folder)
-    load_library(folder, now=NOW)
+    load_shipped(folder, now=NOW)
     headers = make.headers(prescribed["physio"])
     body = exercise_data(name="Our open book", regressions=["open-book-rotation"])
     del body["slug"]
@@ -154,7 +155,7 @@ def test_a_clinic_exercise_linking_the_old_slug_still_shows_the_link(client, mak
 
 def test_the_web_page_of_the_old_slug_redirects_to_the_merged_one(client, folder, prescribed):
     merge(folder)
-    load_library(folder, now=NOW)
+    load_shipped(folder, now=NOW)
     web_sign_in(client, prescribed["physio"])
     response = client.get("/library/open-book-rotation")
     assert response.status_code == 301 and response.headers["Location"].endswith("/library/open-book")

@@ -9,8 +9,9 @@ import yaml
 from sqlalchemy import func, select
 
 from hep.config import PROJECT_ROOT
+from hep.content import load_shipped
 from hep.extensions import db
-from hep.library.loader import LibraryError, load_library, read_library
+from hep.library.loader import LibraryError, read_library
 from hep.library.models import Exercise
 from tests.factories import NOW, exercise_data
 
@@ -37,41 +38,41 @@ def library_rows() -> dict[str, Exercise]:
 
 
 def test_first_load_creates_every_exercise(app, folder):
-    report, _ = load_library(folder, now=NOW)
+    report, _ = load_shipped(folder, now=NOW)
     assert sorted(report.created) == ["easy-one", "hard-one"]
     assert library_rows()["hard-one"].regressions == ["easy-one"]
 
 
 def test_loading_twice_changes_nothing(app, folder):
-    load_library(folder, now=NOW)
+    load_shipped(folder, now=NOW)
     before = {slug: (e.updated_at, e.content_hash) for slug, e in library_rows().items()}
-    report, _ = load_library(folder, now=NOW.replace(year=2027))
+    report, _ = load_shipped(folder, now=NOW.replace(year=2027))
     assert report.as_dict() == {"created": 0, "updated": 0, "unchanged": 2, "archived": 0, "restored": 0, "merged": 0}
     assert {slug: (e.updated_at, e.content_hash) for slug, e in library_rows().items()} == before
 
 
 def test_edited_file_updates_in_place_keeping_the_row(app, folder):
-    load_library(folder, now=NOW)
+    load_shipped(folder, now=NOW)
     row_id = library_rows()["easy-one"].id
     write(
         folder,
         exercise_data(slug="easy-one", name="Easier than ever", progressions=["hard-one"], body_regions=["shoulder"]),
     )
-    report, _ = load_library(folder, now=NOW)
+    report, _ = load_shipped(folder, now=NOW)
     assert report.updated == ["easy-one"]
     row = library_rows()["easy-one"]
     assert (row.id, row.name, row.body_regions) == (row_id, "Easier than ever", ["shoulder"])
 
 
 def test_removed_file_archives_and_returning_file_restores(app, folder):
-    load_library(folder, now=NOW)
+    load_shipped(folder, now=NOW)
     write(folder, exercise_data(slug="easy-one"))  # drop the link first, so the rest stays valid
     (folder / "hard-one.yaml").unlink()
-    report, _ = load_library(folder, now=NOW)
+    report, _ = load_shipped(folder, now=NOW)
     assert report.archived == ["hard-one"]
     assert library_rows()["hard-one"].archived_at == NOW
     write(folder, exercise_data(slug="hard-one"))
-    assert load_library(folder, now=NOW)[0].restored == ["hard-one"]
+    assert load_shipped(folder, now=NOW)[0].restored == ["hard-one"]
     assert library_rows()["hard-one"].archived_at is None
 
 
@@ -87,12 +88,12 @@ def test_removed_file_archives_and_returning_file_restores(app, folder):
     ],
 )
 def test_one_bad_file_fails_the_load_naming_file_field_and_problem(app, folder, change, field, problem):
-    load_library(folder, now=NOW)
+    load_shipped(folder, now=NOW)
     before = {slug: e.content_hash for slug, e in library_rows().items()}
     write(folder, exercise_data(slug="new-good-one"))
     write(folder, {**exercise_data(slug="broken-one"), **change})
     with pytest.raises(LibraryError) as caught:
-        load_library(folder, now=NOW)
+        load_shipped(folder, now=NOW)
     assert (caught.value.filename, caught.value.field) == ("broken-one.yaml", field)
     assert problem in caught.value.problem
     assert {slug: e.content_hash for slug, e in library_rows().items()} == before
@@ -101,14 +102,14 @@ def test_one_bad_file_fails_the_load_naming_file_field_and_problem(app, folder, 
 def test_a_link_to_a_missing_exercise_fails_the_load(app, folder):
     write(folder, exercise_data(slug="dangling", progressions=["nowhere"]))
     with pytest.raises(LibraryError, match=r"dangling.yaml: progressions: links to 'nowhere'"):
-        load_library(folder, now=NOW)
+        load_shipped(folder, now=NOW)
     assert db.session.scalar(select(func.count()).select_from(Exercise)) == 0
 
 
 def test_a_one_way_link_fails_the_load(app, folder):
     write(folder, exercise_data(slug="one-way", progressions=["hard-one"]))
     with pytest.raises(LibraryError, match="does not list 'one-way' in regressions"):
-        load_library(folder, now=NOW)
+        load_shipped(folder, now=NOW)
 
 
 def test_slug_must_match_the_file_name(tmp_path):
@@ -124,17 +125,17 @@ def test_invalid_yaml_names_the_file(tmp_path):
 
 
 def test_archived_exercise_stays_readable_by_slug(app, client, make, folder):
-    load_library(folder, now=NOW)
+    load_shipped(folder, now=NOW)
     write(folder, exercise_data(slug="easy-one"))
     (folder / "hard-one.yaml").unlink()
-    load_library(folder, now=NOW)
+    load_shipped(folder, now=NOW)
     response = client.get("/api/v1/exercises/hard-one", headers=make.headers(make.physio()))
     assert response.status_code == 200
     assert response.json["archived"] is True
 
 
 def test_the_shipped_library_loads_on_this_backend(app):
-    report, templates = load_library(LIBRARY, now=NOW)
+    report, templates = load_shipped(LIBRARY, now=NOW)
     assert len(report.created) >= 150
     assert len(templates.created) >= 8
     assert db.session.scalar(select(func.count()).select_from(Exercise)) == len(report.created)

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hep.library.loader import LibraryError, load_library, read_library
+from hep.content import load_shipped
+from hep.library.loader import LibraryError, read_library
 from tests.factories import NOW, exercise_data, item, routine_body
 
 BACK = {
@@ -109,18 +110,18 @@ def test_a_bad_block_file_is_refused_naming_it(folder, change, field):
 
 def test_blocks_load_with_the_library_and_a_changed_text_is_shown(app, client, make, folder):
     write(folder, exercise_data(slug="cat-camel", body_regions=["lower-back"], safety=["low-back"]))
-    load_library(folder, now=NOW)
+    load_shipped(folder, now=NOW)
     headers = make.headers(make.physio())
     shown = client.get("/api/v1/exercises/cat-camel", headers=headers).json["safety"]
     assert [b["key"] for b in shown] == ["low-back", "after-needling"]
     assert shown[0]["lines"] == BACK["lines"] and shown[0]["sources"][0]["year"] == 2020
     write(folder, {**BACK, "lines": ["Call for help."]}, "safety")
-    load_library(folder, now=NOW)
+    load_shipped(folder, now=NOW)
     assert client.get("/api/v1/exercises/cat-camel", headers=headers).json["safety"][0]["lines"] == ["Call for help."]
 
 
 def test_a_clinic_exercise_gets_the_blocks_its_regions_need(app, client, make, folder):
-    load_library(folder, now=NOW)
+    load_shipped(folder, now=NOW)
     headers = make.headers(make.physio())
     body = {k: v for k, v in exercise_data(body_regions=["lower-back"]).items() if k != "slug"}
     created = client.post("/api/v1/exercises", headers=headers, json=body)
@@ -135,7 +136,7 @@ def test_a_clinic_exercise_gets_the_blocks_its_regions_need(app, client, make, f
 def loaded(app, make, folder):
     write(folder, exercise_data(slug="cat-camel", body_regions=["lower-back"], safety=["low-back"]))
     write(folder, exercise_data(slug="neck-turns"))
-    load_library(folder, now=NOW)
+    load_shipped(folder, now=NOW)
     physio = make.physio()
     patient = make.patient(physio.clinic, physio, timezone="UTC")
     start = date(2026, 11, 16)

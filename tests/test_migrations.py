@@ -89,7 +89,7 @@ def test_upgrading_merges_duplicate_exercises_and_old_prescriptions_keep_working
 
     from hep.accounts.models import User
     from hep.config import PROJECT_ROOT
-    from hep.library.loader import load_library
+    from hep.content import load_shipped
     from hep.library.service import get_exercise
     from hep.programs.plan import today_plan
 
@@ -112,7 +112,7 @@ def test_upgrading_merges_duplicate_exercises_and_old_prescriptions_keep_working
         assert slugs == {2: "tb-open-book", 3: "knee-wall-sit-isometric"}  # 1 merged; 3 renamed to its survivor
         assert aliases == {"trunk-open-book": 2, "lb-wall-sit": 3}
 
-        load_library(PROJECT_ROOT / "exercises", now=datetime(2026, 11, 23, tzinfo=UTC))
+        load_shipped(PROJECT_ROOT / "exercises", now=datetime(2026, 11, 23, tzinfo=UTC))
         assert get_exercise(1, "trunk-open-book").slug == "tb-open-book"
         assert get_exercise(1, "lb-wall-sit").name == "Wall sit hold"
         plan = today_plan(db.session.get(User, 2), 2, now=datetime(2026, 11, 23, 12, 0, tzinfo=UTC))

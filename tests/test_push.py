@@ -1,6 +1,6 @@
 """Push notifications: subscribing, the reminder channel, and sending through a fake push service.
 
-The fake push service (tests/fake_push.py) checks the VAPID signature and decrypts each message
+The fake push service (fakes/push.py) checks the VAPID signature and decrypts each message
 (RFC 8291), so these tests see exactly what a browser would receive.
 """
 
@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import select
 
+from fakes.push import FakePushService, b64url, b64url_decode
 from hep import config as settings
 from hep.audit.models import AuditEvent
 from hep.dbtypes import utcnow
@@ -20,7 +21,6 @@ from hep.push import messages, service
 from hep.push.models import PushSubscription
 from hep.push.webpush import FAILED, GONE, RETRY, SENT, SubscriptionInfo, WebPushSender, application_server_key
 from hep.wording import HEALTH_WORDS
-from tests.fake_push import FakePushService, b64url, b64url_decode
 
 
 def new_pem_key() -> str:

@@ -230,9 +230,9 @@ def test_patients_read_but_do_not_write_routines(client, make, headers, patient,
 
 def test_shipped_templates_are_listed_and_laid_out_from_a_start_date(client, app, headers):
     from hep.config import PROJECT_ROOT
-    from hep.library.loader import load_library
+    from hep.content import load_shipped
 
-    load_library(PROJECT_ROOT / "exercises", now=datetime(2026, 11, 1, tzinfo=UTC))
+    load_shipped(PROJECT_ROOT / "exercises", now=datetime(2026, 11, 1, tzinfo=UTC))
     listed = client.get("/api/v1/templates?condition=low-back-pain", headers=headers).json["items"]
     assert {t["key"] for t in listed} >= {"low-back-pain-early"}
     draft = client.get("/api/v1/templates/low-back-pain-early/draft?start_date=2026-11-16", headers=headers).json
@@ -242,9 +242,9 @@ def test_shipped_templates_are_listed_and_laid_out_from_a_start_date(client, app
 
 def test_a_draft_from_a_template_can_be_adjusted_and_prescribed(client, app, headers, patient):
     from hep.config import PROJECT_ROOT
-    from hep.library.loader import load_library
+    from hep.content import load_shipped
 
-    load_library(PROJECT_ROOT / "exercises", now=datetime(2026, 11, 1, tzinfo=UTC))
+    load_shipped(PROJECT_ROOT / "exercises", now=datetime(2026, 11, 1, tzinfo=UTC))
     draft = client.get("/api/v1/templates/carpal-tunnel/draft?start_date=2026-11-16", headers=headers).json
     draft["phases"][0]["items"][0]["side"] = "right"
     created = post(client, headers, patient, draft)

@@ -15,13 +15,13 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from fakes.twilio import FakeTwilio
 from hep import create_app
 from hep.extensions import db
 from hep.reminders import consent
 from hep.reminders.models import Reminder, ReminderSettings
 from tests.conftest import app_settings, create_pg_database, drop_pg_database
 from tests.factories import Factories
-from tests.fake_twilio import FakeTwilio
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent

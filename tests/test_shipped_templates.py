@@ -8,7 +8,8 @@ import pytest
 import yaml
 
 from hep.config import PROJECT_ROOT
-from hep.library.loader import LibraryError, load_library, read_library
+from hep.content import load_shipped
+from hep.library.loader import LibraryError, read_library
 from hep.programs.templates import read_templates
 
 TEMPLATES = PROJECT_ROOT / "exercises" / "templates"
@@ -17,7 +18,7 @@ KEYS = sorted(p.stem for p in TEMPLATES.glob("*.yaml"))
 
 @pytest.fixture
 def library(app):
-    load_library(PROJECT_ROOT / "exercises", now=datetime(2026, 11, 1, tzinfo=UTC))
+    load_shipped(PROJECT_ROOT / "exercises", now=datetime(2026, 11, 1, tzinfo=UTC))
 
 
 def test_every_template_names_what_it_follows_from_a_guideline_or_trial():

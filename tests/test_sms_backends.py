@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from twilio.request_validator import RequestValidator
 
+from fakes.twilio import FakeTwilio, WebhookSink
 from hep.reminders import sms
 from hep.reminders.sms import ConsoleBackend, Found, SmsError, TwilioBackend, backend_from_config
-from tests.fake_twilio import FakeTwilio, WebhookSink
 
 SID = "AC" + "0" * 32
 TOKEN = "test-token"

@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 import time_machine
 
+from fakes.twilio import FakeTwilio
 from hep.accounts.models import User
 from hep.extensions import db
 from hep.programs import service as programs
@@ -27,7 +28,6 @@ from hep.reminders.sms import TwilioBackend
 from hep.sessions import service as sessions
 from hep.sessions.models import NeedlingSession
 from tests.factories import NOW, item, routine_body
-from tests.fake_twilio import FakeTwilio
 
 SID, TOKEN, FROM = "AC" + "3" * 32, "findings-auth-token", "+15005550006"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import current_app
 
-from hep.accounts import service, throttle
+from hep.accounts import reads, service, throttle
 from hep.accounts.auth import current_family_id, current_user, login_required
 from hep.accounts.models import CLINIC_ADMIN, PHYSIOTHERAPIST, STAFF_ROLES, User
 from hep.accounts.schemas import (
@@ -30,9 +30,8 @@ from hep.accounts.schemas import (
     TokenSchema,
 )
 from hep.api import Blueprint
-from hep.audit import service as audit
 from hep.dbtypes import utcnow
-from hep.extensions import db, limiter
+from hep.extensions import limiter
 from hep.pagination import PageArgsSchema, paginate
 
 auth_blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Sign in and tokens")
@@ -188,18 +187,14 @@ def update_staff(changes, staff_id):
 @accounts_blp.response(200, PatientPageSchema)
 def list_patients(args):
     """List your clinic's patients, by name"""
-    actor = current_user()
-    query = service.patients_query(actor, physiotherapist_id=args.get("physiotherapist_id"), q=args.get("q"))
-    items, cursor = paginate(
-        query,
-        [User.name, User.id],
+    return reads.patient_page(
+        current_user(),
+        physiotherapist_id=args.get("physiotherapist_id"),
+        q=args.get("q"),
         cursor=args.get("cursor"),
         limit=args.get("limit"),
-        cursor_values=lambda p: (p.user.name, p.user_id),
+        now=utcnow(),
     )
-    audit.record(actor, audit.READ, "patient_list", now=utcnow())
-    db.session.commit()
-    return {"items": items, "next_cursor": cursor}
 
 
 @accounts_blp.route("/patients", methods=["POST"])

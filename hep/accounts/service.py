@@ -126,9 +126,9 @@ def refresh(refresh_token: str, *, now: datetime, ttl: TokenSettings) -> tokens.
     return pair
 
 
-def logout(family_id: int, *, now: datetime) -> None:
-    """End the caller's sign-in."""
-    tokens.revoke_family(family_id, now=now, reason="logout")
+def logout(family_id: int, *, now: datetime, reason: str = "logout") -> None:
+    """End a sign-in (the caller's, or a web session that went idle or was not staff's)."""
+    tokens.revoke_family(family_id, now=now, reason=reason)
     db.session.commit()
 
 

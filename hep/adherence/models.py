@@ -1,11 +1,11 @@
-"""Adherence logs: what a patient did, next to what was prescribed; pain scores texted in; idempotency keys."""
+"""Adherence logs: what a patient did, next to what was prescribed; pain scores texted in."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Date, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, Uuid
+from sqlalchemy import JSON, Date, Float, ForeignKey, Index, Integer, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hep.dbtypes import UTCDateTime, utcnow
@@ -62,18 +62,3 @@ class PainReport(db.Model):
     score: Mapped[int] = mapped_column(Integer)
     source: Mapped[str] = mapped_column(String(10), default="sms")
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
-
-
-class IdempotencyRecord(db.Model):
-    """The stored answer to a write sent with an Idempotency-Key, replayed on retry."""
-
-    __tablename__ = "idempotency_records"
-    __table_args__ = (UniqueConstraint("user_id", "key"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    key: Mapped[str] = mapped_column(String(200))
-    request_hash: Mapped[str] = mapped_column(String(64))
-    status: Mapped[int] = mapped_column(Integer)
-    body: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -11,8 +11,7 @@ from flask import Response, current_app, g, request, stream_with_context
 from hep import exports
 from hep.accounts.auth import current_user, login_required
 from hep.accounts.models import PATIENT, STAFF_ROLES
-from hep.accounts.service import get_patient
-from hep.adherence import metrics, report, risk, service
+from hep.adherence import reads, service
 from hep.adherence.models import AdherenceLog
 from hep.adherence.schemas import (
     AdherenceSchema,
@@ -30,12 +29,8 @@ from hep.adherence.schemas import (
     RiskListSchema,
 )
 from hep.api import Blueprint
-from hep.audit import service as audit
 from hep.dbtypes import utcnow
-from hep.extensions import db
-from hep.idempotency import IdempotencyHeaderSchema, idempotent
-from hep.pagination import paginate
-from hep.programs.service import local_today, routines_for
+from hep.idempotency.replay import IdempotencyHeaderSchema, idempotent
 
 blp = Blueprint("adherence", __name__, url_prefix="/api/v1", description="Logging, progress and adherence")
 
@@ -78,19 +73,15 @@ def create_log(entry, patient_id, **_headers):
 @blp.response(200, LogPageSchema)
 def list_logs(args, patient_id):
     """List a patient's log entries, newest first"""
-    actor = current_user()
-    query = service.logs_query(actor, patient_id, date_from=args.get("date_from"), date_to=args.get("date_to"))
-    items, cursor = paginate(
-        query,
-        [AdherenceLog.performed_at, AdherenceLog.id],
+    return reads.log_page(
+        current_user(),
+        patient_id,
+        date_from=args.get("date_from"),
+        date_to=args.get("date_to"),
         cursor=args.get("cursor"),
         limit=args.get("limit"),
-        descending=True,
-        cursor_values=lambda log: (log.performed_at, str(log.id)),
+        now=utcnow(),
     )
-    audit.record(actor, audit.READ, "logs", now=utcnow(), patient_id=patient_id)
-    db.session.commit()
-    return {"items": items, "next_cursor": cursor}
 
 
 @blp.route("/patients/<id:patient_id>/logs/<uuid:log_id>", methods=["PATCH"])
@@ -165,16 +156,13 @@ def _csv_row(log: AdherenceLog) -> list:
 @blp.response(200, {"type": "string"}, content_type="text/csv", description="Every entry, oldest first, one row each")
 def export_logs(patient_id):
     """Export a patient's log entries as CSV"""
-    actor = current_user()
-    query = service.logs_query(actor, patient_id).order_by(AdherenceLog.performed_at, AdherenceLog.id)
-    audit.record(actor, audit.READ, "logs_export", now=utcnow(), patient_id=patient_id)
-    db.session.commit()
+    logs = reads.export_logs(current_user(), patient_id, now=utcnow())
 
     def rows():
         buffer = io.StringIO()
         writer = exports.writer(buffer)
         writer.writerow(CSV_COLUMNS)
-        for log in db.session.scalars(query.execution_options(yield_per=500)):
+        for log in logs:
             writer.writerow(_csv_row(log))
             if buffer.tell() > 64_000:
                 yield buffer.getvalue()
@@ -195,15 +183,7 @@ def export_logs(patient_id):
 @blp.response(200, AdherenceSchema)
 def adherence(args, patient_id):
     """Daily and weekly adherence, streak, pain trends and last activity"""
-    actor = current_user()
-    patient = get_patient(actor, patient_id)
-    now = utcnow()
-    view = metrics.patient_view(
-        patient_id, routines_for([patient_id])[patient_id], today=local_today(patient, now), days=args["days"]
-    )
-    audit.record(actor, audit.READ, "adherence", now=now, patient_id=patient_id)
-    db.session.commit()
-    return view
+    return reads.patient_adherence(current_user(), patient_id, days=args["days"], now=utcnow())
 
 
 @blp.route("/risk", methods=["GET"])
@@ -212,11 +192,7 @@ def adherence(args, patient_id):
 @blp.response(200, RiskListSchema)
 def risk_list(args):
     """A physiotherapist's patients, the most at risk first, with the reasons"""
-    actor = current_user()
-    rows = risk.risk_list(actor, args.get("physiotherapist_id"), now=utcnow())
-    audit.record(actor, audit.READ, "risk_list", now=utcnow())
-    db.session.commit()
-    return {"items": rows}
+    return {"items": reads.risk_list(current_user(), args.get("physiotherapist_id"), now=utcnow())}
 
 
 @blp.route("/clinic/adherence-report", methods=["GET"])
@@ -225,12 +201,9 @@ def risk_list(args):
 @blp.response(200, ClinicReportSchema)
 def clinic_adherence_report(args):
     """Your clinic's adherence and pain over the last N whole days: totals, weeks, physiotherapists"""
-    actor = current_user()
-    now = utcnow()
-    result = report.clinic_report(actor, days=args["days"], physiotherapist_id=args.get("physiotherapist_id"), now=now)
-    audit.record(actor, audit.READ, "adherence_report", now=now)
-    db.session.commit()
-    return result
+    return reads.clinic_report(
+        current_user(), days=args["days"], physiotherapist_id=args.get("physiotherapist_id"), now=utcnow()
+    )
 
 
 # Staff reports that read many patients say how long the server spent on them (a W3C Server-Timing header,

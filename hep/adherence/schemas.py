@@ -14,8 +14,6 @@ from hep.pagination import PageArgsSchema, page_schema
 from hep.programs.models import SIDES
 from hep.programs.schedule import WEEKDAYS
 
-Score = ma.fields.Integer(load_default=None, allow_none=True, validate=validate.Range(0, 10))
-
 
 def _score(description: str) -> ma.fields.Integer:
     return ma.fields.Integer(

@@ -1,4 +1,4 @@
-"""Load exercises/*.yaml into the database: validate everything, then upsert by slug at once.
+"""Read exercises/*.yaml and upsert the library by slug (hep/content.py loads it with the templates, at once).
 
 exercises/safety/*.yaml holds the safety blocks (hep/library/safety.py); an exercise file must list
 every block its tags need. A file's `aliases` are slugs of exercises merged into it: a library row
@@ -205,39 +205,40 @@ def upsert_by_key(existing: dict, entries: dict[str, dict], *, now: datetime, ne
     return report
 
 
-def load_library(directory: Path, *, now: datetime) -> tuple[LoadReport, LoadReport]:
-    """Validate every exercise, safety and template file, then upsert them and archive what was removed.
+@dataclass
+class ShippedLibrary:
+    """The validated exercise files: safety blocks, exercises (each with its figure) and merged slugs."""
 
-    All in one transaction: a bad file changes nothing. Returns (exercises, templates) reports.
-    """
-    from hep.programs.templates import read_templates, upsert_templates
+    blocks: dict[str, dict]
+    entries: dict[str, dict]
+    aliases: dict[str, str]  # merged slug -> the surviving exercise's slug
 
+
+def read_shipped(directory: Path) -> ShippedLibrary:
+    """Validate every safety, exercise and figure file, or raise LibraryError; changes nothing."""
     blocks = read_safety(directory)
     entries = read_library(directory)
     aliases = {alias: slug for slug, data in entries.items() for alias in data["aliases"]}
     figures = read_figures(directory, entries)
     for slug, data in entries.items():
         data["figure"] = figures.get(slug)
-    templates_dir = directory / "templates"
-    templates = read_templates(templates_dir, set(entries), aliases) if templates_dir.is_dir() else {}
+    return ShippedLibrary(blocks, entries, aliases)
+
+
+def upsert_shipped(library: ShippedLibrary, *, now: datetime) -> LoadReport:
+    """Upsert the safety blocks and exercises, fold merged ones, archive removed ones. The caller commits."""
     existing = {e.slug: e for e in db.session.scalars(select(Exercise).where(Exercise.clinic_id.is_(None)))}
-    try:
-        _upsert_safety(blocks, now=now)
-        report = upsert_by_key(
-            {k: v for k, v in existing.items() if k not in aliases},
-            entries,
-            now=now,
-            new=lambda slug: Exercise(slug=slug, clinic_id=None, created_at=now),
-            fill=lambda row, data: apply_content(row, data, now=now),
-        )
-        db.session.flush()
-        report.merged = _sync_aliases(aliases, existing, now=now)
-        template_report = upsert_templates(templates, now=now)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
-    return report, template_report
+    _upsert_safety(library.blocks, now=now)
+    report = upsert_by_key(
+        {k: v for k, v in existing.items() if k not in library.aliases},
+        library.entries,
+        now=now,
+        new=lambda slug: Exercise(slug=slug, clinic_id=None, created_at=now),
+        fill=lambda row, data: apply_content(row, data, now=now),
+    )
+    db.session.flush()
+    report.merged = _sync_aliases(library.aliases, existing, now=now)
+    return report
 
 
 def _upsert_safety(blocks: dict[str, dict], *, now: datetime) -> LoadReport:

@@ -100,6 +100,12 @@ def search_query(
     return query
 
 
+def find(clinic_id: int, *, limit: int, **filters) -> list[Exercise]:
+    """The first `limit` exercises, by name, that a clinic can see and that match `search_query`'s filters."""
+    query = search_query(clinic_id, **filters).order_by(Exercise.name, Exercise.id).limit(limit)
+    return list(db.session.scalars(query))
+
+
 def get_exercise(clinic_id: int, slug: str) -> Exercise:
     """Fetch an exercise the clinic can see by slug (its own first, then the library's, then a merged
     library slug's survivor), or NotFound."""

@@ -185,15 +185,29 @@ def archive_routine(actor: User, routine_id: int, *, now: datetime) -> None:
         signals.patient_changed.send(patient_id=routine.patient_id, now=now)
 
 
-def list_routines(actor: User, patient_id: int, *, now: datetime) -> list[Routine]:
-    """A patient's routines, newest first."""
+def patient_routines(actor: User, patient_id: int, *, now: datetime) -> list[Routine]:
+    """A patient's routines, newest first, the read added to the audit log (the caller commits)."""
     get_patient(actor, patient_id)
     routines = list(
         db.session.scalars(select(Routine).where(Routine.patient_id == patient_id).order_by(Routine.id.desc()))
     )
     audit.record(actor, audit.READ, "routine_list", now=now, patient_id=patient_id)
+    return routines
+
+
+def list_routines(actor: User, patient_id: int, *, now: datetime) -> list[Routine]:
+    """A patient's routines, newest first."""
+    routines = patient_routines(actor, patient_id, now=now)
     db.session.commit()
     return routines
+
+
+def read_handout(actor: User, routine_id: int, *, now: datetime) -> tuple[Routine, Patient]:
+    """A routine and its patient for the printed sheet, recording the read."""
+    routine = get_routine(actor, routine_id)
+    patient = get_patient(actor, routine.patient_id)
+    audit.read(actor, "routine_handout", now=now, patient_id=patient.user_id, resource_id=routine_id)
+    return routine, patient
 
 
 def get_version(actor: User, routine_id: int, number: int, *, now: datetime) -> RoutineVersion:

@@ -157,6 +157,16 @@ def physio_sessions(actor: User, physiotherapist_id: int | None, *, upcoming_fro
     return query
 
 
+def upcoming_sessions(
+    actor: User, physiotherapist_id: int | None, *, now: datetime, limit: int
+) -> list[NeedlingSession]:
+    """A physiotherapist's next `limit` scheduled sessions, soonest first, recording the read."""
+    query = physio_sessions(actor, physiotherapist_id, upcoming_from=now)
+    rows = list(db.session.scalars(query.order_by(NeedlingSession.starts_at, NeedlingSession.id).limit(limit)))
+    audit.read(actor, "session_list", now=now)
+    return rows
+
+
 @cache
 def _next_session_statement() -> Select:
     # Built once: today's plan runs it on every request.

@@ -37,7 +37,7 @@ from hep.accounts import throttle, tokens
 from hep.accounts.models import User
 from hep.dbtypes import utcnow
 from hep.errors import Conflict, Unauthorized
-from hep.extensions import db, limiter
+from hep.extensions import limiter
 from hep.web import bp
 
 PUBLIC_ENDPOINTS = {"web.login", "web.static"}
@@ -84,8 +84,7 @@ def _load_user(now: datetime) -> User | None:
         return None
     seen = session.get("seen")
     if not isinstance(seen, int | float) or now.timestamp() - seen > _idle_seconds():
-        tokens.revoke_family(family_id, now=now, reason="web-idle")
-        db.session.commit()
+        accounts.logout(family_id, now=now, reason="web-idle")
         minutes = current_app.config["WEB_IDLE_MINUTES"]
         _forget(f"You were signed out after {minutes} minutes without activity.")
         return None
@@ -199,8 +198,7 @@ def login():
         return render_template("web/login.html", next=target, username=username, error=message), 409
     user, family_id = tokens.authenticate(pair.access_token, now=now)
     if not user.is_staff:
-        tokens.revoke_family(family_id, now=now, reason="web-not-staff")
-        db.session.commit()
+        accounts.logout(family_id, now=now, reason="web-not-staff")
         message = "The web app is for clinic staff. Patients use the HEP app on their phone."
         return render_template("web/login.html", next=target, username=username, error=message), 403
     session.clear()  # a new session for a new sign-in: nothing carries over (no session fixation)

@@ -17,10 +17,8 @@ from hep.accounts import service as accounts
 from hep.accounts.models import Patient, User
 from hep.dbtypes import utcnow
 from hep.errors import DomainError
-from hep.extensions import db
 from hep.library import safety
 from hep.library import service as library
-from hep.library.models import Exercise
 from hep.library.schemas import CATEGORIES, CONDITIONS, REGIONS
 from hep.programs import service as programs
 from hep.programs import templates
@@ -52,14 +50,14 @@ def picker_results(actor: User, filters: dict) -> list[dict] | None:
     nothing was asked for."""
     if not any(filters.values()):
         return None
-    query = library.search_query(
+    found = library.find(
         actor.clinic_id,
+        limit=PICKER_LIMIT,
         q=filters["q"] or None,
         condition=[filters["condition"]] if filters["condition"] else None,
         region=[filters["region"]] if filters["region"] else None,
         category=[filters["category"]] if filters["category"] else None,
     )
-    found = list(db.session.scalars(query.order_by(Exercise.name, Exercise.id).limit(PICKER_LIMIT)))
     linked = library.resolve_links(actor.clinic_id, [s for e in found for s in e.progressions + e.regressions])
     blocks = safety.live_blocks()
     return [

@@ -8,7 +8,7 @@ from werkzeug.exceptions import HTTPException
 from hep.audit import service as audit
 from hep.dbtypes import utcnow
 from hep.errors import DomainError, Forbidden, NotFound, Unauthorized
-from hep.extensions import db
+from hep.extensions import discard_transaction
 from hep.web import WEB_SEGMENTS, bp
 
 TITLES = {
@@ -24,7 +24,7 @@ TITLES = {
 
 def error_page(status: int, detail: str | None = None):
     """Render the error page with `status`."""
-    db.session.rollback()  # whatever failed may have left the transaction unusable; the page must still render
+    discard_transaction()  # whatever failed may have left the transaction unusable; the page must still render
     title = TITLES.get(status, "Something went wrong")
     return render_template("web/error.html", status=status, title=title, detail=detail), status
 

@@ -11,11 +11,6 @@ from werkzeug.datastructures import MultiDict
 from hep.errors import DomainError, flatten_messages
 
 
-def field_id(name: str) -> str:
-    """The HTML id of the control for a dotted field name ('phases.0.items.1.sets')."""
-    return "f-" + name.replace(".", "-").replace("_", "-")
-
-
 def errors_from(exc: ma.ValidationError | DomainError) -> dict[str, list[str]]:
     """{dotted field name: [reasons]} from a schema's or a service's error."""
     if isinstance(exc, ma.ValidationError):

@@ -18,11 +18,8 @@ from flask import Response, render_template
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
-from hep.accounts import service as accounts
 from hep.accounts.models import Clinic, Patient
-from hep.audit import service as audit
 from hep.dbtypes import utcnow
-from hep.extensions import db
 from hep.figures import draw as figures
 from hep.library import safety
 from hep.programs import service as programs
@@ -49,10 +46,7 @@ class Handout:
 def load_handout(routine_id: int) -> Handout:
     """The routine (404 unless the caller's clinic's) and what its sheet shows; the read is audited."""
     actor, now = current_staff(), utcnow()
-    routine = programs.get_routine(actor, routine_id)
-    patient = accounts.get_patient(actor, routine.patient_id)
-    audit.record(actor, audit.READ, "routine_handout", now=now, patient_id=patient.user_id, resource_id=routine_id)
-    db.session.commit()
+    routine, patient = programs.read_handout(actor, routine_id, now=now)
     name = patient.user.name.strip()
     return Handout(
         clinic=actor.clinic,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import zoneinfo
-from datetime import timedelta
 from functools import cache
 from urllib.parse import urljoin
 from zoneinfo import ZoneInfo
@@ -12,26 +11,19 @@ import marshmallow as ma
 import segno
 from flask import current_app, flash, redirect, render_template, request, url_for
 from markupsafe import Markup
-from sqlalchemy import select
 
+from hep import overview
+from hep.accounts import reads as people
 from hep.accounts import service as accounts
 from hep.accounts.models import PHYSIOTHERAPIST, User
 from hep.accounts.schemas import PatientCreateSchema
-from hep.adherence import metrics, risk
-from hep.adherence import service as logs
-from hep.adherence.models import AdherenceLog
-from hep.audit import service as audit
+from hep.adherence import reads as adherence
 from hep.dbtypes import utcnow
 from hep.errors import DomainError, Invalid
-from hep.extensions import db
 from hep.library import safety
-from hep.programs import service as programs
 from hep.programs import templates
 from hep.reminders import consent
-from hep.reminders import service as reminders
-from hep.reminders.models import Reminder
-from hep.sessions import service as sessions
-from hep.sessions.models import SCHEDULED, NeedlingSession
+from hep.sessions.models import SCHEDULED
 from hep.web import bp, charts
 from hep.web.auth import current_staff
 from hep.web.forms import errors_from, text
@@ -42,12 +34,6 @@ HISTORY_DAYS = 56  # eight weeks on the heat map and the pain chart
 @cache
 def time_zones() -> tuple[str, ...]:
     return tuple(sorted(zoneinfo.available_timezones()))
-
-
-def physiotherapists(actor: User) -> list[User]:
-    """The clinic's active physiotherapists, by name (for choosers)."""
-    query = accounts.staff_query(actor).where(User.role == PHYSIOTHERAPIST, User.is_active.is_(True))
-    return list(db.session.scalars(query.order_by(User.name, User.id)))
 
 
 def chosen_physio(actor: User, physios: list[User]) -> int | None:
@@ -63,19 +49,15 @@ def chosen_physio(actor: User, physios: list[User]) -> int | None:
 def patients():
     """The physiotherapist's patients, the most at risk first with the reasons; or a search by name."""
     actor, now = current_staff(), utcnow()
-    physios = physiotherapists(actor)
+    physios = people.physiotherapists(actor)
     physio_id = chosen_physio(actor, physios)
     q = (request.args.get("q") or "").strip()[:100]
     found = None
     rows = []
     if q:
-        query = accounts.patients_query(actor, q=q).order_by(User.name, User.id).limit(50)
-        found = list(db.session.scalars(query))
-        audit.record(actor, audit.READ, "patient_list", now=now)
+        found = people.search_patients(actor, q, limit=50, now=now)
     elif physio_id is not None:
-        rows = risk.risk_list(actor, physio_id, now=now)
-        audit.record(actor, audit.READ, "risk_list", now=now)
-    db.session.commit()
+        rows = adherence.risk_list(actor, physio_id, now=now)
     names = {p.id: p.name for p in physios}
     return render_template(
         "web/patients.html", rows=rows, found=found, q=q, physios=physios, physio_id=physio_id, names=names
@@ -103,7 +85,7 @@ def activation_qr(code: str) -> Markup:
 def invite():
     """Invite a patient: they get an activation code (and a QR code) for the app."""
     actor = current_staff()
-    physios = physiotherapists(actor)
+    physios = people.physiotherapists(actor)
     form = request.form if request.method == "POST" else {}
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
@@ -159,33 +141,13 @@ def reinvite(patient_id: int):
 def patient(patient_id: int):
     """Everything about one patient: routine, adherence, pain, logs, sessions, reminders, consent."""
     actor, now = current_staff(), utcnow()
-    patient = accounts.read_patient(actor, patient_id, now=now)
-    routines = programs.list_routines(actor, patient_id, now=now)
-    active = [r for r in routines if r.archived_at is None]
-    today = programs.local_today(patient, now)
-    view = metrics.patient_view(patient_id, sorted(active, key=lambda r: r.id), today=today, days=HISTORY_DAYS)
-    audit.record(actor, audit.READ, "adherence", now=now, patient_id=patient_id)
-    recent = list(
-        db.session.scalars(
-            logs.logs_query(actor, patient_id).order_by(AdherenceLog.performed_at.desc(), AdherenceLog.id).limit(15)
-        )
-    )
-    audit.record(actor, audit.READ, "logs", now=now, patient_id=patient_id)
-    since = now - timedelta(days=HISTORY_DAYS)
-    all_sessions = list(
-        db.session.scalars(
-            sessions.patient_sessions(actor, patient_id)
-            .where(NeedlingSession.starts_at >= since)
-            .order_by(NeedlingSession.starts_at, NeedlingSession.id)
-        )
-    )
-    upcoming = [s for s in all_sessions if s.status == SCHEDULED and s.starts_at >= now]
-    past = [s for s in reversed(all_sessions) if s not in upcoming][:10]
-    sms = reminders.sms_status(actor, patient_id)
-    history = list(db.session.scalars(reminders.history(actor, patient_id).order_by(Reminder.id.desc()).limit(20)))
-    db.session.commit()
+    found = overview.patient_overview(actor, patient_id, days=HISTORY_DAYS, now=now)
+    patient, today, view = found.patient, found.today, found.view
+    active = [r for r in found.routines if r.archived_at is None]
+    upcoming = [s for s in found.sessions if s.status == SCHEDULED and s.starts_at >= now]
+    past = [s for s in reversed(found.sessions) if s not in upcoming][:10]
     zone = ZoneInfo(patient.timezone)
-    session_days = [s.starts_at.astimezone(zone).date() for s in all_sessions if s.status != "cancelled"]
+    session_days = [s.starts_at.astimezone(zone).date() for s in found.sessions if s.status != "cancelled"]
     return render_template(
         "web/patient.html",
         patient=patient,
@@ -194,16 +156,16 @@ def patient(patient_id: int):
             r.id: safety.for_exercises(item.exercise for phase in r.current.phases for item in phase.items)
             for r in active
         },
-        archived=[r for r in routines if r.archived_at is not None],
+        archived=[r for r in found.routines if r.archived_at is not None],
         view=view,
         heatmap=charts.heatmap(view["days"], today),
         pain=charts.pain_chart(view["days"], session_days),
         session_days=set(session_days),
-        recent=recent,
+        recent=found.recent,
         upcoming=upcoming,
         past=past,
-        sms=sms,
-        history=history,
+        sms=found.sms,
+        history=found.history,
         templates=templates.list_templates(actor),
         today=today,
         clinic_zone=actor.clinic.timezone,
@@ -230,11 +192,3 @@ def record_consent(patient_id: int):
     except DomainError as exc:
         flash(f"Could not change consent: {exc.detail}", "error")
     return redirect(url_for("web.patient", patient_id=patient_id, _anchor="texts"))
-
-
-def patient_names(actor: User, ids: set[int]) -> dict[int, str]:
-    """Names of patients of the caller's clinic, for lists whose rows the services already authorised."""
-    if not ids:
-        return {}
-    rows = db.session.execute(select(User.id, User.name).where(User.id.in_(ids), User.clinic_id == actor.clinic_id))
-    return dict(rows.all())

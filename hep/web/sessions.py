@@ -8,16 +8,15 @@ from zoneinfo import ZoneInfo
 
 from flask import flash, redirect, render_template, request, url_for
 
+from hep.accounts import reads as people
 from hep.accounts import service as accounts
-from hep.audit import service as audit
 from hep.dbtypes import utcnow
 from hep.errors import DomainError, Invalid
-from hep.extensions import db
 from hep.sessions import service as sessions
-from hep.sessions.models import CANCELLED, COMPLETED, NO_SHOW, NeedlingSession
+from hep.sessions.models import CANCELLED, COMPLETED, NO_SHOW
 from hep.web import bp
 from hep.web.auth import current_staff
-from hep.web.patients import chosen_physio, patient_names, physiotherapists
+from hep.web.patients import chosen_physio
 
 DURATIONS = (15, 20, 30, 45, 60, 90)
 
@@ -96,8 +95,7 @@ def session_page(session_id: int):
             else:
                 raise Invalid("action", "choose what to do with the session")
             sessions.change(actor, session_id, changes, now=utcnow())
-        except DomainError as exc:
-            db.session.rollback()
+        except DomainError as exc:  # the service changed nothing
             error = exc.detail
         else:
             flash(
@@ -129,14 +127,12 @@ def session_page(session_id: int):
 def sessions_list():
     """A physiotherapist's upcoming sessions (the caller's own by default)."""
     actor, now = current_staff(), utcnow()
-    physios = physiotherapists(actor)
+    physios = people.physiotherapists(actor)
     physio_id = chosen_physio(actor, physios)
     rows = []
     if physio_id is not None:
-        query = sessions.physio_sessions(actor, physio_id, upcoming_from=now)
-        rows = list(db.session.scalars(query.order_by(NeedlingSession.starts_at, NeedlingSession.id).limit(100)))
-        audit.read(actor, "session_list", now=now)
-    names = patient_names(actor, {s.patient_id for s in rows})
+        rows = sessions.upcoming_sessions(actor, physio_id, now=now, limit=100)
+    names = people.patient_names(actor, {s.patient_id for s in rows})
     return render_template(
         "web/sessions.html",
         rows=rows,

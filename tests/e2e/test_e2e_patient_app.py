@@ -26,13 +26,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
+from fakes.push import FakePushService
 from hep import config as settings
 from hep import create_app
 from hep.dbtypes import utcnow
 from hep.extensions import db
 from tests.conftest import app_settings, skip_or_fail
 from tests.e2e.test_e2e_web import CHROMIUM, CHROMIUM_ARGS, ROOT, SCREENSHOTS
-from tests.fake_push import FakePushService
 
 pytestmark = pytest.mark.slow
 
@@ -70,7 +70,7 @@ def live(sqlite_template, tmp_path_factory, push_service):
     from werkzeug.serving import make_server
 
     from hep.accounts import service as accounts
-    from hep.library.loader import load_library
+    from hep.content import load_shipped
     from hep.sessions.models import NeedlingSession
     from tests.factories import Factories, item, routine_body
 
@@ -85,7 +85,7 @@ def live(sqlite_template, tmp_path_factory, push_service):
     figures = _figures(app)
     now = utcnow()
     with app.app_context():
-        load_library(Path(app.config["EXERCISES_DIR"]), now=now)
+        load_shipped(Path(app.config["EXERCISES_DIR"]), now=now)
         make = Factories()
         clinic = make.clinic(name="Harbour Physio", timezone=ZONE)
         physio = make.physio(clinic, name="Dana Physio")

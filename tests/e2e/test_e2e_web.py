@@ -60,7 +60,7 @@ def live(sqlite_template, tmp_path_factory):
     from werkzeug.serving import make_server
 
     from hep import demo
-    from hep.library.loader import load_library
+    from hep.content import load_shipped
     from tests.factories import Factories
 
     path = tmp_path_factory.mktemp("e2e") / "hep.db"
@@ -70,7 +70,7 @@ def live(sqlite_template, tmp_path_factory):
     app = create_app(settings)
     assert app.config["SESSION_COOKIE_SECURE"] is True
     with app.app_context():
-        load_library(Path(app.config["EXERCISES_DIR"]), now=utcnow())
+        load_shipped(Path(app.config["EXERCISES_DIR"]), now=utcnow())
         logins = demo.seed(now=utcnow())
         make = Factories()
         outsider = make.patient(make.clinic(name="Another clinic"), name="Olga Outsider")

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 import pytest
 import sqlalchemy as sa
 
+from fakes.twilio import FakeTwilio
 from hep.extensions import db
 from hep.reminders import consent
 from hep.reminders.dispatch import Dispatcher
@@ -15,7 +16,6 @@ from hep.reminders.models import Reminder, ReminderSettings
 from hep.reminders.reconcile import Reconciler
 from hep.reminders.sms import TwilioBackend
 from tests.factories import item, routine_body
-from tests.fake_twilio import FakeTwilio
 from tests.reminders.helpers import FROM, SID, TOKEN
 
 

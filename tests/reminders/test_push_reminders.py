@@ -2,7 +2,7 @@
 
 The patient opts in with a tap (a subscription, then the push channel); the planner and the
 dispatcher then remind them by push instead of by text, one reminder per slot, through a fake push
-service that checks VAPID and decrypts each message (tests/fake_push.py).
+service that checks VAPID and decrypts each message (fakes/push.py).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 import time_machine
 
+from fakes.push import FakePushService
 from hep import config as settings
 from hep.extensions import db
 from hep.push.models import PushSubscription
@@ -23,7 +24,6 @@ from hep.reminders.planner import plan
 from hep.reminders.states import Status
 from hep.wording import HEALTH_WORDS
 from tests.factories import item, routine_body
-from tests.fake_push import FakePushService
 from tests.reminders.helpers import TOKEN, rows, texts
 
 MORNING = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)  # Europe/London is on UTC in November

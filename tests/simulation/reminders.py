@@ -41,6 +41,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 import time_machine
 
+from fakes.twilio import FakeTwilio
 from hep.accounts import service as accounts
 from hep.accounts.models import Patient, User
 from hep.adherence import service as adherence
@@ -62,7 +63,6 @@ from hep.sessions import service as sessions
 from hep.sessions.models import CANCELLED, COMPLETED, NO_SHOW, SCHEDULED
 from hep.wording import HEALTH_WORDS
 from tests.factories import Factories, item, routine_body
-from tests.fake_twilio import FakeTwilio
 
 SID, TOKEN, SENDER = "AC" + "5" * 32, "simulation-token", "+15005550006"
 ZONES = (

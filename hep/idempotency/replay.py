@@ -16,10 +16,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from hep.accounts.auth import current_user
-from hep.adherence.models import IdempotencyRecord
 from hep.dbtypes import utcnow
 from hep.errors import Invalid
 from hep.extensions import db
+from hep.idempotency.models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
 

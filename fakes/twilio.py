@@ -1,4 +1,4 @@
-"""A fake Twilio REST server on 127.0.0.1 for tests: messages, faults, signed status callbacks and inbound SMS.
+"""A fake Twilio REST API on 127.0.0.1 for tests and benchmarks: messages, faults, signed callbacks, inbound SMS.
 
     with FakeTwilio() as server:
         backend = TwilioBackend(server.account_sid, server.auth_token, from_number="+15005550006",
