@@ -136,6 +136,19 @@ def test_idle_timeout_signs_out_and_revokes(app, client, make):
     assert family.revoked_reason == "web-idle"
 
 
+def test_requests_within_a_minute_leave_the_session_cookie_alone(client, make):
+    """A slow image response must not overwrite a newer cookie (a flash set by a form post meanwhile)."""
+    physio = make.physio()
+    start = datetime.now(UTC)
+    web_sign_in(client, physio, now=start)
+    with time_machine.travel(start + timedelta(seconds=30), tick=False):
+        quiet = client.get("/patients")
+    assert quiet.status_code == 200 and not quiet.headers.getlist("Set-Cookie")
+    with time_machine.travel(start + timedelta(seconds=90), tick=False):
+        moved = client.get("/patients")
+    assert moved.status_code == 200 and session_cookie(moved)  # the idle clock moved on
+
+
 def test_password_change_and_deactivation_end_web_sessions(client, make):
     from hep.accounts import tokens
 

@@ -68,6 +68,9 @@ def _web_ttl() -> accounts.TokenSettings:
     return accounts.TokenSettings(access_ttl=current_app.config["WEB_SESSION_HOURS"] * 3600, refresh_ttl=0)
 
 
+SEEN_RESOLUTION = 60  # seconds: how often the idle clock of a web session is moved forward
+
+
 def _idle_seconds() -> int:
     return current_app.config["WEB_IDLE_MINUTES"] * 60
 
@@ -92,7 +95,11 @@ def _load_user(now: datetime) -> User | None:
         _forget("The web app is for clinic staff. Patients use the HEP app on their phone.")
         return None
     g.web_family_id = family_id
-    session["seen"] = int(now.timestamp())
+    # The idle clock moves at most once a minute. Touching the session cookie on every request would
+    # let a slow image response, sent with the cookie its request carried, overwrite a newer cookie
+    # (a flash message set by the form post that overtook it).
+    if now.timestamp() - seen >= SEEN_RESOLUTION:
+        session["seen"] = int(now.timestamp())
     return user
 
 
