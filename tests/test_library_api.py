@@ -87,6 +87,21 @@ def test_cursor_pagination_walks_every_item_once_in_name_order(client, make, hea
     assert seen == sorted(seen) and len(seen) == 7
 
 
+def test_a_search_result_says_what_the_exercise_says(client, make, headers, physio):
+    make.exercise(
+        slug="ex-tagged",
+        body_regions=["upper-back", "neck"],
+        conditions=["neck-pain", "tension-headache"],
+        equipment=["towel", "chair"],
+    )
+    make.exercise(slug="ex-clinic", clinic=physio.clinic, body_regions=["shoulder"], equipment=[])
+    results = {item["slug"]: item for item in client.get("/api/v1/exercises?limit=100", headers=headers).json["items"]}
+    for slug in ("ex-tagged", "ex-clinic"):
+        detail = client.get(f"/api/v1/exercises/{slug}", headers=headers).json
+        assert results[slug] == {key: detail[key] for key in results[slug]}  # tags in their written order too
+    assert results["ex-tagged"]["equipment"] == ["towel", "chair"] and results["ex-clinic"]["owner"] == "clinic"
+
+
 def test_page_size_is_capped(client, headers):
     response = client.get("/api/v1/exercises?limit=101", headers=headers)
     assert response.status_code == 422
