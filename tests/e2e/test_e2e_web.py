@@ -124,6 +124,7 @@ def test_a_physiotherapists_day(live, browser):
     expect(page).to_have_url(re.compile(r"/login\?next="))
     labelled(page)
     shot(page, "01-sign-in")
+    expect(page.get_by_label("E-mail address or mobile number")).to_be_focused()  # autofocus, then type
     page.keyboard.type("physio@demo.hep.test")
     page.keyboard.press("Tab")
     page.keyboard.type("demo-physio-pass")
@@ -222,10 +223,10 @@ def test_the_library_shows_animated_figures(live, browser):
     page = context.new_page()
     page.set_default_timeout(15_000)
     page.goto(f"{base}/patients")
-    page.keyboard.type("physio@demo.hep.test")
-    page.keyboard.press("Tab")
-    page.keyboard.type("demo-physio-pass")
-    page.keyboard.press("Enter")
+    # Fill the fields by their labels (typing into the focused field could start before the focus lands).
+    page.get_by_label("E-mail address or mobile number").fill("physio@demo.hep.test")
+    page.get_by_label("Password").fill("demo-physio-pass")
+    page.get_by_label("Password").press("Enter")
     page.wait_for_url(f"{base}/patients")
     page.goto(f"{base}/library?q=neck+side-bends")
     figure = page.locator("picture.figure img").first

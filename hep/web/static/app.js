@@ -50,6 +50,8 @@
     }, 250);
 
     input.addEventListener("input", run);
+    // Words typed before this script ran (a slow load) get their results too.
+    if (input.value !== input.defaultValue) { run(); }
     input.addEventListener("keydown", function (event) {
       if (event.key === "Enter") { event.preventDefault(); run(); }
     });
