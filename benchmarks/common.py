@@ -343,13 +343,21 @@ def gunicorn(url: str, workdir: Path, say: Callable[[str], None], workers: int =
         say(f"gunicorn ({workers} workers) serving on 127.0.0.1:{port}")
         yield Server(("127.0.0.1", port), proc.pid)
     finally:
-        proc.send_signal(signal.SIGTERM)
+        stop([proc])
+        say("gunicorn stopped")
+
+
+def stop(procs: list[subprocess.Popen], timeout: float = 15) -> None:
+    """SIGTERM every process still running, then wait for each; kill one that does not end in `timeout`."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    for proc in procs:
         try:
-            proc.wait(timeout=15)
+            proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-        say("gunicorn stopped")
 
 
 def _wait_live(proc: subprocess.Popen, port: int, log_path: Path, timeout: float = 30) -> None:

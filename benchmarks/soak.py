@@ -20,7 +20,6 @@ import os
 import platform
 import random
 import secrets
-import signal
 import subprocess
 import sys
 import tempfile
@@ -56,6 +55,7 @@ from benchmarks.common import (
     gunicorn,
     memory,
     progress,
+    stop,
     throwaway_database,
     versions,
     write_section,
@@ -1029,15 +1029,7 @@ def schedulers(url: str, fake: FakeTwilio, workdir: Path, count: int = 2) -> Ite
         say(f"{count} scheduler processes started (pids {', '.join(str(p.pid) for p in procs)})")
         yield procs
     finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop(procs)
         say("schedulers stopped")
 
 

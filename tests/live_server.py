@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import shutil
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from flask import Flask
 from werkzeug.serving import make_server
+
+from hep import create_app
+from tests.conftest import app_settings
 
 
 @contextmanager
@@ -21,3 +26,13 @@ def serving(app: Flask) -> Iterator[str]:
     finally:
         server.shutdown()
         thread.join(10)
+
+
+def production_app(sqlite_template: Path, folder: Path, **overrides) -> Flask:
+    """An app on its own copy of the migrated test database, configured as in production (errors render
+    as users see them: no TESTING)."""
+    path = folder / "hep.db"
+    shutil.copy(sqlite_template, path)
+    settings = app_settings(f"sqlite:///{path}", **overrides)
+    settings.pop("TESTING")
+    return create_app(settings)

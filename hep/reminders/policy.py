@@ -276,11 +276,6 @@ def channel_for(kind: str, contact: Contact | None) -> str:
     return SMS
 
 
-def reachable(contact: Contact | None) -> bool:
-    """Whether any reminder may reach the patient (the planner plans only for those)."""
-    return _consent_refusal(contact) is None or (contact is not None and contact.push and contact.active)
-
-
 def _push_refusal(contact: Contact) -> str | None:
     return None if contact.active else "patient deactivated"
 

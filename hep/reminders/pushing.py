@@ -52,11 +52,13 @@ def record(deliveries: Iterable[tuple[int, PushResult]], *, now: datetime) -> st
     Sent to any browser: sent. Otherwise a busy or unreachable push service: try again later; every
     subscription gone: the patient falls back to texts; else refused for good.
     """
+    deliveries = list(deliveries)
+    ids = [subscription_id for subscription_id, _result in deliveries]
+    subscriptions = {s.id: s for s in db.session.scalars(select(PushSubscription).where(PushSubscription.id.in_(ids)))}
     results = []
     for subscription_id, result in deliveries:
-        subscription = db.session.get(PushSubscription, subscription_id)
-        if subscription is not None:
-            record_result(subscription, result, now=now)
+        if subscription_id in subscriptions:
+            record_result(subscriptions[subscription_id], result, now=now)
         results.append(result.status)
     if SENT in results:
         return SOME_SENT

@@ -7,15 +7,13 @@ its Content-Security-Policy (a violation would show in the console), with HEP's 
 from __future__ import annotations
 
 import json
-import shutil
 import urllib.request
 
 import pytest
 
-from hep import create_app
-from tests.conftest import app_settings, skip_or_fail
+from tests.conftest import skip_or_fail
 from tests.e2e.test_e2e_web import CHROMIUM, CHROMIUM_ARGS
-from tests.live_server import serving
+from tests.live_server import production_app, serving
 
 pytestmark = pytest.mark.slow
 
@@ -24,11 +22,7 @@ pytestmark = pytest.mark.slow
 def base(sqlite_template, tmp_path_factory):
     if not CHROMIUM.exists():
         skip_or_fail(f"{CHROMIUM} is missing: run `python3 tasks.py test`, which installs Debian's chromium")
-    path = tmp_path_factory.mktemp("docs") / "hep.db"
-    shutil.copy(sqlite_template, path)
-    settings = app_settings(f"sqlite:///{path}")
-    settings.pop("TESTING")
-    with serving(create_app(settings)) as url:
+    with serving(production_app(sqlite_template, tmp_path_factory.mktemp("docs"))) as url:
         yield url
 
 

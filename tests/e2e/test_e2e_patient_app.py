@@ -16,8 +16,6 @@ from __future__ import annotations
 import gzip
 import json
 import re
-import shutil
-import threading
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -28,11 +26,11 @@ from sqlalchemy import select
 
 from fakes.push import FakePushService
 from hep import config as settings
-from hep import create_app
 from hep.dbtypes import utcnow
 from hep.extensions import db
-from tests.conftest import app_settings, skip_or_fail
+from tests.conftest import skip_or_fail
 from tests.e2e.test_e2e_web import CHROMIUM, CHROMIUM_ARGS, ROOT, SCREENSHOTS
+from tests.live_server import production_app, serving
 
 pytestmark = pytest.mark.slow
 
@@ -67,21 +65,16 @@ def live(sqlite_template, tmp_path_factory, push_service):
     """The app on a real server, with the library, a clinic, a physiotherapist and an invited patient."""
     if not CHROMIUM.exists():
         skip_or_fail(f"{CHROMIUM} is missing: run `python3 tasks.py test`, which installs Debian's chromium")
-    from werkzeug.serving import make_server
-
     from hep.accounts import service as accounts
     from hep.content import load_shipped
     from hep.sessions.models import NeedlingSession
     from tests.factories import Factories, item, routine_body
 
-    path = tmp_path_factory.mktemp("e2e-app") / "hep.db"
-    shutil.copy(sqlite_template, path)
-    config = app_settings(
-        f"sqlite:///{path}",
+    app = production_app(
+        sqlite_template,
+        tmp_path_factory.mktemp("e2e-app"),
         PUSH_ENDPOINT_HOSTS=("127.0.0.1", *settings.PUSH_SERVICE_HOSTS.split(",")),
     )
-    config.pop("TESTING")
-    app = create_app(config)
     figures = _figures(app)
     now = utcnow()
     with app.app_context():
@@ -141,12 +134,8 @@ def live(sqlite_template, tmp_path_factory, push_service):
             "figures": figures,
         }
         db.session.remove()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}", info, app
-    server.shutdown()
-    thread.join(10)
+    with serving(app) as base:
+        yield base, info, app
     with app.app_context():
         db.engine.dispose()
 

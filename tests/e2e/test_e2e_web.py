@@ -14,8 +14,6 @@ from __future__ import annotations
 import io
 import os
 import re
-import shutil
-import threading
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -23,10 +21,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from pypdf import PdfReader
 
-from hep import create_app
 from hep.dbtypes import utcnow
 from hep.extensions import db
-from tests.conftest import app_settings, skip_or_fail
+from tests.conftest import skip_or_fail
+from tests.live_server import production_app, serving
 
 pytestmark = pytest.mark.slow
 
@@ -57,17 +55,11 @@ def live(sqlite_template, tmp_path_factory):
     """The app on a real server, with the library, the demo clinic and an outsider clinic."""
     if not CHROMIUM.exists():
         skip_or_fail(f"{CHROMIUM} is missing: run `python3 tasks.py test`, which installs Debian's chromium")
-    from werkzeug.serving import make_server
-
     from hep import demo
     from hep.content import load_shipped
     from tests.factories import Factories
 
-    path = tmp_path_factory.mktemp("e2e") / "hep.db"
-    shutil.copy(sqlite_template, path)
-    settings = app_settings(f"sqlite:///{path}")
-    settings.pop("TESTING")  # errors render as they do in production
-    app = create_app(settings)
+    app = production_app(sqlite_template, tmp_path_factory.mktemp("e2e"))
     assert app.config["SESSION_COOKIE_SECURE"] is True
     with app.app_context():
         load_shipped(Path(app.config["EXERCISES_DIR"]), now=utcnow())
@@ -76,12 +68,8 @@ def live(sqlite_template, tmp_path_factory):
         outsider = make.patient(make.clinic(name="Another clinic"), name="Olga Outsider")
         info = {"logins": logins, "outsider_id": outsider.id, "clinic_zone": "America/Vancouver"}
         db.session.remove()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}", info
-    server.shutdown()
-    thread.join(10)
+    with serving(app) as base:
+        yield base, info
     with app.app_context():
         db.engine.dispose()
 
