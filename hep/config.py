@@ -117,6 +117,9 @@ def load(instance_path: str) -> dict:
         "REMINDER_LEASE_SECONDS": _int("HEP_REMINDER_LEASE_SECONDS", 120),
         # An interrupted send not found at the provider is looked up again this much later before a resend.
         "RECONCILE_RECHECK_SECONDS": _int("HEP_RECONCILE_RECHECK_SECONDS", 60),
+        # The periodic plan is cut into this many slices of patients, which scheduler processes share.
+        "PLAN_SLICES": _int("HEP_PLAN_SLICES", 16),
+        "PLAN_SLICE_LEASE_SECONDS": _int("HEP_PLAN_SLICE_LEASE_SECONDS", 300),
         # Tests only: stop a scheduler at a point of dispatch (before-send, after-send) so it can be killed there.
         "TEST_PAUSE_AT": env.get("HEP_TEST_PAUSE_AT"),
         "TEST_PAUSE_MARKER": env.get("HEP_TEST_PAUSE_MARKER"),

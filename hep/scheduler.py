@@ -20,7 +20,7 @@ import os
 import socket
 from collections import Counter
 from collections.abc import Callable, Mapping
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask, current_app
@@ -31,12 +31,14 @@ from hep.extensions import db
 from hep.idempotency.models import IdempotencyRecord
 from hep.reminders.dispatch import dispatcher_from_app
 from hep.reminders.models import EarlyStatus, Heartbeat
-from hep.reminders.planner import plan
 from hep.reminders.reconcile import reconciler_from_app
 from hep.reminders.sender import Throttle, throttle_from_config
+from hep.reminders.slices import plan_share
 from hep.reminders.sms import SmsBackend, backend_from_config
 
 log = logging.getLogger("hep.scheduler")
+PLAN_EVERY = 600  # seconds: the plan runs at start, then on the clock's ten minutes (…:00, …:10, …)
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)  # where the plan's ten minutes are counted from
 
 
 def _owner() -> str:
@@ -55,10 +57,20 @@ def quiet_apscheduler(verbose: bool = False) -> None:
 
 
 def plan_job() -> None:
-    """Keep the reminder rows for the next day or so in line with the rules."""
-    changed = plan(utcnow())
-    if changed:
-        log.info("planned: %d reminders added or moved", changed)
+    """Keep the reminder rows for the next day or so in line with the rules: this process's share of it,
+    slice by slice, beside any other scheduler process planning at the same moment."""
+    config = current_app.config
+    share = plan_share(
+        _owner(),
+        utcnow,
+        slices=config["PLAN_SLICES"],
+        fresh_seconds=PLAN_EVERY / 2,
+        lease_seconds=config["PLAN_SLICE_LEASE_SECONDS"],
+    )
+    if share.changed:
+        log.info(
+            "planned: %d reminders added or moved (%d of %d slices)", share.changed, share.slices, config["PLAN_SLICES"]
+        )
 
 
 def dispatch_job(backend: SmsBackend, throttle: Throttle) -> None:
@@ -108,7 +120,7 @@ def housekeeping_job() -> None:
 def jobs(backend: SmsBackend, throttle: Throttle) -> list[tuple[str, Callable[[], None], int]]:
     """(name, function, every N seconds): the whole schedule."""
     return [
-        ("plan", plan_job, 600),
+        ("plan", plan_job, PLAN_EVERY),
         ("reconcile", lambda: reconcile_job(backend), 60),
         ("dispatch", lambda: dispatch_job(backend, throttle), 15),
         ("housekeeping", housekeeping_job, 3600),
@@ -138,8 +150,15 @@ def run(app: Flask, *, once: bool = False, verbose: bool = False) -> None:
         quiet_apscheduler(verbose)
         scheduler = BlockingScheduler(timezone="UTC")
         for name, job, every in jobs(backend, throttle):
+            if name == "plan":
+                # At start, then on the clock (an interval's later runs count from its first one, so the
+                # first run is a job of its own): every process plans at the same moment and they share it.
+                scheduler.add_job(in_app(job), "date", run_date=utcnow(), id="plan-at-start")
+                when = {"start_date": EPOCH}
+            else:
+                when = {"next_run_time": utcnow()}
             scheduler.add_job(
-                in_app(job), "interval", seconds=every, id=name, max_instances=1, coalesce=True, next_run_time=utcnow()
+                in_app(job), "interval", seconds=every, id=name, max_instances=1, coalesce=True, **when
             )
         log.info("scheduler %s starting: %s", _owner(), ", ".join(name for name, _, _ in jobs(backend, throttle)))
         scheduler.start()

@@ -20,9 +20,9 @@ from __future__ import annotations
 import os
 import random
 import time as clock
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import cache
@@ -133,25 +133,36 @@ class Dispatcher:
     def run_once(self, now_fn=utcnow) -> Counter:
         """Claim one batch and work through it; return how each ended.
 
-        The batch goes out in rounds of `concurrency` reminders: a round is checked against the rules in
-        force and moved to `sending` on this thread (a few queries, one commit), so its attempts are on
-        record before the provider hears of them; then its provider calls go out at once from the
-        sending threads, and their results are recorded here as they come back. A round is committed as
-        `sending` only just before it is sent, so a reminder never sits in `sending` for long without
-        its call under way (reconcile would take it for lost).
+        Up to `concurrency` provider calls are in flight at once. Reminders are checked against the rules
+        in force and moved to `sending` on this thread, a round at a time (a few queries, one commit), so
+        their attempts are on record before the provider hears of them; then their calls go out from the
+        sending threads, and results are recorded here as they come back. The rounds are pipelined: once
+        half the calls in flight have come back, the next round is checked and committed while the rest
+        are still out, so the provider's latency is not waited for between rounds. A round is committed
+        as `sending` only just before its calls start, so a reminder never sits in `sending` for long
+        without its call under way (reconcile would take it for lost); and the cap checks of a round
+        count the rounds still in flight (`sending` has gone out).
         """
         outcome: Counter = Counter()
         renewed = now_fn()
-        claimed = self.claim(renewed)
+        waiting = deque(self.claim(renewed))
         size = max(1, self.concurrency)
-        for start in range(0, len(claimed), size):
-            if (now_fn() - renewed).total_seconds() > self.lease_seconds / 3:
-                renewed = now_fn()
-                self._renew(renewed)
-            ready, ended = self._prepare(claimed[start : start + size], now_fn())
-            outcome.update(ended)
-            db.session.commit()  # this round's attempts are on record before the provider hears of them
-            outcome.update(self._send_round(ready, now_fn))
+        in_flight: dict[Future, int] = {}
+        while waiting or in_flight:
+            if waiting and len(in_flight) <= size // 2:
+                if (now_fn() - renewed).total_seconds() > self.lease_seconds / 3:
+                    renewed = now_fn()
+                    self._renew(renewed)
+                round_ids = [waiting.popleft() for _ in range(min(size - len(in_flight), len(waiting)))]
+                ready, ended = self._prepare(round_ids, now_fn())
+                outcome.update(ended)
+                db.session.commit()  # this round's attempts are on record before the provider hears of them
+                started = now_fn()
+                for reminder_id, outgoing in ready:
+                    in_flight[self._call(outgoing, started)] = reminder_id
+                continue
+            done, _running = wait(in_flight, return_when=FIRST_COMPLETED)
+            outcome.update(self._record([(in_flight.pop(call), call.result()) for call in done], now_fn))
         return outcome
 
     def send(self, reminder_id: int, now_fn=utcnow) -> str:
@@ -170,20 +181,15 @@ class Dispatcher:
             self._pool.shutdown(wait=True)
             self._pool = None
 
-    def _send_round(self, ready: list[tuple[int, Outgoing]], now_fn) -> Counter:
-        outcome: Counter = Counter()
-        if self.concurrency <= 1 or len(ready) <= 1:
-            for reminder_id, outgoing in ready:
-                outcome.update(self._record([(reminder_id, self.sender.call(outgoing, now_fn()))], now_fn))
-            return outcome
+    def _call(self, outgoing: Outgoing, started: datetime) -> Future:
+        """Start one provider call: on a sending thread, or here when calls go one at a time."""
+        if self.concurrency <= 1:
+            result: Future = Future()
+            result.set_result(self.sender.call(outgoing, started))
+            return result
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="sms-send")
-        started = now_fn()
-        pending = {self._pool.submit(self.sender.call, out, started): rid for rid, out in ready}
-        while pending:
-            done, _running = wait(pending, return_when=FIRST_COMPLETED)
-            outcome.update(self._record([(pending.pop(call), call.result()) for call in done], now_fn))
-        return outcome
+        return self._pool.submit(self.sender.call, outgoing, started)
 
     def _renew(self, now: datetime) -> None:
         """Keep this process's unexpired claims alive while it works through a long batch."""

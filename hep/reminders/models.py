@@ -121,6 +121,21 @@ class Heartbeat(db.Model):
     beat_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class PlanSlice(db.Model):
+    """One slice of the patients (user_id modulo `slices`) for the periodic plan: which scheduler process
+    is planning it now (under a lease) and when it was last planned, so several processes share a plan
+    run instead of each repeating all of it."""
+
+    __tablename__ = "plan_slices"
+
+    slices: Mapped[int] = mapped_column(Integer, primary_key=True)  # how many the patients are cut into
+    slice: Mapped[int] = mapped_column(Integer, primary_key=True)  # this one: user_id % slices
+    lease_owner: Mapped[str | None] = mapped_column(String(80))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    planned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    planned_by: Mapped[str | None] = mapped_column(String(80))
+
+
 class EarlyStatus(db.Model):
     """A delivery report that arrived before its reminder's SID was recorded (the provider can call back
     while the dispatcher is still waiting for the same call to return); applied once the SID is known."""

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from functools import cache
 
-from sqlalchemy import Row, Select, TextClause, bindparam, or_, select, text
+from sqlalchemy import Row, Select, TextClause, and_, bindparam, or_, select, text
 from sqlalchemy.dialects import sqlite
 
 from hep.accounts.models import Patient, User
@@ -62,14 +62,24 @@ def _contacts(patient_ids: Sequence[int] | None, where, batch: int) -> Iterator[
 
 
 def plan(
-    now: datetime, *, patient_ids: Sequence[int] | None = None, clinic_id: int | None = None, batch: int = 500
+    now: datetime,
+    *,
+    patient_ids: Sequence[int] | None = None,
+    clinic_id: int | None = None,
+    part: tuple[int, int] | None = None,
+    batch: int = 500,
 ) -> int:
-    """Bring the reminder rows of these patients (default: everyone reachable) in line with the rules;
-    return how many rows were added or moved. Commits once per batch."""
+    """Bring the reminder rows of these patients (default: everyone reachable; `part` (n, of): only those
+    whose user_id % of == n) in line with the rules; return how many rows were added or moved. Commits
+    once per batch."""
     changed = 0
     rules: dict[int, policy.Rules] = {}
     seen: set[int] = set()
     where = User.clinic_id == clinic_id if clinic_id is not None else None
+    if part is not None:
+        number, of = part
+        in_part = Patient.user_id % of == number
+        where = in_part if where is None else and_(where, in_part)
     for rows in _contacts(patient_ids, where, batch):
         ids = [row.user_id for row in rows]
         seen.update(ids)
