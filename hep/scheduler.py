@@ -79,11 +79,7 @@ def dispatch_job(backend: SmsBackend, throttle: Throttle) -> None:
     dispatcher = dispatcher_from_app(backend, owner, throttle)
     total: Counter = Counter()
     try:
-        while True:
-            outcome = dispatcher.run_once()
-            total.update(outcome)
-            if sum(outcome.values()) < dispatcher.batch:
-                break
+        total.update(dispatcher.run_once())  # batch after batch, until nothing more is due
     finally:
         dispatcher.close()
         if total:  # one line for the whole run, however many batches it took

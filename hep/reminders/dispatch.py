@@ -131,7 +131,8 @@ class Dispatcher:
         return list(claimed)
 
     def run_once(self, now_fn=utcnow) -> Counter:
-        """Claim one batch and work through it; return how each ended.
+        """Claim due reminders a batch at a time and work through them until a claim comes back short;
+        return how each ended.
 
         Up to `concurrency` provider calls are in flight at once. Reminders are checked against the rules
         in force and moved to `sending` on this thread, a round at a time (a few queries, one commit), so
@@ -146,9 +147,15 @@ class Dispatcher:
         outcome: Counter = Counter()
         renewed = now_fn()
         waiting = deque(self.claim(renewed))
+        more = len(waiting) == self.batch  # a full claim: more may be due
         size = max(1, self.concurrency)
         in_flight: dict[Future, int] = {}
-        while waiting or in_flight:
+        while waiting or in_flight or more:
+            if not waiting and more and len(in_flight) <= size // 2:
+                # The next batch is claimed while the last calls of this one are still out.
+                waiting.extend(self.claim(now_fn()))
+                more = len(waiting) == self.batch
+                continue
             if waiting and len(in_flight) <= size // 2:
                 if (now_fn() - renewed).total_seconds() > self.lease_seconds / 3:
                     renewed = now_fn()

@@ -37,7 +37,7 @@ def _claim_statement(dialect_name: str) -> Update:
     due = (
         select(PlanSlice.slice)
         .where(
-            PlanSlice.slices == bindparam("slices"),
+            PlanSlice.slices == bindparam("cut"),
             or_(PlanSlice.planned_at.is_(None), PlanSlice.planned_at <= bindparam("fresh_since")),
             or_(PlanSlice.lease_expires_at.is_(None), PlanSlice.lease_expires_at <= bindparam("now")),
         )
@@ -48,8 +48,8 @@ def _claim_statement(dialect_name: str) -> Update:
         due = due.with_for_update(skip_locked=True)
     return (
         update(PlanSlice)
-        .where(PlanSlice.slices == bindparam("slices"), PlanSlice.slice == due.scalar_subquery())
-        .values(lease_owner=bindparam("owner"), lease_expires_at=bindparam("lease"))
+        .where(PlanSlice.slices == bindparam("cut"), PlanSlice.slice == due.scalar_subquery())
+        .values(lease_owner=bindparam("holder"), lease_expires_at=bindparam("until"))
         .returning(PlanSlice.slice)
         .execution_options(synchronize_session=False)
     )
@@ -66,11 +66,11 @@ def ensure_slices(slices: int) -> None:
 def claim_slice(owner: str, now: datetime, *, slices: int, fresh_seconds: float, lease_seconds: float) -> int | None:
     """Take one slice that is due and nobody holds, under a lease; None when none is left. Commits."""
     params = {
-        "slices": slices,
-        "owner": owner,
+        "cut": slices,
+        "holder": owner,
         "now": now,
         "fresh_since": now - timedelta(seconds=fresh_seconds),
-        "lease": now + timedelta(seconds=lease_seconds),
+        "until": now + timedelta(seconds=lease_seconds),
     }
     taken = db.session.execute(_claim_statement(db.engine.dialect.name), params).scalar()
     db.session.commit()
