@@ -81,6 +81,7 @@ PARTS = ("planning", "claims", "sends", "alternative")
 SEND_BATCH = 50  # the dispatcher's default batch (HEP_REMINDER_BATCH)
 LATENCY = 0.15  # seconds the fake Twilio waits before answering
 MAX_PER_SECOND = 250.0  # the configured cap (HEP_SMS_MAX_PER_SECOND): above the 200 msg/s target
+SLICES, SHARERS = 16, 2  # the plan split: HEP_PLAN_SLICES, and how many scheduler processes share it
 CONCURRENCY = 48  # HEP_SMS_CONCURRENCY: calls in flight; 200 msg/s x 0.15 s needs 30
 SID, TOKEN, FROM = "AC" + "5" * 32, "bench-token", "+15005550006"
 PACKAGES = ("Flask", "SQLAlchemy", "psycopg", "Flask-Migrate", "APScheduler", "twilio", "requests", "pyinstrument")
@@ -187,6 +188,16 @@ def _child_work(kind: str, payload: dict) -> Callable[[], dict]:
             return {"rows": rows}
 
         return planning
+    if kind == "plan_share":
+        from hep.reminders.slices import plan_share
+
+        now = datetime.fromisoformat(payload["now"])
+
+        def sharing() -> dict:
+            share = plan_share(payload["owner"], lambda: now, slices=SLICES, fresh_seconds=300, lease_seconds=300)
+            return {"rows": share.changed, "slices": share.slices}
+
+        return sharing
     if kind == "claim":
         dispatcher = Dispatcher(backend=None, owner=payload["owner"], batch=payload["batch"])
 
@@ -452,6 +463,10 @@ class Bench:
         with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(sa.text(f"VACUUM ANALYZE {', '.join(tables)}" if tables else "VACUUM ANALYZE"))
 
+    def empty_plan_slices(self) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(sa.text("DELETE FROM plan_slices"))
+
     def empty_reminders(self) -> None:
         with self.engine.begin() as conn:
             conn.execute(sa.text("TRUNCATE reminders"))
@@ -686,7 +701,7 @@ def bare_insert(bench: Bench, count: int, now: datetime) -> float:
 
 def part_planning(bench: Bench, args: argparse.Namespace, now: datetime, workdir: Path) -> Part:
     part = Part(f"1. Planning: `plan(now)` for {args.patients:,} patients")
-    plans, bare = [], []
+    plans, bare, split = [], [], []
     with measured_part(part, bench.name):
         for run in range(args.runs):
             bench.empty_reminders()
@@ -699,7 +714,24 @@ def part_planning(bench: Bench, args: argparse.Namespace, now: datetime, workdir
             bench.empty_reminders()
             bare.append(bare_insert(bench, max(1, result["rows"]), now))
             say(f"bare insert run {run + 1}/{args.runs}: {bare[-1]:,.0f} rows/s")
+            bench.empty_reminders()
+            bench.empty_plan_slices()
+            owners = [{"now": now.isoformat(), "owner": f"bench-planner-{n}"} for n in range(SHARERS)]
+            shares = run_children(bench.url, "plan_share", owners)
+            split.append(
+                {
+                    "seconds": max(r["ended_at"] for r in shares) - min(r["started_at"] for r in shares),
+                    "rows": sum(r["rows"] for r in shares),
+                    "slices": [r["slices"] for r in shares],
+                    "maxrss_kb": max(r["maxrss_kb"] for r in shares),
+                }
+            )
+            say(
+                f"split plan run {run + 1}/{args.runs}: {split[-1]['rows']:,} rows in {split[-1]['seconds']:.1f} s"
+                f" by {SHARERS} processes (slices {split[-1]['slices']})"
+            )
         bench.empty_reminders()
+        bench.empty_plan_slices()
     seconds = [r["seconds"] for r in plans]
     rows = [r["rows"] for r in plans]
     rates = [r["rows"] / r["seconds"] for r in plans]
@@ -707,7 +739,10 @@ def part_planning(bench: Bench, args: argparse.Namespace, now: datetime, workdir
     before = [r["rss_before_kb"] / 1024 for r in plans]
     limit = PLAN_SECONDS_PER_100K * args.patients / 100_000
     scaled = "" if args.patients == 100_000 else f" (20 s per 100,000, scaled to {args.patients:,})"
+    split_seconds = [r["seconds"] for r in split]
     time_met = statistics.median(seconds) <= limit
+    if split and any(r["rows"] != rows[0] for r in split):
+        raise RuntimeError(f"split planning wrote {[r['rows'] for r in split]} rows, one process {rows[0]}")
     memory_met = statistics.median(peak) <= PLAN_MB
     part.rows = [
         Row(
@@ -715,6 +750,22 @@ def part_planning(bench: Bench, args: argparse.Namespace, now: datetime, workdir
             show(seconds, "s"),
             target=f"<= {limit:g} s{scaled}",
             met=verdict(time_met),
+        ),
+        Row(
+            f"planning split across {SHARERS} scheduler processes ({SLICES} plan slices): wall time",
+            show(split_seconds, "s"),
+            f"one process: {show(seconds, 's')}",
+            show(ratios(split_seconds, seconds), digits=3),
+            target=f"<= {limit:g} s{scaled}",
+            met=verdict(statistics.median(split_seconds) <= limit),
+        ),
+        Row(
+            "planning split: slices taken by each process, run by run",
+            "; ".join(str(r["slices"]) for r in split),
+        ),
+        Row(
+            f"planning split: peak RSS of the largest of the {SHARERS} processes",
+            show([r["maxrss_kb"] / 1024 for r in split], "MB"),
         ),
         Row("planning: rows planned", show(rows, "rows", 0)),
         Row(

@@ -153,9 +153,7 @@ def run(app: Flask, *, once: bool = False, verbose: bool = False) -> None:
                 when = {"start_date": EPOCH}
             else:
                 when = {"next_run_time": utcnow()}
-            scheduler.add_job(
-                in_app(job), "interval", seconds=every, id=name, max_instances=1, coalesce=True, **when
-            )
+            scheduler.add_job(in_app(job), "interval", seconds=every, id=name, max_instances=1, coalesce=True, **when)
         log.info("scheduler %s starting: %s", _owner(), ", ".join(name for name, _, _ in jobs(backend, throttle)))
         scheduler.start()
     finally:

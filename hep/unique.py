@@ -56,7 +56,7 @@ HANDLED: dict[Key, str] = {
     ("calendar_feeds", ("token_hash",)): "random 192-bit tokens, hashed",
     ("patients", ("user_id",)): "created with its user",
     ("push_subscriptions", ("endpoint_hash",)): "subscribe: insert_new, then the row is locked and updated",
-    ("plan_slices", ("slices", "slice")): "slices.ensure_slices: insert_new (ON CONFLICT DO NOTHING), claims are UPDATEs",
+    ("plan_slices", ("slices", "slice")): "ensure_slices: insert_new (ON CONFLICT DO NOTHING); claims UPDATE",
 }
 
 

@@ -216,15 +216,31 @@ _ON_CONFLICT_WHERE = (
 )
 
 
+# The values that differ from row to row, sent as one array each; the rest are the same for every new row.
+_VARYING = _COLUMNS[:8]
+_SAME = {
+    "next_attempt_at": "u.due_at",
+    "status": f"'{Status.PLANNED}'",
+    "attempts": "0",
+    "lookups": "0",
+    "reason": "NULL",
+    "created_at": "CAST(:now AS timestamptz)",
+    "updated_at": "CAST(:now AS timestamptz)",
+}
+assert [name for name, _type in _COLUMNS] == [name for name, _type in _VARYING] + list(_SAME)
+
+
 @cache
 def _postgresql_upsert() -> TextClause:
-    # One statement for the whole batch, its values sent as one array per column: PostgreSQL parses
-    # and plans it once, and the driver does not build a multi-row VALUES text per batch.
+    # One statement for the whole batch, its varying values sent as one array per column: PostgreSQL
+    # parses and plans it once, and the driver adapts 8 arrays rather than building a multi-row VALUES.
     names = ", ".join(name for name, _type in _COLUMNS)
-    arrays = ", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in _COLUMNS)
+    arrays = ", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in _VARYING)
+    picked = ", ".join([f"u.{name}" for name, _type in _VARYING] + list(_SAME.values()))
     assignments = ", ".join(f"{name} = {expression}" for name, expression in _ON_CONFLICT_SET)
     return text(
-        f"INSERT INTO reminders ({names}) SELECT * FROM unnest({arrays}) "
+        f"INSERT INTO reminders ({names}) SELECT {picked} "
+        f"FROM unnest({arrays}) AS u({', '.join(name for name, _type in _VARYING)}) "
         f"ON CONFLICT (patient_id, kind, slot) DO UPDATE SET {assignments} WHERE {_ON_CONFLICT_WHERE} "
         "RETURNING id"
     )
@@ -245,7 +261,7 @@ def _upsert(values: list[dict]) -> int:
     if not values:
         return 0
     if db.engine.dialect.name == "postgresql":
-        arrays = {name: [v[name] for v in values] for name, _type in _COLUMNS}
-        return len(db.session.execute(_postgresql_upsert(), arrays).all())
+        arrays = {name: [v[name] for v in values] for name, _type in _VARYING}
+        return len(db.session.execute(_postgresql_upsert(), {**arrays, "now": values[0]["created_at"]}).all())
     # One compiled statement over many parameter sets, rather than a multi-row INSERT compiled per batch.
     return len(db.session.connection().execute(_sqlite_upsert(), values).all())
