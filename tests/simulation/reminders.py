@@ -55,8 +55,8 @@ from hep.reminders import consent, inbound, policy
 from hep.reminders import service as reminders
 from hep.reminders.dispatch import Dispatcher
 from hep.reminders.models import ConsentEvent, InboundMessage, Reminder, ReminderSettings
-from hep.reminders.planner import plan
 from hep.reminders.reconcile import Reconciler
+from hep.reminders.slices import plan_share
 from hep.reminders.sms import TwilioBackend
 from hep.reminders.states import DAY_KINDS, Kind
 from hep.sessions import service as sessions
@@ -111,6 +111,7 @@ class Settings:
     schedulers: int = 2
     fault_rate: float = 0.1  # chance that a send (or a lookup) meets a fault at the provider
     kill_rate: float = 0.01  # chance per dispatch pass that the process is killed mid-send
+    concurrency: int = 4  # provider calls in flight per scheduler (HEP_SMS_CONCURRENCY): pipelined rounds
     progress: bool = False
 
 
@@ -409,6 +410,7 @@ class Simulation:
                 owner=scheduler.owner,
                 batch=20,
                 max_per_second=1000,
+                concurrency=self.settings.concurrency,
                 status_callback=STATUS,
             )
         dispatcher = scheduler.dispatcher
@@ -427,6 +429,9 @@ class Simulation:
             while sum(dispatcher.run_once(lambda: self.now).values()) >= dispatcher.batch:
                 pass
         except Killed:
+            # The calls this process had already started are on the wire: they reach the provider, and
+            # their answers are lost with the process.
+            dispatcher.close()
             db.session.rollback()
             self.history.events[f"killed:{death}"] += 1
             scheduler.generation += 1  # a new process takes its place; the dead one's leases stay behind
@@ -452,7 +457,14 @@ class Simulation:
                 self._act(action)
         self._carrier()
         if plan_now:
-            plan(self.now)
+            for scheduler in self.schedulers:  # each takes the slices nobody has planned this hour
+                plan_share(
+                    scheduler.owner,
+                    lambda: self.now,
+                    slices=4,
+                    fresh_seconds=self.settings.plan_minutes * 30,
+                    lease_seconds=300,
+                )
         sent_before = len(self.fake.outbound())
         for n, scheduler in enumerate(self.schedulers):
             self._reconcile(scheduler, backends[n])
@@ -668,6 +680,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--days", type=int, default=60)
     parser.add_argument("--patients", type=int, default=150)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--concurrency", type=int, default=4, help="calls in flight per scheduler (1: reproducible)")
     parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
     args = parser.parse_args(argv)
 
@@ -688,7 +701,14 @@ def main(argv: list[str] | None = None) -> int:
             )
             with app.app_context():
                 report = Simulation(
-                    app, Settings(days=args.days, patients=args.patients, seed=args.seed, progress=True)
+                    app,
+                    Settings(
+                        days=args.days,
+                        patients=args.patients,
+                        seed=args.seed,
+                        concurrency=args.concurrency,
+                        progress=True,
+                    ),
                 ).run()
                 db.session.remove()
                 db.engine.dispose()
