@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -130,8 +130,10 @@ class Stop:
 Verdict = Send | Later | Stop
 
 
+@lru_cache(maxsize=65_536)
 def local_moment(day: date, hhmm: str, zone: ZoneInfo) -> datetime:
     """A local wall-clock time as UTC."""
+    # Cached: the planner asks the same few (day, time, zone) for every patient of a zone.
     # fold=0 maps a time skipped by a DST jump to just past the gap, and a repeated time to its first occurrence.
     aware = datetime.combine(day, time.fromisoformat(hhmm)).replace(tzinfo=zone, fold=0)
     return aware.astimezone(UTC)
