@@ -1,6 +1,6 @@
 """Every benchmark in one command, then a summary of every target at the top of benchmarks/RESULTS.md.
 
-    python3 tasks.py bench                      # the full run (about an hour on 2 cores)
+    python3 tasks.py bench                      # the full run (about an hour and a quarter on 2 cores)
     python3 tasks.py bench --quick              # every script at a tiny size (a few minutes): a dry run
     python3 tasks.py bench --only hot_paths,reminders --database-url postgresql://...
 
