@@ -197,6 +197,24 @@ def process_ticks(pid: int) -> tuple[int, int] | None:
     return int(rest[1]), int(rest[11]) + int(rest[12])
 
 
+def status_kb(pid: int | str, name: str) -> int | None:
+    """A KiB figure of a process from /proc/<pid>/status (e.g. VmRSS, or VmHWM: its peak), or None."""
+    value = _proc_field(f"/proc/{pid}/status", f"{name}:")
+    try:
+        return int(value.split()[0]) if value else None
+    except ValueError:
+        return None
+
+
+def children(pid: int) -> list[int]:
+    """The pids of a process's children (e.g. gunicorn's workers, children of its master)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (stat := process_ticks(int(entry.name))) and stat[0] == pid:
+            found.append(int(entry.name))
+    return sorted(found)
+
+
 class CpuSample(NamedTuple):
     busy: int
     total: int

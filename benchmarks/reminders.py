@@ -217,9 +217,9 @@ def _child_work(kind: str, payload: dict) -> Callable[[], dict]:
         dispatcher = Dispatcher(
             backend=backend,
             owner=payload["owner"],
-            batch=SEND_BATCH,
+            batch=payload.get("batch", SEND_BATCH),
             max_per_second=payload["max_per_second"],
-            concurrency=CONCURRENCY,
+            concurrency=payload.get("concurrency", CONCURRENCY),
         )
 
         def dispatching() -> dict:

@@ -156,6 +156,11 @@ class Shape:
     physios: int
     fixed_start: bool = False  # every routine started history_days ago and runs past today (the risk list)
     tokens: int = 0  # patients (from the first) to sign in for the flat-cost requests
+    zones: tuple[str, ...] = TIMEZONES  # patient n lives in zones[n % len(zones)]
+
+    def zone(self, n: int) -> str:
+        """Patient n's time zone."""
+        return self.zones[n % len(self.zones)]
 
 
 @dataclass
@@ -257,10 +262,7 @@ def _people(conn: psycopg.Connection, shape: Shape, clinic_id: int, now: datetim
         conn,
         "patients",
         ["user_id", "physiotherapist_id", "timezone", "language", "activated_at"],
-        (
-            (pid, physio_ids[n % shape.physios], TIMEZONES[n % len(TIMEZONES)], "en", now)
-            for n, pid in enumerate(patient_ids)
-        ),
+        ((pid, physio_ids[n % shape.physios], shape.zone(n), "en", now) for n, pid in enumerate(patient_ids)),
     )
     _reset_sequence(conn, "users")
     conn.commit()
@@ -430,13 +432,15 @@ def _clone(conn: psycopg.Connection, group_of: dict, prototypes: dict, physio_of
     return made
 
 
-def occurrences(n: int, proto: Prototype, now: datetime, seed: int) -> Iterator[tuple]:
+def occurrences(
+    n: int, proto: Prototype, now: datetime, seed: int, zones: tuple[str, ...] = TIMEZONES
+) -> Iterator[tuple]:
     """What patient n did, day by day from their routine's start to now, by their habit (deterministic):
     (dose, local day, hour, minute, sets done, pain before, pain after, difficulty)."""
     rng = random.Random(seed * 1_000_003 + n)
     draw = rng.random
     habit = HABITS[n % len(HABITS)]
-    zone = ZoneInfo(TIMEZONES[n % len(TIMEZONES)])
+    zone = ZoneInfo(zones[n % len(zones)])
     today = now.astimezone(zone).date()
     stopped = today - timedelta(days=3 + int(draw() * 10)) if habit.stops else None
     base_pain, rising = 2 + int(draw() * 5), draw() < 0.1
@@ -469,15 +473,16 @@ def _log_rows(
     now: datetime,
     seed: int,
     quotas: list[int],
+    zones: tuple[str, ...] = TIMEZONES,
 ) -> Iterator[tuple]:
     """adherence_logs rows as the sync service writes them (_new_log): each patient's first quotas[n] occurrences."""
     for n, pid in patients:
         proto = prototypes[group_of[pid]]
         routine_id, item_ids = made[pid]
         clone_item = dict(zip(proto.item_order, item_ids, strict=True))
-        zone = ZoneInfo(TIMEZONES[n % len(TIMEZONES)])
+        zone = ZoneInfo(zones[n % len(zones)])
         for count, (dose, day, hour, minute, sets, before, after, difficulty) in enumerate(
-            occurrences(n, proto, now, seed)
+            occurrences(n, proto, now, seed, zones)
         ):
             if count >= quotas[n]:
                 break  # dropped out
@@ -551,7 +556,7 @@ def _history(conn, shape: Shape, patient_ids, group_of, prototypes, made, now: d
     """Every patient's logs, COPYed; thinned uniformly to exactly shape.logs entries when it asks for a count."""
     patients = list(enumerate(patient_ids))
     seed = 1
-    quotas = [sum(1 for _ in occurrences(n, prototypes[group_of[pid]], now, seed)) for n, pid in patients]
+    quotas = [sum(1 for _ in occurrences(n, prototypes[group_of[pid]], now, seed, shape.zones)) for n, pid in patients]
     fixed, others = sum(quotas[: shape.current]), sum(quotas[shape.current :])
     built.candidates = fixed + others
     if shape.logs is not None and fixed < shape.logs < fixed + others:
@@ -567,7 +572,7 @@ def _history(conn, shape: Shape, patient_ids, group_of, prototypes, made, now: d
     elif shape.logs is not None and shape.logs != fixed + others:
         say(f"!!! {shape.name}: the habits give {fixed + others} entries, not --logs {shape.logs}")
     started = time.monotonic()
-    rows = _log_rows(patients, group_of, prototypes, made, now, seed, quotas)
+    rows = _log_rows(patients, group_of, prototypes, made, now, seed, quotas, shape.zones)
     with bare_table(conn, "adherence_logs"):
         built.logs = copy_rows(conn, "adherence_logs", LOG_COLUMNS, rows)
         conn.commit()
@@ -607,15 +612,13 @@ def build(url: str, db_name: str, shape: Shape, now: datetime, token_ttl: int) -
         built.staff_token = tokens.issue(staff, now=now, access_ttl=token_ttl, refresh_ttl=token_ttl).access_token
         for n, pid in enumerate(patient_ids[: shape.tokens]):
             proto = prototypes[group_of[pid]]
-            in_effect = [item.id for item in proto.schedule[_local_today(TIMEZONES[n % len(TIMEZONES)], now)]]
+            in_effect = [item.id for item in proto.schedule[_local_today(shape.zone(n), now)]]
             if not in_effect:
                 continue  # routine over: the plan would be empty, and such a patient no longer logs
             clone_item = dict(zip(proto.item_order, made[pid][1], strict=True))
             user = db.session.get(User, pid)
             token = tokens.issue(user, now=now, access_ttl=token_ttl, refresh_ttl=token_ttl).access_token
-            built.patient_tokens.append(
-                (pid, token, TIMEZONES[n % len(TIMEZONES)], tuple(clone_item[i] for i in in_effect))
-            )
+            built.patient_tokens.append((pid, token, shape.zone(n), tuple(clone_item[i] for i in in_effect)))
         db.session.commit()
         db.session.remove()
         db.engine.dispose()
@@ -653,6 +656,12 @@ class Databases(PgServer):
 def base_database(server: Databases, now: datetime) -> str:
     """A migrated database holding the exercise library and templates: the template of the others."""
     name, url = server.make("base")
+    migrate_with_library(url, now)
+    return name
+
+
+def migrate_with_library(url: str, now: datetime) -> None:
+    """Migrate a fresh database and load the shipped exercise library and templates into it."""
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "RATELIMIT_STORAGE_URI": "memory://"})
     with app.app_context():
         say("migrating, loading the exercise library")
@@ -661,7 +670,6 @@ def base_database(server: Databases, now: datetime) -> str:
         db.session.commit()
         db.session.remove()
         db.engine.dispose()
-    return name
 
 
 # --- measuring ------------------------------------------------------------------------------
