@@ -7,6 +7,7 @@ prescriptions, which are small. Nothing here loads individual log rows.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cache
@@ -78,24 +79,38 @@ def day_logs(patient_ids: list[int], start: date, end: date) -> dict[tuple[int, 
     return result
 
 
-def add_texted_pain(logs: dict[tuple[int, date], DayLogs], patient_ids: list[int], start: date, end: date) -> None:
-    """Fold the pain scores patients texted in (SMS replies 0-10) into their days' logs, in one query."""
-    rows = db.session.execute(
+def _texted_pain(patient_ids: list[int], start: date, end: date):
+    return db.session.execute(
         select(PainReport.patient_id, PainReport.local_date, func.sum(PainReport.score), func.count())
         .where(PainReport.patient_id.in_(patient_ids), PainReport.local_date.between(start, end))
         .group_by(PainReport.patient_id, PainReport.local_date)
     )
-    for pid, day, total, count in rows:
+
+
+def add_texted_pain(logs: dict[tuple[int, date], DayLogs], patient_ids: list[int], start: date, end: date) -> None:
+    """Fold the pain scores patients texted in (SMS replies 0-10) into their days' logs, in one query."""
+    for pid, day, total, count in _texted_pain(patient_ids, start, end):
         logs.setdefault((pid, day), DayLogs(credit={})).pain_texted = (float(total), count)
+
+
+def add_texted_pain_by_patient(
+    logs: dict[int, dict[date, DayLogs]], patient_ids: list[int], start: date, end: date
+) -> None:
+    """add_texted_pain for day logs grouped by patient ({patient: {day: DayLogs}})."""
+    for pid, day, total, count in _texted_pain(patient_ids, start, end):
+        logs.setdefault(pid, {}).setdefault(day, DayLogs(credit={})).pain_texted = (float(total), count)
 
 
 def last_activity(patient_ids: list[int]) -> dict[int, date]:
     """The latest local day each patient logged anything."""
-    # One max per patient, each read backwards off the (patient, day) index, rather than a GROUP BY
-    # that reads every log the patients ever wrote: this stays flat as history grows.
+    # One probe per patient, read backwards off the (patient, day) index and stopping at the first live
+    # entry, rather than a GROUP BY (or a max() the planner may not turn into that) over every log the
+    # patients ever wrote: this stays flat as history grows.
     latest = (
-        select(func.max(AdherenceLog.local_date))
+        select(AdherenceLog.local_date)
         .where(AdherenceLog.patient_id == Patient.user_id, AdherenceLog.deleted_at.is_(None))
+        .order_by(AdherenceLog.local_date.desc())
+        .limit(1)
         .scalar_subquery()
     )
     rows = db.session.execute(select(Patient.user_id, latest).where(Patient.user_id.in_(patient_ids))).all()
@@ -157,6 +172,91 @@ def tally(days: list[date], expected: dict[date, list[Expected]], logs: dict[dat
         result.due += due
         result.done += min(done, due)
     return result
+
+
+@dataclass(frozen=True, slots=True)
+class DayPlan:
+    """A day's Expected list compacted for tallying: the fixed-day items' total times, then each part of it."""
+
+    fixed_due: int  # the fixed-day items' times summed (whole numbers: the same float whatever the order)
+    fixed: tuple[tuple[Key, int], ...]  # (key, times) of each fixed-day item, in the list's order
+    flexible: tuple[tuple[Key, int, float], ...]  # (key, times, times * N / 7) of each flexible item
+
+    @classmethod
+    def of(cls, expected: list[Expected]) -> DayPlan:
+        """The plan of one day's Expected list."""
+        fixed = tuple((want.key, want.times) for want in expected if not want.flexible_days)
+        flexible = tuple(
+            (want.key, want.times, want.times * want.flexible_days / 7) for want in expected if want.flexible_days
+        )
+        return cls(sum(times for _key, times in fixed), fixed, flexible)
+
+
+NO_PLAN = DayPlan(0, (), ())
+
+
+class _Running:
+    """A Tally being added up day by day, in `tally`'s order of additions (so its floats come out the same)."""
+
+    __slots__ = ("done", "due", "entries", "flexible", "pa", "pa_n", "pb", "pb_n", "pt", "pt_n")
+
+    def __init__(self) -> None:
+        self.due = self.done = self.pb = self.pa = self.pt = 0.0
+        self.entries = self.pb_n = self.pa_n = self.pt_n = 0
+        self.flexible: dict[Key, list[float]] = {}
+
+    def result(self) -> Tally:
+        due, done = self.due, self.done
+        for flex_due, flex_done in self.flexible.values():
+            due += flex_due
+            done += min(flex_done, flex_due)
+        return Tally(due, done, (self.pb, self.pb_n), (self.pa, self.pa_n), (self.pt, self.pt_n), self.entries)
+
+
+def tally_parts(parts: list[list[date]], plans: Mapping[date, DayPlan], logs: Mapping[date, DayLogs]):
+    """`tally` over all the days of `parts` (consecutive runs of days) and over each part, in one pass.
+
+    Returns (the whole's Tally, [each part's Tally]), equal to what `tally` gives with each plan's Expected list:
+    the additions happen in the same order, only those of zero are skipped.
+    """
+    whole, tallies = _Running(), []
+    for part in parts:
+        own = _Running()
+        both = (whole, own)
+        for day in part:
+            plan = plans.get(day, NO_PLAN)
+            day_log = logs.get(day)
+            if plan.fixed_due:
+                whole.due += plan.fixed_due
+                own.due += plan.fixed_due
+            credit = day_log.credit if day_log is not None else None
+            if credit:
+                for key, times in plan.fixed:
+                    got = credit.get(key)
+                    if got:
+                        done = got if got <= times else times
+                        whole.done += done
+                        own.done += done
+            for key, times, due in plan.flexible:
+                got = credit.get(key) if credit else None
+                done = (got if got <= times else times) if got else 0.0
+                for running in both:
+                    slot = running.flexible.get(key)
+                    if slot is None:
+                        slot = running.flexible[key] = [0.0, 0.0]
+                    slot[0] += due
+                    slot[1] += done
+            if day_log is not None:
+                for running in both:
+                    running.entries += day_log.entries
+                    running.pb += day_log.pain_before[0]
+                    running.pb_n += day_log.pain_before[1]
+                    running.pa += day_log.pain_after[0]
+                    running.pa_n += day_log.pain_after[1]
+                    running.pt += day_log.pain_texted[0]
+                    running.pt_n += day_log.pain_texted[1]
+        tallies.append(own.result())
+    return whole.result(), tallies
 
 
 def streak(today: date, routines: list, logs: dict[date, DayLogs], horizon: int) -> int:
