@@ -195,68 +195,70 @@ class DayPlan:
 NO_PLAN = DayPlan(0, (), ())
 
 
-class _Running:
-    """A Tally being added up day by day, in `tally`'s order of additions (so its floats come out the same)."""
-
-    __slots__ = ("done", "due", "entries", "flexible", "pa", "pa_n", "pb", "pb_n", "pt", "pt_n")
-
-    def __init__(self) -> None:
-        self.due = self.done = self.pb = self.pa = self.pt = 0.0
-        self.entries = self.pb_n = self.pa_n = self.pt_n = 0
-        self.flexible: dict[Key, list[float]] = {}
-
-    def result(self) -> Tally:
-        due, done = self.due, self.done
-        for flex_due, flex_done in self.flexible.values():
-            due += flex_due
-            done += min(flex_done, flex_due)
-        return Tally(due, done, (self.pb, self.pb_n), (self.pa, self.pa_n), (self.pt, self.pt_n), self.entries)
-
-
-def tally_parts(parts: list[list[date]], plans: Mapping[date, DayPlan], logs: Mapping[date, DayLogs]):
+def tally_parts(
+    parts: list[list[date]], plans: Mapping[date, DayPlan], logs: Mapping[date, DayLogs]
+) -> tuple[Tally, list[Tally]]:
     """`tally` over all the days of `parts` (consecutive runs of days) and over each part, in one pass.
 
     Returns (the whole's Tally, [each part's Tally]), equal to what `tally` gives with each plan's Expected list:
-    the additions happen in the same order, only those of zero are skipped.
+    every sum takes the same additions in the same order (so its floats come out the same), less those of zero.
+    Flexible items' due and done are kept in two dicts by key, in the order `tally` first meets them.
     """
-    whole, tallies = _Running(), []
+    # The whole's running sums (w_*) and the part's are locals, updated side by side: this runs per patient-day.
+    w_due = w_done = w_pb = w_pa = w_pt = 0.0
+    w_entries = w_pb_n = w_pa_n = w_pt_n = 0
+    w_flex_due: dict[Key, float] = {}
+    w_flex_done: dict[Key, float] = {}
+    tallies = []
+    plan_of, log_of = plans.get, logs.get
     for part in parts:
-        own = _Running()
-        both = (whole, own)
+        due = done = pb = pa = pt = 0.0
+        entries = pb_n = pa_n = pt_n = 0
+        flex_due: dict[Key, float] = {}
+        flex_done: dict[Key, float] = {}
         for day in part:
-            plan = plans.get(day, NO_PLAN)
-            day_log = logs.get(day)
+            plan = plan_of(day, NO_PLAN)
             if plan.fixed_due:
-                whole.due += plan.fixed_due
-                own.due += plan.fixed_due
-            credit = day_log.credit if day_log is not None else None
-            if credit:
-                for key, times in plan.fixed:
-                    got = credit.get(key)
-                    if got:
-                        done = got if got <= times else times
-                        whole.done += done
-                        own.done += done
-            for key, times, due in plan.flexible:
-                got = credit.get(key) if credit else None
-                done = (got if got <= times else times) if got else 0.0
-                for running in both:
-                    slot = running.flexible.get(key)
-                    if slot is None:
-                        slot = running.flexible[key] = [0.0, 0.0]
-                    slot[0] += due
-                    slot[1] += done
-            if day_log is not None:
-                for running in both:
-                    running.entries += day_log.entries
-                    running.pb += day_log.pain_before[0]
-                    running.pb_n += day_log.pain_before[1]
-                    running.pa += day_log.pain_after[0]
-                    running.pa_n += day_log.pain_after[1]
-                    running.pt += day_log.pain_texted[0]
-                    running.pt_n += day_log.pain_texted[1]
-        tallies.append(own.result())
-    return whole.result(), tallies
+                w_due += plan.fixed_due
+                due += plan.fixed_due
+            day_log = log_of(day)
+            if day_log is None:
+                for key, _times, share in plan.flexible:
+                    w_flex_due[key] = w_flex_due.get(key, 0.0) + share
+                    flex_due[key] = flex_due.get(key, 0.0) + share
+                continue
+            credit = day_log.credit
+            for key, times in plan.fixed:
+                got = credit.get(key)
+                if got:
+                    got = got if got <= times else times
+                    w_done += got
+                    done += got
+            for key, times, share in plan.flexible:
+                w_flex_due[key] = w_flex_due.get(key, 0.0) + share
+                flex_due[key] = flex_due.get(key, 0.0) + share
+                got = credit.get(key)
+                if got:
+                    got = got if got <= times else times
+                    w_flex_done[key] = w_flex_done.get(key, 0.0) + got
+                    flex_done[key] = flex_done.get(key, 0.0) + got
+            entries += day_log.entries
+            w_entries += day_log.entries
+            (b, b_n), (a, a_n), (t, t_n) = day_log.pain_before, day_log.pain_after, day_log.pain_texted
+            pb, pb_n, pa, pa_n, pt, pt_n = pb + b, pb_n + b_n, pa + a, pa_n + a_n, pt + t, pt_n + t_n
+            w_pb, w_pb_n, w_pa, w_pa_n = w_pb + b, w_pb_n + b_n, w_pa + a, w_pa_n + a_n
+            w_pt, w_pt_n = w_pt + t, w_pt_n + t_n
+        tallies.append(_tally_of(due, done, flex_due, flex_done, (pb, pb_n), (pa, pa_n), (pt, pt_n), entries))
+    whole = _tally_of(w_due, w_done, w_flex_due, w_flex_done, (w_pb, w_pb_n), (w_pa, w_pa_n), (w_pt, w_pt_n), w_entries)
+    return whole, tallies
+
+
+def _tally_of(due, done, flex_due, flex_done, pain_before, pain_after, pain_texted, entries) -> Tally:
+    """The Tally of tally_parts' sums: each flexible item counts what was done up to what was expected."""
+    for key, expected in flex_due.items():
+        due += expected
+        done += min(flex_done.get(key, 0.0), expected)
+    return Tally(due, done, pain_before, pain_after, pain_texted, entries)
 
 
 def streak(today: date, routines: list, logs: dict[date, DayLogs], horizon: int) -> int:
