@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import cache
 
 from sqlalchemy import ColumnElement, DateTime, Integer, any_, bindparam
 from sqlalchemy.dialects import postgresql, sqlite
@@ -43,6 +44,29 @@ def among(column, name: str, dialect_name: str) -> ColumnElement[bool]:
     if dialect_name == "postgresql":
         return column == any_(bindparam(name, type_=ARRAY(Integer)))
     return column.in_(bindparam(name, expanding=True))
+
+
+@cache
+def _driver_sql(statement, dialect) -> tuple[str, dict]:
+    """A statement as the driver's SQL, with the values of its own literals (bound parameters given none)."""
+    compiled = statement.compile(dialect=dialect)
+    return str(compiled), {k: v for k, v in compiled.params.items() if v is not None}
+
+
+def plain_rows(statement, params: dict) -> list[tuple]:
+    """A cached statement's rows as plain tuples; on PostgreSQL through psycopg's own cursor, in the session's
+    transaction.
+
+    For bulk reads of many small rows, where SQLAlchemy's Row objects would cost more than the query. Only for
+    columns the driver returns as SQLAlchemy would (PostgreSQL's numbers, strings, dates, JSON); SQLite's dates
+    need SQLAlchemy's conversion, so it keeps it.
+    """
+    dialect = db.engine.dialect
+    if dialect.name != "postgresql":
+        return [tuple(row) for row in db.session.execute(statement, params)]
+    sql, literals = _driver_sql(statement, dialect)
+    with db.session.connection().connection.driver_connection.cursor() as cursor:
+        return cursor.execute(sql, literals | params).fetchall()
 
 
 def _insert(model, values: dict):

@@ -11,6 +11,7 @@ import time_machine
 
 from hep.accounts.models import User
 from hep.adherence import metrics, report
+from hep.adherence.models import AdherenceLog
 from hep.audit.models import AuditEvent
 from hep.extensions import db
 from hep.programs import compiled, schedule
@@ -333,3 +334,76 @@ def test_day_logs_by_patient_are_metrics_day_logs(make, revised_patient, clinic)
     ours = report.day_logs_by_patient(ids, WEEK1, NOW.date())
     theirs = metrics.day_logs(ids, WEEK1, NOW.date())
     assert {(pid, day): v for pid, days in ours.items() for day, v in days.items()} == theirs
+
+
+def test_schedules_for_bulk_readers_ask_what_the_orm_routines_ask(make, revised_patient):
+    _solo, p = revised_patient
+    span = metrics.days_between(WEEK1 - timedelta(days=20), WEEK2 + timedelta(days=40))
+    live = compiled.live_schedules([p.id], span[0])[p.id]
+    orm = routines_for([p.id])[p.id]
+    assert report.expected_over(live, span) == {d: schedule.expected_on(orm, d) for d in span}
+
+
+def test_schedules_for_bulk_readers_leave_the_patient_apps_cache_alone(make, revised_patient):
+    _solo, p = revised_patient
+    compiled.clear_caches()
+    compiled.live_schedules([p.id], WEEK1)
+    assert len(compiled.versions_cache) == 0
+
+
+def test_plans_shared_between_patients_are_each_days_expected_list(make, revised_patient, clinic):
+    _solo, p = revised_patient
+    _home, _physio, patient = clinic
+    other = patient(item("daily", sets=3), item("flex", days_per_week=3), item("mon-fri", weekdays=["mon", "thu"]))
+    span = metrics.days_between(WEEK1 - timedelta(days=20), WEEK2 + timedelta(days=40))
+    shared: dict = {}
+    for pid in (p.id, other.id, p.id):
+        live = compiled.live_schedules([pid], span[0])[pid]
+        orm = routines_for([pid])[pid]
+        plans = report.plans_over(live, span, shared)
+        assert plans == {d: metrics.DayPlan.of(schedule.expected_on(orm, d)) for d in span}
+
+
+def _random_days(rng, days):
+    keys = [(exercise, side) for exercise in (1, 2, 3) for side in ("both", "left")]
+    expected, logs = {}, {}
+    for day in days:
+        wants = []
+        for key in rng.sample(keys, rng.randint(0, 5)):
+            times = rng.randint(1, 3)
+            wants.append(schedule.Expected(key, times, rng.choice([None, None, 2, 3, 5])))
+        if rng.random() < 0.2 and wants:
+            wants.append(wants[0])  # the same exercise and side twice in effect
+        expected[day] = wants
+        if rng.random() < 0.6:
+            credit = {key: rng.choice([0.0, 1 / 3, 0.5, 2 / 3, 1.0, 1.5, 2.0, 3.7]) for key in rng.sample(keys, 3)}
+            pain = (float(rng.randint(0, 30)), rng.randint(0, 4))
+            logs[day] = metrics.DayLogs(credit, rng.randint(1, 9), pain, pain[::-1], (float(rng.randint(0, 9)), 1))
+    return expected, logs
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_tally_parts_is_tally_of_the_whole_and_of_each_part(seed):
+    import random
+
+    rng = random.Random(seed)
+    days = metrics.days_between(WEEK1, WEEK1 + timedelta(days=rng.randint(6, 40)))
+    cuts = sorted(rng.sample(range(1, len(days)), 3))
+    parts = [days[a:b] for a, b in zip([0, *cuts], [*cuts, len(days)], strict=True)]
+    expected, logs = _random_days(rng, days)
+    plans = {day: metrics.DayPlan.of(wants) for day, wants in expected.items()}
+    whole, each = metrics.tally_parts(parts, plans, logs)
+    assert whole == metrics.tally(days, expected, logs)
+    assert each == [metrics.tally(part, expected, logs) for part in parts]
+
+
+def test_last_activity_is_the_latest_day_of_an_entry_not_deleted(make, clinic):
+    _home, _physio, patient = clinic
+    p, idle = patient(item("daily")), patient(item("daily"))
+    log_days(make, p, "daily", [WEEK1, WEEK1 + timedelta(days=2), WEEK2])
+    latest = db.session.scalar(
+        sa.select(AdherenceLog).where(AdherenceLog.patient_id == p.id, AdherenceLog.local_date == WEEK2)
+    )
+    latest.deleted_at = NOW
+    db.session.commit()
+    assert metrics.last_activity([p.id, idle.id]) == {p.id: WEEK1 + timedelta(days=2)}

@@ -7,6 +7,7 @@ prescriptions, which are small. Nothing here loads individual log rows.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cache
@@ -78,24 +79,38 @@ def day_logs(patient_ids: list[int], start: date, end: date) -> dict[tuple[int, 
     return result
 
 
-def add_texted_pain(logs: dict[tuple[int, date], DayLogs], patient_ids: list[int], start: date, end: date) -> None:
-    """Fold the pain scores patients texted in (SMS replies 0-10) into their days' logs, in one query."""
-    rows = db.session.execute(
+def _texted_pain(patient_ids: list[int], start: date, end: date):
+    return db.session.execute(
         select(PainReport.patient_id, PainReport.local_date, func.sum(PainReport.score), func.count())
         .where(PainReport.patient_id.in_(patient_ids), PainReport.local_date.between(start, end))
         .group_by(PainReport.patient_id, PainReport.local_date)
     )
-    for pid, day, total, count in rows:
+
+
+def add_texted_pain(logs: dict[tuple[int, date], DayLogs], patient_ids: list[int], start: date, end: date) -> None:
+    """Fold the pain scores patients texted in (SMS replies 0-10) into their days' logs, in one query."""
+    for pid, day, total, count in _texted_pain(patient_ids, start, end):
         logs.setdefault((pid, day), DayLogs(credit={})).pain_texted = (float(total), count)
+
+
+def add_texted_pain_by_patient(
+    logs: dict[int, dict[date, DayLogs]], patient_ids: list[int], start: date, end: date
+) -> None:
+    """add_texted_pain for day logs grouped by patient ({patient: {day: DayLogs}})."""
+    for pid, day, total, count in _texted_pain(patient_ids, start, end):
+        logs.setdefault(pid, {}).setdefault(day, DayLogs(credit={})).pain_texted = (float(total), count)
 
 
 def last_activity(patient_ids: list[int]) -> dict[int, date]:
     """The latest local day each patient logged anything."""
-    # One max per patient, each read backwards off the (patient, day) index, rather than a GROUP BY
-    # that reads every log the patients ever wrote: this stays flat as history grows.
+    # One probe per patient, read backwards off the (patient, day) index and stopping at the first live
+    # entry, rather than a GROUP BY (or a max() the planner may not turn into that) over every log the
+    # patients ever wrote: this stays flat as history grows.
     latest = (
-        select(func.max(AdherenceLog.local_date))
+        select(AdherenceLog.local_date)
         .where(AdherenceLog.patient_id == Patient.user_id, AdherenceLog.deleted_at.is_(None))
+        .order_by(AdherenceLog.local_date.desc())
+        .limit(1)
         .scalar_subquery()
     )
     rows = db.session.execute(select(Patient.user_id, latest).where(Patient.user_id.in_(patient_ids))).all()
@@ -157,6 +172,93 @@ def tally(days: list[date], expected: dict[date, list[Expected]], logs: dict[dat
         result.due += due
         result.done += min(done, due)
     return result
+
+
+@dataclass(frozen=True, slots=True)
+class DayPlan:
+    """A day's Expected list compacted for tallying: the fixed-day items' total times, then each part of it."""
+
+    fixed_due: int  # the fixed-day items' times summed (whole numbers: the same float whatever the order)
+    fixed: tuple[tuple[Key, int], ...]  # (key, times) of each fixed-day item, in the list's order
+    flexible: tuple[tuple[Key, int, float], ...]  # (key, times, times * N / 7) of each flexible item
+
+    @classmethod
+    def of(cls, expected: list[Expected]) -> DayPlan:
+        """The plan of one day's Expected list."""
+        fixed = tuple((want.key, want.times) for want in expected if not want.flexible_days)
+        flexible = tuple(
+            (want.key, want.times, want.times * want.flexible_days / 7) for want in expected if want.flexible_days
+        )
+        return cls(sum(times for _key, times in fixed), fixed, flexible)
+
+
+NO_PLAN = DayPlan(0, (), ())
+
+
+def tally_parts(
+    parts: list[list[date]], plans: Mapping[date, DayPlan], logs: Mapping[date, DayLogs]
+) -> tuple[Tally, list[Tally]]:
+    """`tally` over all the days of `parts` (consecutive runs of days) and over each part, in one pass.
+
+    Returns (the whole's Tally, [each part's Tally]), equal to what `tally` gives with each plan's Expected list:
+    every sum takes the same additions in the same order (so its floats come out the same), less those of zero.
+    Flexible items' due and done are kept in two dicts by key, in the order `tally` first meets them.
+    """
+    # The whole's running sums (w_*) and the part's are locals, updated side by side: this runs per patient-day.
+    w_due = w_done = w_pb = w_pa = w_pt = 0.0
+    w_entries = w_pb_n = w_pa_n = w_pt_n = 0
+    w_flex_due: dict[Key, float] = {}
+    w_flex_done: dict[Key, float] = {}
+    tallies = []
+    plan_of, log_of = plans.get, logs.get
+    for part in parts:
+        due = done = pb = pa = pt = 0.0
+        entries = pb_n = pa_n = pt_n = 0
+        flex_due: dict[Key, float] = {}
+        flex_done: dict[Key, float] = {}
+        for day in part:
+            plan = plan_of(day, NO_PLAN)
+            if plan.fixed_due:
+                w_due += plan.fixed_due
+                due += plan.fixed_due
+            day_log = log_of(day)
+            if day_log is None:
+                for key, _times, share in plan.flexible:
+                    w_flex_due[key] = w_flex_due.get(key, 0.0) + share
+                    flex_due[key] = flex_due.get(key, 0.0) + share
+                continue
+            credit = day_log.credit
+            for key, times in plan.fixed:
+                got = credit.get(key)
+                if got:
+                    got = got if got <= times else times
+                    w_done += got
+                    done += got
+            for key, times, share in plan.flexible:
+                w_flex_due[key] = w_flex_due.get(key, 0.0) + share
+                flex_due[key] = flex_due.get(key, 0.0) + share
+                got = credit.get(key)
+                if got:
+                    got = got if got <= times else times
+                    w_flex_done[key] = w_flex_done.get(key, 0.0) + got
+                    flex_done[key] = flex_done.get(key, 0.0) + got
+            entries += day_log.entries
+            w_entries += day_log.entries
+            (b, b_n), (a, a_n), (t, t_n) = day_log.pain_before, day_log.pain_after, day_log.pain_texted
+            pb, pb_n, pa, pa_n, pt, pt_n = pb + b, pb_n + b_n, pa + a, pa_n + a_n, pt + t, pt_n + t_n
+            w_pb, w_pb_n, w_pa, w_pa_n = w_pb + b, w_pb_n + b_n, w_pa + a, w_pa_n + a_n
+            w_pt, w_pt_n = w_pt + t, w_pt_n + t_n
+        tallies.append(_tally_of(due, done, flex_due, flex_done, (pb, pb_n), (pa, pa_n), (pt, pt_n), entries))
+    whole = _tally_of(w_due, w_done, w_flex_due, w_flex_done, (w_pb, w_pb_n), (w_pa, w_pa_n), (w_pt, w_pt_n), w_entries)
+    return whole, tallies
+
+
+def _tally_of(due, done, flex_due, flex_done, pain_before, pain_after, pain_texted, entries) -> Tally:
+    """The Tally of tally_parts' sums: each flexible item counts what was done up to what was expected."""
+    for key, expected in flex_due.items():
+        due += expected
+        done += min(flex_done.get(key, 0.0), expected)
+    return Tally(due, done, pain_before, pain_after, pain_texted, entries)
 
 
 def streak(today: date, routines: list, logs: dict[date, DayLogs], horizon: int) -> int:

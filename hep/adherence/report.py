@@ -1,21 +1,23 @@
 """The clinic adherence report: a clinic's (or one physiotherapist's) patients over their last N whole days.
 
-Every figure is metrics.py's (the README's "Adherence: definitions"): each patient is tallied with
-`metrics.tally` over their own last `days` whole days (yesterday back, in their time zone: today is still
-under way, as on the risk list), per Monday-to-Sunday week within those days, and the tallies are summed.
-Patients are streamed in batches by id; each batch's logs are summed in the database (the GROUP BY of
-`metrics.day_logs`, tested to give the same DayLogs) and its prescriptions come from the compiled routine
-versions (`compiled.live_routines`), only for the patients with a routine running in the window.
+Every figure is metrics.py's (the README's "Adherence: definitions"): each patient is tallied as
+`metrics.tally` does over their own last `days` whole days (yesterday back, in their time zone: today is still
+under way, as on the risk list) and per Monday-to-Sunday week within those days (`metrics.tally_parts`, one pass
+for both), and the tallies are summed. Patients are streamed in batches by id; each batch's logs are summed in the
+database (the GROUP BY of `metrics.day_logs`, tested to give the same DayLogs) and its prescriptions come from the
+routine versions compiled for bulk readers (`compiled.live_schedules`, outside the patient app's cache), only for
+the patients with a routine running in the window.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cache
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, Select, bindparam, or_, select
@@ -23,19 +25,22 @@ from sqlalchemy import Engine, Select, bindparam, or_, select
 from hep.accounts.models import PHYSIOTHERAPIST, Clinic, Patient, User
 from hep.adherence.metrics import (
     DayLogs,
+    DayPlan,
     Expected,
     Tally,
     day_logs_statement,
     days_between,
-    tally,
+    tally_parts,
 )
 from hep.dbtypes import among
 from hep.errors import Forbidden, Invalid
 from hep.extensions import db
-from hep.programs.compiled import LiveRoutine, live_routines
+from hep.programs.compiled import LiveRoutine, live_schedules
 from hep.programs.models import Routine, RoutineVersion
 from hep.programs.schedule import expected_of, items_on, week_start
 from hep.programs.service import local_today
+
+T = TypeVar("T")
 
 BATCH = 1000  # patients per round trip: bounds memory whatever the clinic's size
 HIGH, LOW = 0.8, 0.5  # the distribution's bands: >= 80 %, 50-80 %, < 50 %
@@ -140,24 +145,45 @@ def _boundaries(routines: list[LiveRoutine]) -> set[date]:
     return days
 
 
-def expected_over(routines: list[LiveRoutine], span: list[date]) -> dict[date, list[Expected]]:
-    """`schedule.expected_on(routines, day)` for each day of a span of consecutive days.
+def _schedule_of(in_effect: tuple) -> tuple:
+    """What of a (routine, item) in effect decides what it asks of a day (all that schedule.expected_of reads)."""
+    item = in_effect[1]
+    return (item.exercise_id, item.side, item.times_per_day, item.days_per_week, item.weekdays)
+
+
+def _over(
+    routines: list[LiveRoutine], span: list[date], make: Callable[[list[Expected]], T], shared: dict | None = None
+) -> dict[date, T]:
+    """make(`schedule.expected_on(routines, day)`) for each day of a span of consecutive days.
 
     What is in effect only changes on a boundary day and what is due only with the weekday, so each
-    (stretch between boundaries, weekday) is worked out once and shared by its days.
+    (stretch between boundaries, weekday) is worked out once and shared by its days. With `shared` (a dict
+    kept across patients, or across the days of one call), stretches whose items
+    that ask the same (_schedule_of) share the work too: what is due depends on nothing else.
     """
     boundaries = _boundaries(routines)
-    result: dict[date, list[Expected]] = {}
+    result: dict[date, T] = {}
     in_effect: list = []
-    by_weekday: dict[int, list[Expected]] = {}
+    by_weekday: dict[int, T] = {}
     for n, day in enumerate(span):
         if n == 0 or day in boundaries:
-            in_effect, by_weekday = items_on(routines, day), {}
+            in_effect = items_on(routines, day)
+            by_weekday = {} if shared is None else shared.setdefault(tuple(map(_schedule_of, in_effect)), {})
         weekday = day.weekday()
         if weekday not in by_weekday:
-            by_weekday[weekday] = expected_of(in_effect, day)
+            by_weekday[weekday] = make(expected_of(in_effect, day))
         result[day] = by_weekday[weekday]
     return result
+
+
+def expected_over(routines: list[LiveRoutine], span: list[date]) -> dict[date, list[Expected]]:
+    """`schedule.expected_on(routines, day)` for each day of a span of consecutive days."""
+    return _over(routines, span, list)
+
+
+def plans_over(routines: list[LiveRoutine], span: list[date], shared: dict | None = None) -> dict[date, DayPlan]:
+    """expected_over's lists as DayPlans, for `metrics.tally_parts` (`shared`: see _over)."""
+    return _over(routines, span, DayPlan.of, shared)
 
 
 @dataclass(frozen=True)
@@ -166,6 +192,11 @@ class _Span:
 
     days: list[date]
     weeks: list[tuple[date, list[date]]]
+
+    @property
+    def parts(self) -> list[list[date]]:
+        """The weeks' days: they make up `days`, in order."""
+        return [week for _monday, week in self.weeks]
 
 
 class _Window:
@@ -214,12 +245,19 @@ def _day_log_rows(params: dict) -> Iterator[tuple]:
 def _grouped(rows) -> dict[int, dict[date, DayLogs]]:
     """The day-logs rows as metrics.day_logs builds them, grouped by patient: {patient: {day: DayLogs}}."""
     result: dict[int, dict[date, DayLogs]] = defaultdict(dict)
-    for pid, day, *sums in rows:
+    for pid, day, exercise_id, side, credit, count, pb_sum, pb_n, pa_sum, pa_n in rows:
         days = result[pid]
         logs = days.get(day)
         if logs is None:
-            logs = days[day] = DayLogs(credit={})
-        logs.add(*sums)
+            # What DayLogs(credit={}).add(...) makes, without its sums from zero (0.0 + x is x).
+            days[day] = DayLogs(
+                {(exercise_id, side): float(credit)}, count, (float(pb_sum), pb_n), (float(pa_sum), pa_n)
+            )
+        else:  # DayLogs.add, inline: this loop runs once per row of a large result
+            logs.credit[exercise_id, side] = float(credit)
+            logs.entries += count
+            logs.pain_before = (logs.pain_before[0] + float(pb_sum), logs.pain_before[1] + pb_n)
+            logs.pain_after = (logs.pain_after[0] + float(pa_sum), logs.pain_after[1] + pa_n)
     return result
 
 
@@ -309,23 +347,24 @@ def clinic_report(actor: User, *, days: int, physiotherapist_id: int | None, now
     clinic = db.session.get(Clinic, actor.clinic_id)
     window = _Window(days)
     total, weeks, physios = Group(), defaultdict(Group), defaultdict(Group)
-    nothing: dict[date, list[Expected]] = {}
+    nothing: dict[date, DayPlan] = {}
+    shared: dict = {}  # what the items in effect ask: its plan per weekday, for every patient
     idle: Counter = Counter()  # (physiotherapist, local today): patients with nothing due and nothing logged
     for batch, logs in _with_logs(_batches(clinic.id, physio_id, days, now)):
         todays = batch.todays
-        routines = live_routines(_running(list(todays), batch.start, batch.end), batch.start, remember=False)
+        routines = live_schedules(_running(list(todays), batch.start, batch.end), batch.start)
         for row in batch.rows:
             mine, own = routines.get(row.user_id), logs.get(row.user_id)
             if not mine and not own:
                 idle[row.physiotherapist_id, todays[row.user_id]] += 1
                 continue
             span = window.span(todays[row.user_id])
-            expected = expected_over(mine, span.days) if mine else nothing
-            result = tally(span.days, expected, own or {})
+            plans = plans_over(mine, span.days, shared) if mine else nothing
+            result, by_week = tally_parts(span.parts, plans, own or {})
             total.add(result)
             physios[row.physiotherapist_id].add(result)
-            for monday, week in span.weeks:
-                weeks[monday].add(tally(week, expected, own or {}))
+            for (monday, _week), week_tally in zip(span.weeks, by_week, strict=True):
+                weeks[monday].add(week_tally)
     for (physio, today), count in idle.items():
         total.add_idle(count)
         physios[physio].add_idle(count)

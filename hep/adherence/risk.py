@@ -5,15 +5,14 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import contains_eager
 
 from hep.accounts.models import PHYSIOTHERAPIST, Clinic, Patient, User
-from hep.adherence.metrics import add_texted_pain, day_logs, days_between, last_activity, tally
+from hep.adherence.metrics import add_texted_pain_by_patient, days_between, last_activity, tally_parts
+from hep.adherence.report import day_logs_by_patient, plans_over
 from hep.errors import Forbidden, Invalid
 from hep.extensions import db
 from hep.programs.compiled import live_routines
 from hep.programs.models import Routine, RoutineVersion
-from hep.programs.schedule import expected_on
 from hep.programs.service import local_today
 
 INACTIVE, ADHERENCE_DROP, PAIN_RISING, PAIN_AFTER_HIGH = "inactive", "adherence_drop", "pain_rising", "pain_after_high"
@@ -37,34 +36,30 @@ def risk_list(actor: User, physiotherapist_id: int | None, *, now: datetime) -> 
     """Every active patient of a physiotherapist, the most at risk first, with the reasons."""
     physio_id = _physio_id(actor, physiotherapist_id)
     clinic = db.session.get(Clinic, actor.clinic_id)
-    patients = list(
-        db.session.scalars(
-            select(Patient)
-            .join(Patient.user)
-            .options(contains_eager(Patient.user))
-            .where(Patient.physiotherapist_id == physio_id, User.is_active.is_(True))
-        )
-    )
+    patients = db.session.execute(
+        select(Patient.user_id, Patient.timezone, User.name)
+        .join(User, User.id == Patient.user_id)
+        .where(Patient.physiotherapist_id == physio_id, User.is_active.is_(True))
+    ).all()
     if not patients:
         return []
     ids = [p.user_id for p in patients]
     todays = {p.user_id: local_today(p, now) for p in patients}
-    earliest = min(todays.values()) - timedelta(days=14)
-    logs: dict[int, dict] = {pid: {} for pid in ids}
-    by_day = day_logs(ids, earliest, max(todays.values()))
-    add_texted_pain(by_day, ids, earliest, max(todays.values()))
-    for (pid, day), day_log in by_day.items():
-        logs[pid][day] = day_log
+    earliest, latest = min(todays.values()) - timedelta(days=14), max(todays.values())
+    logs = day_logs_by_patient(ids, earliest, latest)
+    add_texted_pain_by_patient(logs, ids, earliest, latest)
     routines = live_routines(ids, earliest)
     starts = _first_starts(ids)
     last = last_activity(ids)
+    shared: dict = {}  # what the items in effect ask: its plan per weekday, for every patient
     rows = [
         _row(
             p,
+            shared,
             routines[p.user_id],
             starts.get(p.user_id),
             todays[p.user_id],
-            logs[p.user_id],
+            logs.get(p.user_id, {}),
             last.get(p.user_id),
             clinic,
         )
@@ -88,13 +83,13 @@ def _first_starts(ids: list[int]) -> dict[int, date]:
     )
 
 
-def _row(patient: Patient, routines, first_start, today, logs, last, clinic: Clinic) -> dict:
+def _row(patient, shared: dict, routines, first_start, today, logs, last, clinic: Clinic) -> dict:
     # Whole days only: today is still under way and would read as a drop every morning.
     recent = days_between(today - timedelta(days=7), today - timedelta(days=1))
     before = days_between(today - timedelta(days=14), today - timedelta(days=8))
-    expected = {day: expected_on(routines, day) for day in before + recent}
-    now_t, prev_t = tally(recent, expected, logs), tally(before, expected, logs)
-    active = any(expected[day] for day in recent)
+    plans = plans_over(routines, before + recent, shared)
+    _both, (prev_t, now_t) = tally_parts([before, recent], plans, logs)
+    active = any(plans[day].fixed or plans[day].flexible for day in recent)
     first_day = first_start or today
     since = last or max(first_day - timedelta(days=1), today - timedelta(days=365))
     days_inactive = (today - since).days if active else None
@@ -124,7 +119,7 @@ def _row(patient: Patient, routines, first_start, today, logs, last, clinic: Cli
         reasons.append({"code": PAIN_AFTER_HIGH, "detail": f"pain after exercise averages {pa_now}/10"})
     return {
         "patient_id": patient.user_id,
-        "name": patient.user.name,
+        "name": patient.name,
         "reasons": reasons,
         "adherence_7d": now_t.adherence,
         "adherence_prev_7d": prev_t.adherence,

@@ -8,15 +8,17 @@ read fresh on every request, with narrow column queries rather than ORM objects.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date, datetime
-from functools import cache
+from functools import cache, lru_cache
+from typing import NamedTuple
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, Text, cast, select
 
-from hep.dbtypes import among
+from hep.dbtypes import among, plain_rows
 from hep.extensions import db
 from hep.library.models import Exercise
 from hep.programs.models import Routine, RoutineItem, RoutinePhase, RoutineVersion
@@ -173,20 +175,29 @@ def _versions_statement(dialect_name: str) -> Select:
     )
 
 
-def live_routines(patient_ids: list[int], since: date, *, remember: bool = True) -> dict[int, list[LiveRoutine]]:
-    """Each patient's live routines, with every version that governs some day from `since` on.
-
-    Bulk readers (the planner, the clinic report) pass remember=False: they use what is cached but do not
-    fill the cache with thousands of versions, which would evict the ones the patients' apps read all day.
-    """
+def _wanted(rows, patient_ids: list[int], since: date) -> dict[int, dict[int, list[tuple[date, int, str]]]]:
+    """Per patient and live routine, (effective_from, version id, content hash) of each version that governs
+    some day from `since` on, from _versions_statement's rows."""
     wanted: dict[int, dict[int, list[tuple[date, int, str]]]] = {pid: {} for pid in patient_ids}
-    for patient_id, routine_id, version_id, content_hash, effective_from in db.session.execute(
-        _versions_statement(db.engine.dialect.name), {"patient_ids": list(patient_ids)}
-    ):
+    for patient_id, routine_id, version_id, content_hash, effective_from in rows:
         versions = wanted[patient_id].setdefault(routine_id, [])
         if versions and versions[-1][0] <= since and effective_from <= since:
             versions.pop()  # superseded before `since`: it never governs a day we look at
         versions.append((effective_from, version_id, content_hash))
+    return wanted
+
+
+def live_routines(patient_ids: list[int], since: date, *, remember: bool = True) -> dict[int, list[LiveRoutine]]:
+    """Each patient's live routines, with every version that governs some day from `since` on.
+
+    Bulk readers (the planner) pass remember=False: they use what is cached but do not fill the cache with
+    thousands of versions, which would evict the ones the patients' apps read all day.
+    """
+    wanted = _wanted(
+        db.session.execute(_versions_statement(db.engine.dialect.name), {"patient_ids": list(patient_ids)}),
+        patient_ids,
+        since,
+    )
     keys = [(vid, h) for routines in wanted.values() for versions in routines.values() for _e, vid, h in versions]
     found = versions_cache.get_many(keys)
     missing = [k for k in keys if k[0] not in found]
@@ -195,6 +206,78 @@ def live_routines(patient_ids: list[int], since: date, *, remember: bool = True)
         if remember:
             versions_cache.put_many(loaded, dict(missing))
         found.update((v.id, v) for v in loaded)
+    return {
+        pid: [LiveRoutine(rid, tuple(found[vid] for _e, vid, _h in versions)) for rid, versions in routines.items()]
+        for pid, routines in wanted.items()
+    }
+
+
+class _ScheduleFields(NamedTuple):
+    exercise_id: int
+    side: str
+    times_per_day: int
+    days_per_week: int | None
+    weekdays: tuple[str, ...] | None
+
+
+class ScheduleItem(_ScheduleFields, WeeklySchedule):
+    """An item with only what says when it is due and how logs match it (hep/programs/schedule.py's fields)."""
+
+    __slots__ = ()
+
+
+@cache
+def _schedule_statements(dialect_name: str) -> tuple[Select, Select]:
+    items = (
+        select(
+            RoutineItem.phase_id,
+            RoutineItem.exercise_id,
+            RoutineItem.side,
+            RoutineItem.times_per_day,
+            RoutineItem.days_per_week,
+            cast(RoutineItem.weekdays, Text),  # as written: the few distinct lists are parsed once each
+        )
+        .join(RoutinePhase, RoutinePhase.id == RoutineItem.phase_id)
+        .where(among(RoutinePhase.version_id, "ids", dialect_name))
+        .order_by(RoutineItem.phase_id, RoutineItem.position)
+    )
+    return items, _load_statements(dialect_name)[1]
+
+
+@lru_cache(maxsize=1024)
+def _weekdays(text: str | None) -> tuple[str, ...] | None:
+    """A weekdays column's JSON text as the compiled item holds it."""
+    found = json.loads(text) if text is not None else None
+    return tuple(found) if found is not None else None
+
+
+def live_schedules(patient_ids: list[int], since: date) -> dict[int, list[LiveRoutine]]:
+    """`live_routines` for bulk readers that only ask what is due (the clinic report): versions whose items are
+    ScheduleItems, read in four narrow queries and kept nowhere.
+
+    Neither reads nor fills the per-process cache: a clinic's thousands of versions would not fit it and would
+    evict the ones the patients' apps read all day; and only the scheduling columns are read.
+    """
+    dialect_name = db.engine.dialect.name
+    wanted = _wanted(
+        plain_rows(_versions_statement(dialect_name), {"patient_ids": list(patient_ids)}), patient_ids, since
+    )
+    ids = [vid for routines in wanted.values() for versions in routines.values() for _e, vid, _h in versions]
+    items_query, phases_query = _schedule_statements(dialect_name)
+    versions_query = _load_statements(dialect_name)[2]
+    params = {"ids": ids}
+    items: dict[int, list[ScheduleItem]] = {}
+    for phase_id, exercise_id, side, times, days_per_week, weekdays in plain_rows(items_query, params):
+        items.setdefault(phase_id, []).append(
+            ScheduleItem(exercise_id, side, times, days_per_week, _weekdays(weekdays))
+        )
+    phases: dict[int, list[Phase]] = {}
+    for version_id, phase_id, name, start in plain_rows(phases_query, params):
+        phases.setdefault(version_id, []).append(Phase(name, start, tuple(items.get(phase_id, ()))))
+    found = {
+        vid: Version(vid, routine_id, effective, start, end, tuple(phases.get(vid, ())))
+        for vid, routine_id, effective, start, end in plain_rows(versions_query, params)
+    }
     return {
         pid: [LiveRoutine(rid, tuple(found[vid] for _e, vid, _h in versions)) for rid, versions in routines.items()]
         for pid, routines in wanted.items()
