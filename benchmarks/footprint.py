@@ -547,7 +547,7 @@ def _mb(values: list[int | None]) -> str:
     return show(known, "MB", digits=0) if known else "n/a"
 
 
-def render(args, argv, database, data, rows, bytes_rows, per_day, cold, mixed, other) -> str:
+def render(args, argv, database, data, users, rows, bytes_rows, per_day, cold, mixed, other) -> str:
     lines = [
         f"## {args.label}",
         "",
@@ -622,7 +622,7 @@ def render(args, argv, database, data, rows, bytes_rows, per_day, cold, mixed, o
         f"| {args.requests:,} mixed requests took | {show([m['mixed_s'] for m in mixed], 's')} |",
         "",
         "The mix: 8 today's plan : 2 routine : 4 library search : 3 single entries : 3 batches of 5, over"
-        f" {len(data.patients)} patients.",
+        f" the {len(users)} patients with exercises due today.",
         "",
         PLAN_SECTION,
     ]
@@ -719,7 +719,7 @@ def main(argv: list[str]) -> int:
         say(f"   padded to {targets}")
         other = _other(busy_before, busy_after, children_after - children_before)
         app_engine_dispose(app)
-        text = render(args, argv, database, data, rows, bytes_rows, per_day, cold, mixed, other)
+        text = render(args, argv, database, data, users, rows, bytes_rows, per_day, cold, mixed, other)
     write_section(args.out, args.label, text, HEADER)
     print(text)
     say(f"written to {args.out}")
