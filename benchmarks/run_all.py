@@ -5,8 +5,12 @@
     python3 tasks.py bench --only hot_paths,reminders --database-url postgresql://...
 
 The parts run one after another, never side by side (they would skew each other on a small machine):
+<<<<<<< HEAD
 hot paths on SQLite and on PostgreSQL, the reminder engine, the scale figures, the 18:00 rush, and the
 10-minute soak.
+=======
+hot paths on SQLite and on PostgreSQL, the reminder engine, the scale figures, the footprint (no targets:
+nothing of it in the summary), and the 10-minute soak.
 Each writes its own results file (see benchmarks/README.md); this script then collects every row
 that has a target into the summary at the top of RESULTS.md, so the targets are read in one place.
 Progress goes to stderr; the exit status is 1 when any part failed to run.
@@ -66,6 +70,12 @@ def parts(pg: str) -> list[Part]:
             BENCH / "RESULTS-rush.md",
             ("rush.py", "--database-url", pg),
             ("rush.py", "--database-url", pg, "--quick"),
+        ),
+        Part(
+            "footprint",
+            BENCH / "RESULTS-footprint.md",
+            ("footprint.py", "--database-url", pg),
+            ("footprint.py", "--database-url", pg, "--quick"),
         ),
         Part(
             "soak",
