@@ -482,6 +482,11 @@ def _entry(patient: BenchPatient, moment: datetime, rng: random.Random) -> dict:
     }
 
 
+def loggable_patients(patients: list[BenchPatient]) -> list[BenchPatient]:
+    """The patients with items in effect today: only they have something to log."""
+    return [p for p in patients if p.item_ids]
+
+
 def sync_source(patients: list[BenchPatient], seed: int) -> Iterator[Request]:
     """Each patient in turn sends a batch of BATCH_SIZE new entries, done over the last half hour."""
     rng = random.Random(seed)
@@ -562,9 +567,12 @@ def benchmark(
         run(PLAN_WIDE, [plan_source(_share(patients, k, WIDE)) for k in range(WIDE)])
     for _ in range(settings.runs):
         run(SEARCH, [search_source(physio_token, k) for k in range(c)])
+    loggable = loggable_patients(patients)
+    if not loggable:
+        raise RuntimeError("no patient has items in effect today: the batch sync has nothing to log")
     for number in range(settings.runs):
-        first = run(SYNC, [sync_source(_share(patients, k, c), seed=number * c + k) for k in range(c)])
-        batches = first.sent or [next(sync_source(patients, seed=number))]
+        first = run(SYNC, [sync_source(_share(loggable, k, c), seed=number * c + k) for k in range(c)])
+        batches = first.sent or [next(sync_source(loggable, seed=number))]
         run(RESEND, [resend_source(batches[k::c] or batches) for k in range(c)])
     return results
 
@@ -700,6 +708,7 @@ def section(report: Report) -> str:
         f" ({data.routine_items / len(data.patients):.1f} items in effect today on average),"
         f" {data.history_logs} log entries of history ({HISTORY_DAYS} days); today's plan has"
         f" {statistics.mean(sizes):.1f} items on average ({min(sizes)}-{max(sizes)});"
+        f" {_skipped(data.patients)} in the batch sync;"
         f" built in {data.seconds:.1f} s",
         "",
         *scenario_table(results),
@@ -708,6 +717,12 @@ def section(report: Report) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _skipped(patients: list[BenchPatient]) -> str:
+    """How many patients the batch sync skips, having no items in effect today."""
+    skipped = len(patients) - len(loggable_patients(patients))
+    return f"{skipped} patient{'' if skipped == 1 else 's'} with no items in effect today skipped"
 
 
 def _percent(value: float | None) -> str:

@@ -71,10 +71,12 @@ def paginate(
     limit: int | None,
     descending: bool = False,
     cursor_values: Callable[[Any], Sequence[Any]] | None = None,
+    rows: bool = False,
 ) -> tuple[list, str | None]:
     """Run one page of `query` ordered by `order` (last column unique); return (rows, next cursor).
 
-    cursor_values(row) gives the order values of a row when they are not its attributes.
+    cursor_values(row) gives the order values of a row when they are not its attributes; with
+    `rows`, the page is the query's rows of columns rather than its first column's values.
     """
     size = limit or current_app.config["PAGE_SIZE_DEFAULT"]
     key = tuple_(*order)
@@ -82,13 +84,13 @@ def paginate(
         after = _typed(decode_cursor(cursor, len(order)), order)
         query = query.where(key < after if descending else key > after)
     query = query.order_by(*[c.desc() if descending else c.asc() for c in order]).limit(size + 1)
-    rows = list(db.session.scalars(query))
-    if len(rows) <= size:
-        return rows, None
-    rows = rows[:size]
-    last = rows[-1]
+    found = list(db.session.execute(query) if rows else db.session.scalars(query))
+    if len(found) <= size:
+        return found, None
+    found = found[:size]
+    last = found[-1]
     values = cursor_values(last) if cursor_values else [getattr(last, c.key) for c in order]
-    return rows, encode_cursor([_plain(v) for v in values])
+    return found, encode_cursor([_plain(v) for v in values])
 
 
 def _typed(values: list[Any], order: Sequence[InstrumentedAttribute]):

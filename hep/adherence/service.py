@@ -68,8 +68,17 @@ def _patient_items(patient_id: int, item_ids: set[int]) -> dict[int, tuple[Routi
     return {item.id: (item, routine_id) for item, routine_id in rows}
 
 
-def _new_log(patient_id: int, entry: dict, item: RoutineItem, routine_id: int, *, now: datetime, source: str) -> dict:
-    """The row of a new log entry, as the column values to insert."""
+def _new_log(
+    patient_id: int,
+    entry: dict,
+    item: RoutineItem,
+    routine_id: int,
+    *,
+    now: datetime,
+    source: str,
+    digest: str | None = None,
+) -> dict:
+    """The row of a new log entry, as the column values to insert (`digest`: its entry_hash, when known)."""
     performed = entry["performed_at"]
     return dict(
         id=entry["id"],
@@ -84,7 +93,7 @@ def _new_log(patient_id: int, entry: dict, item: RoutineItem, routine_id: int, *
         local_date=performed.date(),
         credit=min(1.0, entry["sets_done"] / item.sets),
         source=source,
-        content_hash=entry_hash(entry),
+        content_hash=entry_hash(entry) if digest is None else digest,
         created_at=now,
         updated_at=now,
         **{k: entry.get(k) for k in DONE_FIELDS},
@@ -178,7 +187,7 @@ def _answer(index, result, patient_id, existing, items, seen, *, now, rules, sou
         param = exc.invalid_params[0]
         return answer | {"status": REJECTED, "invalid_params": [{**param, "name": f"entries.{index}.{param['name']}"}]}
     item, routine_id = items[entry["routine_item_id"]]
-    seen[entry_id] = _new_log(patient_id, entry, item, routine_id, now=now, source=source)
+    seen[entry_id] = _new_log(patient_id, entry, item, routine_id, now=now, source=source, digest=digest)
     return answer | {"status": CREATED}
 
 

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy.orm import load_only
-
 from hep.accounts.auth import current_user, login_required
 from hep.accounts.models import STAFF_ROLES
 from hep.api import Blueprint
 from hep.dbtypes import utcnow
 from hep.figures.http import svg_response
 from hep.library import service
-from hep.library.models import Exercise
 from hep.library.schemas import (
     ExerciseCreateSchema,
     ExercisePageSchema,
@@ -19,20 +16,8 @@ from hep.library.schemas import (
     ExerciseUpdateSchema,
     FigureArgsSchema,
 )
-from hep.pagination import paginate
 
 blp = Blueprint("library", __name__, url_prefix="/api/v1/exercises", description="Exercise library")
-# What a search result shows: the long JSON columns (steps, cues, progressions...) are not even read.
-SUMMARY_COLUMNS = (
-    Exercise.slug,
-    Exercise.clinic_id,
-    Exercise.name,
-    Exercise.summary,
-    Exercise.category,
-    Exercise.position,
-    Exercise.difficulty,
-    Exercise.archived_at,
-)
 
 
 @blp.route("", methods=["GET"])
@@ -43,8 +28,7 @@ SUMMARY_COLUMNS = (
 def search(args):
     """Search the library and your clinic's exercises, by name"""
     page = {k: args.pop(k, None) for k in ("cursor", "limit")}
-    query = service.search_query(current_user().clinic_id, **args).options(load_only(*SUMMARY_COLUMNS))
-    items, cursor = paginate(query, [Exercise.name, Exercise.id], **page)
+    items, cursor = service.search_page(current_user().clinic_id, **page, **args)
     return {"items": items, "next_cursor": cursor}
 
 

@@ -9,9 +9,10 @@ being listed. Templates, routines and handouts show the blocks of the exercises 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
+from functools import cache
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 
 from hep.accounts.models import Clinic
 from hep.extensions import db
@@ -92,25 +93,36 @@ def why(block: dict, exercise: dict) -> str:
 # --- reading them back --------------------------------------------------------------------------
 
 
-def live_blocks() -> dict[str, dict]:
-    """Every block in force, by key, as plain dicts (there are only a handful)."""
-    rows = db.session.scalars(select(SafetyBlock).where(SafetyBlock.archived_at.is_(None)))
-    return {
-        row.key: {
-            "key": row.key,
-            "title": row.title,
-            "priority": row.priority,
-            "lines": row.lines,
-            "applies_to": row.applies_to,
-            "sources": row.sources,
-        }
-        for row in rows
-    }
+_BLOCK_COLUMNS = (
+    SafetyBlock.key,
+    SafetyBlock.title,
+    SafetyBlock.priority,
+    SafetyBlock.lines,
+    SafetyBlock.applies_to,
+    SafetyBlock.sources,
+)
+
+
+@cache
+def _blocks_statement(by_key: bool) -> Select:
+    # Built once, of columns rather than ORM objects: the patient's plan reads blocks on every request.
+    query = select(*_BLOCK_COLUMNS).where(SafetyBlock.archived_at.is_(None))
+    return query.where(SafetyBlock.key.in_(bindparam("keys", expanding=True))) if by_key else query
+
+
+def live_blocks(keys: Collection[str] | None = None) -> dict[str, dict]:
+    """Every block in force (or only those with these keys), by key, as plain dicts (there are only a handful)."""
+    params = {} if keys is None else {"keys": list(keys)}
+    return {row.key: row._asdict() for row in db.session.execute(_blocks_statement(keys is not None), params)}
 
 
 def shown(keys: Iterable[str], blocks: dict[str, dict] | None = None) -> list[dict]:
     """The blocks with these keys, most urgent first; unknown or retired keys are left out."""
-    blocks = live_blocks() if blocks is None else blocks
+    if blocks is None:
+        keys = set(keys)
+        if not keys:
+            return []
+        blocks = live_blocks(keys)
     return [blocks[k] for k in ordered(keys, blocks) if k in blocks]
 
 
@@ -119,12 +131,18 @@ def for_exercises(exercises: Iterable[Exercise]) -> list[dict]:
     return shown(key for exercise in exercises for key in exercise.safety or [])
 
 
+@cache
+def _keys_statement() -> Select:
+    # Built once: the patient's plan runs it on every request.
+    return select(Exercise.id, Exercise.safety).where(Exercise.id.in_(bindparam("ids", expanding=True)))
+
+
 def keys_by_exercise(exercise_ids: Iterable[int]) -> dict[int, list[str]]:
     """{exercise id: its block keys}, read in one narrow query."""
     ids = list(set(exercise_ids))
     if not ids:
         return {}
-    rows = db.session.execute(select(Exercise.id, Exercise.safety).where(Exercise.id.in_(ids)))
+    rows = db.session.execute(_keys_statement(), {"ids": ids})
     return {exercise_id: list(keys or []) for exercise_id, keys in rows}
 
 

@@ -13,6 +13,7 @@ from hep.extensions import db
 from hep.figures import draw as figures
 from hep.library import safety
 from hep.library.models import CONDITION, EQUIPMENT, REGION, Exercise, ExerciseAlias, ExerciseTag
+from hep.pagination import paginate
 
 CONTENT_FIELDS = (
     "name",
@@ -98,6 +99,54 @@ def search_query(
     elif owner == "clinic":
         query = query.where(Exercise.clinic_id == clinic_id)
     return query
+
+
+# What a search result shows: the long JSON columns (steps, cues, progressions...) are not even read.
+SUMMARY_COLUMNS = (
+    Exercise.id,
+    Exercise.slug,
+    Exercise.clinic_id,
+    Exercise.name,
+    Exercise.summary,
+    Exercise.category,
+    Exercise.position,
+    Exercise.difficulty,
+    Exercise.archived_at,
+)
+TAG_LISTS = {REGION: "body_regions", CONDITION: "conditions", EQUIPMENT: "equipment"}
+
+
+def search_page(clinic_id: int, *, cursor: str | None, limit: int | None, **filters) -> tuple[list[dict], str | None]:
+    """One page of `search_query`'s exercises, by name, as summaries; and the next page's cursor."""
+    # Rows of columns and one narrow tag query, not ORM objects: search runs on every keystroke.
+    query = search_query(clinic_id, **filters).with_only_columns(*SUMMARY_COLUMNS)
+    rows, next_cursor = paginate(query, [Exercise.name, Exercise.id], cursor=cursor, limit=limit, rows=True)
+    summaries = {
+        row.id: {
+            "slug": row.slug,
+            "name": row.name,
+            "summary": row.summary,
+            "body_regions": [],
+            "conditions": [],
+            "category": row.category,
+            "equipment": [],
+            "position": row.position,
+            "difficulty": row.difficulty,
+            "owner": "library" if row.clinic_id is None else "clinic",
+            "archived": row.archived_at is not None,
+        }
+        for row in rows
+    }
+    if summaries:
+        tags = db.session.execute(
+            select(ExerciseTag.exercise_id, ExerciseTag.kind, ExerciseTag.value)
+            .where(ExerciseTag.exercise_id.in_(summaries))
+            .order_by(ExerciseTag.exercise_id, ExerciseTag.position)
+        )
+        for exercise_id, kind, value in tags:
+            if kind in TAG_LISTS:
+                summaries[exercise_id][TAG_LISTS[kind]].append(value)
+    return list(summaries.values()), next_cursor
 
 
 def find(clinic_id: int, *, limit: int, **filters) -> list[Exercise]:

@@ -6,7 +6,7 @@ import secrets
 from datetime import datetime, timedelta
 from functools import cache
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Row, Select, bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from hep import signals
@@ -169,9 +169,14 @@ def upcoming_sessions(
 
 @cache
 def _next_session_statement() -> Select:
-    # Built once: today's plan runs it on every request.
+    # Built once: today's plan runs it on every request. Only the columns the plan shows, not an ORM object.
     return (
-        select(NeedlingSession)
+        select(
+            NeedlingSession.id,
+            NeedlingSession.starts_at,
+            NeedlingSession.duration_minutes,
+            NeedlingSession.patient_note,
+        )
         .where(
             NeedlingSession.patient_id == bindparam("patient_id"),
             NeedlingSession.status == SCHEDULED,
@@ -182,9 +187,9 @@ def _next_session_statement() -> Select:
     )
 
 
-def next_session(patient_id: int, now: datetime) -> NeedlingSession | None:
-    """The patient's next scheduled session that has not started yet."""
-    return db.session.scalar(_next_session_statement(), {"patient_id": patient_id, "now": now})
+def next_session(patient_id: int, now: datetime) -> Row | None:
+    """The patient's next scheduled session that has not started yet (id, starts_at, duration_minutes, patient_note)."""
+    return db.session.execute(_next_session_statement(), {"patient_id": patient_id, "now": now}).first()
 
 
 def issue_feed(actor: User, patient_id: int, *, now: datetime) -> str:
