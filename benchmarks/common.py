@@ -344,21 +344,22 @@ class Server:
 
 
 @contextmanager
-def gunicorn(url: str, workdir: Path, say: Callable[[str], None], workers: int = 2) -> Iterator[Server]:
-    """Serve wsgi:app under gunicorn on a free port; yield its address once /livez answers; stop it after."""
+def gunicorn(
+    url: str, workdir: Path, say: Callable[[str], None], workers: int = 2, app: str = "wsgi:app"
+) -> Iterator[Server]:
+    """Serve `app` (HEP's wsgi:app) under gunicorn on a free port; yield its address once /livez answers;
+    stop it after."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
     env.update(DATABASE_URL=url, SECRET_KEY=os.environ["SECRET_KEY"])
-    log_path = workdir / "gunicorn.log"
+    log_path = workdir / f"gunicorn-{app.replace(':', '-')}.log"
     command = [str(Path(sys.executable).parent / "gunicorn"), "-w", str(workers), "--bind", f"127.0.0.1:{port}"]
     with log_path.open("wb") as log:
         # Own session: a Ctrl-C reaches only us, and we stop gunicorn gracefully in `finally`.
-        proc = subprocess.Popen(
-            [*command, "wsgi:app"], cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True
-        )
+        proc = subprocess.Popen([*command, app], cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True)
     try:
         _wait_live(proc, port, log_path)
-        say(f"gunicorn ({workers} workers) serving on 127.0.0.1:{port}")
+        say(f"gunicorn ({workers} workers) serving {app} on 127.0.0.1:{port}")
         yield Server(("127.0.0.1", port), proc.pid)
     finally:
         stop([proc])

@@ -72,6 +72,7 @@ from hep.programs.service import local_today
 HISTORY_DAYS = 21  # routines started three weeks ago: every shipped template (6+ weeks) is still running
 BATCH_SIZE = 50
 BASELINE, PLAN, PLAN_WIDE, SEARCH, SYNC, RESEND = "baseline", "plan", "plan-wide", "search", "sync", "resend"
+FLOOR_PLAN, FLOOR_SEARCH, FLOOR_SYNC = "floor-plan", "floor-search", "floor-sync"  # benchmarks/floor_app.py
 WIDE = 32  # connections for the plan's latency target (p99 <= 30 ms at 32 connections)
 # What a physiotherapist types and ticks while building a routine: a word, a condition and a region.
 SEARCHES = (
@@ -97,6 +98,9 @@ TITLES = {
     SEARCH: "library search: GET /exercises?q=...&condition=...",
     SYNC: f"batch sync: POST /patients/{{id}}/logs/batch, {BATCH_SIZE} new entries",
     RESEND: "resend: the same batches again (all duplicate)",
+    FLOOR_PLAN: "floor of today's plan: bare Flask + driver, its 8 round trips and commit",
+    FLOOR_SEARCH: "floor of library search: bare Flask + driver, its 3 round trips",
+    FLOOR_SYNC: f"floor of batch sync: bare Flask + driver, its round trips, {BATCH_SIZE} rows and commit",
 }
 HEADER = """\
 # Benchmark results: the hot paths
@@ -577,6 +581,45 @@ def benchmark(
     return results
 
 
+def _body_size(address: tuple[str, int], path: str, headers: dict) -> int:
+    conn = http.client.HTTPConnection(*address, timeout=30)
+    try:
+        conn.request("GET", path, headers=headers)
+        return len(conn.getresponse().read())
+    finally:
+        conn.close()
+
+
+def floor_benchmark(
+    hep: Server, floor: Server, meter: CpuMeter, patients: list[BenchPatient], physio_token: str, settings: Settings
+) -> dict[str, list[RunResult]]:
+    """The same load on benchmarks/floor_app.py: bare Flask and the bare driver making HEP's round trips,
+    answering bodies as large as HEP's."""
+    c = settings.connections
+    results: dict[str, list[RunResult]] = {FLOOR_PLAN: [], FLOOR_SEARCH: [], FLOOR_SYNC: []}
+    plan_size = _body_size(hep.address, f"/api/v1/patients/{patients[0].id}/today", _auth(patients[0]))
+    physio = {"Authorization": f"Bearer {physio_token}"}
+    search_size = _body_size(hep.address, f"/api/v1/exercises?{SEARCHES[0]}", physio)
+    loggable = loggable_patients(patients)
+
+    def floor_sync(k: int) -> Iterator[Request]:
+        for request in sync_source(_share(loggable, k, c), seed=10_000 + k):
+            yield replace(request, path="/floor/sync?size=1500", expect=None)
+
+    def run(scenario: str, sources: list[Iterator[Request]]) -> None:
+        result = run_scenario(floor, meter, scenario, sources, settings.seconds)
+        results[scenario].append(result)
+        _report_run(result, len(results[scenario]), settings.runs)
+
+    for _ in range(settings.runs):
+        run(FLOOR_PLAN, [itertools.repeat(Request("GET", f"/floor/plan?size={plan_size}", {})) for _ in range(c)])
+    for _ in range(settings.runs):
+        run(FLOOR_SEARCH, [itertools.repeat(Request("GET", f"/floor/search?size={search_size}", {})) for _ in range(c)])
+    for _ in range(settings.runs):
+        run(FLOOR_SYNC, [floor_sync(k) for k in range(c)])
+    return results
+
+
 # --- the report -----------------------------------------------------------------------------
 
 
@@ -586,11 +629,20 @@ def _ratios(results: dict[str, list[RunResult]]) -> dict[str, list[float]]:
     def over(scenario: str, base: str, rate) -> list[float]:
         return [rate(a) / rate(b) for a, b in zip(results[scenario], results[base], strict=True) if rate(b)]
 
-    return {
+    found = {
         "plan": over(PLAN, BASELINE, lambda r: r.rps),
         "search": over(SEARCH, BASELINE, lambda r: r.rps),
         "resend": over(RESEND, SYNC, lambda r: r.eps),
     }
+    if results.get(FLOOR_PLAN):
+        found |= {
+            "floor-plan": over(FLOOR_PLAN, BASELINE, lambda r: r.rps),
+            "floor-search": over(FLOOR_SEARCH, BASELINE, lambda r: r.rps),
+            "plan-of-floor": over(PLAN, FLOOR_PLAN, lambda r: r.rps),
+            "search-of-floor": over(SEARCH, FLOOR_SEARCH, lambda r: r.rps),
+            "sync-of-floor": over(SYNC, FLOOR_SYNC, lambda r: r.eps),
+        }
+    return found
 
 
 def scenario_table(results: dict[str, list[RunResult]]) -> list[str]:
@@ -601,7 +653,7 @@ def scenario_table(results: dict[str, list[RunResult]]) -> list[str]:
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for scenario, runs in results.items():
-        entries = show([r.eps for r in runs]) if scenario in (SYNC, RESEND) else "-"
+        entries = show([r.eps for r in runs]) if scenario in (SYNC, RESEND, FLOOR_SYNC) else "-"
         machine = [r.machine_cpu for r in runs if r.machine_cpu is not None]
         other = [r.other_cpu for r in runs if r.other_cpu is not None]
         errors = sum(sum(r.errors.values()) for r in runs)
@@ -661,6 +713,16 @@ def ratio_table(results: dict[str, list[RunResult]], backend: str) -> list[str]:
             _verdict(ratios["resend"], TARGETS["resend"]),
         ),
     ]
+    if "floor-plan" in ratios:
+        floor_sync = [r.eps for r in results[FLOOR_SYNC]]
+        rows += [
+            ("floor of today's plan ÷ baseline: the most the plan's round trips allow", ratios["floor-plan"], "-", "-"),
+            ("today's plan ÷ its floor: how close HEP comes", ratios["plan-of-floor"], "-", "-"),
+            ("floor of library search ÷ baseline", ratios["floor-search"], "-", "-"),
+            ("library search ÷ its floor", ratios["search-of-floor"], "-", "-"),
+            ("floor of batch sync (entries/s)", floor_sync, "-", "-"),
+            ("batch sync ÷ its floor (entries/s)", ratios["sync-of-floor"], "-", "-"),
+        ]
     return [
         "| figure | median (min-max) | target | met? |",
         "|---|---|---|---|",
@@ -749,6 +811,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=10, help="length of each run (default 10)")
     parser.add_argument("--connections", type=int, default=16, help="concurrent connections (default 16)")
     parser.add_argument("--runs", type=int, default=3, help="runs per scenario (default 3)")
+    parser.add_argument("--no-floor", action="store_true", help="skip the floor runs (benchmarks/floor_app.py)")
     args = parser.parse_args(argv)
     if min(args.patients, args.connections, args.runs) < 1 or args.seconds <= 0:
         parser.error("--patients, --connections, --runs and --seconds must be positive")
@@ -774,6 +837,10 @@ def main(argv: list[str]) -> int:
             results = benchmark(
                 server, CpuMeter(lambda: {server.pid}, database.name), data.patients, data.physio_token, settings
             )
+            if not args.no_floor:
+                with gunicorn(database.url, Path(tmp), say, app="benchmarks.floor_app:app") as floor:
+                    meter = CpuMeter(lambda: {floor.pid}, database.name)
+                    results |= floor_benchmark(server, floor, meter, data.patients, data.physio_token, settings)
     label = args.label or database.description.split()[0]
     report = Report(label, settings, database, data, plan_sizes, results, argv)
     text = section(report)

@@ -21,6 +21,12 @@ def test_hot_paths_benchmark_runs_and_writes_its_ratios(tmp_path):
     text = out.read_text()
     assert text.startswith("# Benchmark results")
     assert "## SQLite" in text
-    for line in ("| today's plan ÷ baseline (requests/s) |", "| batch sync (entries/s) |", "| resend ÷ first"):
+    for line in (
+        "| today's plan ÷ baseline (requests/s) |",
+        "| batch sync (entries/s) |",
+        "| resend ÷ first",
+        "| today's plan ÷ its floor: how close HEP comes |",
+        "| batch sync ÷ its floor (entries/s) |",
+    ):
         assert line in text
     assert "ERRORS" not in text

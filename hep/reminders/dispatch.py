@@ -45,6 +45,7 @@ from hep.reminders.sms import Sent, SmsBackend, SmsError, is_opt_out, stops_text
 from hep.reminders.states import DAY_KINDS, Kind, Status
 
 _R = Reminder.__table__.c
+GATHER_SECONDS = 0.02  # answers gathered into one recording commit (a row stays `sending` that much longer)
 _MOVE_TO_SENDING = move_statement(
     Status.CLAIMED,
     Status.SENDING,
@@ -168,7 +169,11 @@ class Dispatcher:
                 for reminder_id, outgoing in ready:
                     in_flight[self._call(outgoing, started)] = reminder_id
                 continue
-            done, _running = wait(in_flight, return_when=FIRST_COMPLETED)
+            done, running = wait(in_flight, return_when=FIRST_COMPLETED)
+            if running:
+                # The answers that come back within a moment are recorded with this one: one commit for all.
+                also, _still = wait(running, timeout=GATHER_SECONDS)
+                done |= also
             outcome.update(self._record([(in_flight.pop(call), call.result()) for call in done], now_fn))
         return outcome
 
