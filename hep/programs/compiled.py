@@ -9,6 +9,7 @@ read fresh on every request, with narrow column queries rather than ORM objects.
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -24,7 +25,9 @@ from hep.library.models import Exercise
 from hep.programs.models import Routine, RoutineItem, RoutinePhase, RoutineVersion
 from hep.programs.schedule import WeeklySchedule, version_on
 
-CACHE_SIZE = 4096  # versions kept per process: a few MB at most
+# Versions kept per process (HEP_VERSION_CACHE_SIZE): size it to the routines of the patients who open the app
+# in a day, or most of an evening's requests compile their versions again (benchmarks/RESULTS-rush.md).
+CACHE_SIZE = int(os.environ.get("HEP_VERSION_CACHE_SIZE", 4096))
 
 
 @dataclass(frozen=True, slots=True)
