@@ -27,7 +27,7 @@ from hep.programs.schedule import WeeklySchedule, version_on
 
 # Versions kept per process (HEP_VERSION_CACHE_SIZE): size it to the routines of the patients who open the app
 # in a day, or most of an evening's requests compile their versions again (benchmarks/RESULTS-rush.md).
-CACHE_SIZE = int(os.environ.get("HEP_VERSION_CACHE_SIZE", 4096))
+CACHE_SIZE = int(os.environ.get("HEP_VERSION_CACHE_SIZE", 20_000))
 
 
 @dataclass(frozen=True, slots=True)
