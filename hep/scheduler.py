@@ -20,8 +20,10 @@ import os
 import socket
 from collections import Counter
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask, current_app
 from sqlalchemy import delete
@@ -113,14 +115,39 @@ def housekeeping_job() -> None:
         log.info("housekeeping: dropped %s", summary({what: n for what, n in counts.items() if n}))
 
 
-def jobs(backend: SmsBackend, throttle: Throttle) -> list[tuple[str, Callable[[], None], int]]:
-    """(name, function, every N seconds): the whole schedule."""
+@dataclass(frozen=True)
+class Job:
+    """One line of the schedule."""
+
+    name: str
+    run: Callable[[], None]
+    every: int  # seconds
+    on_the_clock: bool = False  # at start, then at whole multiples of `every` (the same moment in every process)
+
+
+def jobs(backend: SmsBackend, throttle: Throttle) -> list[Job]:
+    """The whole schedule."""
     return [
-        ("plan", plan_job, PLAN_EVERY),
-        ("reconcile", lambda: reconcile_job(backend), 60),
-        ("dispatch", lambda: dispatch_job(backend, throttle), 15),
-        ("housekeeping", housekeeping_job, 3600),
+        Job("plan", plan_job, PLAN_EVERY, on_the_clock=True),  # processes planning together share it (slices.py)
+        Job("reconcile", lambda: reconcile_job(backend), 60),
+        Job("dispatch", lambda: dispatch_job(backend, throttle), 15),
+        Job("housekeeping", housekeeping_job, 3600),
     ]
+
+
+def add_jobs(scheduler: BaseScheduler, schedule: list[Job], wrap: Callable, now: datetime) -> None:
+    """Put the schedule on an APScheduler: each job runs at `now`, then every `every` seconds, from `now` or,
+    on the clock, from EPOCH. (An interval's later runs count from its first one, so a job on the clock has
+    its first run as a job of its own.)"""
+    for job in schedule:
+        if job.on_the_clock:
+            scheduler.add_job(wrap(job.run), "date", run_date=now, id=f"{job.name}-at-start")
+            when = {"start_date": EPOCH}
+        else:
+            when = {"next_run_time": now}
+        scheduler.add_job(
+            wrap(job.run), "interval", seconds=job.every, id=job.name, max_instances=1, coalesce=True, **when
+        )
 
 
 def run(app: Flask, *, once: bool = False, verbose: bool = False) -> None:
@@ -140,21 +167,14 @@ def run(app: Flask, *, once: bool = False, verbose: bool = False) -> None:
 
     try:
         if once:
-            for _name, job, _every in jobs(backend, throttle):
-                in_app(job)()
+            for job in jobs(backend, throttle):
+                in_app(job.run)()
             return
         quiet_apscheduler(verbose)
         scheduler = BlockingScheduler(timezone="UTC")
-        for name, job, every in jobs(backend, throttle):
-            if name == "plan":
-                # At start, then on the clock (an interval's later runs count from its first one, so the
-                # first run is a job of its own): every process plans at the same moment and they share it.
-                scheduler.add_job(in_app(job), "date", run_date=utcnow(), id="plan-at-start")
-                when = {"start_date": EPOCH}
-            else:
-                when = {"next_run_time": utcnow()}
-            scheduler.add_job(in_app(job), "interval", seconds=every, id=name, max_instances=1, coalesce=True, **when)
-        log.info("scheduler %s starting: %s", _owner(), ", ".join(name for name, _, _ in jobs(backend, throttle)))
+        schedule = jobs(backend, throttle)
+        add_jobs(scheduler, schedule, in_app, utcnow())
+        log.info("scheduler %s starting: %s", _owner(), ", ".join(job.name for job in schedule))
         scheduler.start()
     finally:
         throttle.close()

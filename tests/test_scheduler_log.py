@@ -89,3 +89,15 @@ def test_verbose_shows_apschedulers_lines_again(apscheduler_level):
     assert logging.getLogger("apscheduler.executors.default").isEnabledFor(logging.INFO)
     scheduler.quiet_apscheduler()
     assert not logging.getLogger("apscheduler.executors.default").isEnabledFor(logging.INFO)
+
+
+def test_the_plan_runs_at_start_and_then_on_the_clocks_ten_minutes_while_the_rest_count_from_start():
+    now = datetime(2026, 12, 3, 14, 7, 31, tzinfo=UTC)
+    board = BackgroundScheduler(timezone="UTC")
+    scheduler.add_jobs(board, scheduler.jobs(backend=None, throttle=None), lambda run: run, now)
+    by_id = {job.id: job for job in board.get_jobs()}
+    plan, ten_past = by_id["plan"].trigger, datetime(2026, 12, 3, 14, 10, tzinfo=UTC)
+    assert by_id["plan-at-start"].trigger.run_date == now
+    assert plan.get_next_fire_time(None, now) == ten_past
+    assert plan.get_next_fire_time(ten_past, ten_past) == datetime(2026, 12, 3, 14, 20, tzinfo=UTC)
+    assert by_id["dispatch"].next_run_time == now

@@ -89,7 +89,7 @@ def plan(
         for row in rows:
             for w in policy.planned_for(facts[row.user_id], existing.get(row.user_id, []), now):
                 keep.add((row.user_id, w.kind, w.slot))
-                values.append(_row_values(row, w, now))
+                values.append(_row_values(row, w))
         unwanted = [
             r.id
             for rs in existing.values()
@@ -100,7 +100,7 @@ def plan(
             and (r.patient_id, r.kind, r.slot) not in keep
         ]
         _withdraw(unwanted, now, "no longer wanted under the rules in force")
-        changed += _upsert(values)
+        changed += _upsert(values, now)
         db.session.commit()
     if patient_ids is not None:
         # Patients who may not be reminded any more (consent lost, push ended, deactivated): nothing stays planned.
@@ -128,7 +128,8 @@ def replan_clinic(clinic_id: int, now: datetime) -> int:
     return plan(now, clinic_id=clinic_id)
 
 
-def _row_values(row: Row, w: policy.Wanted, now: datetime) -> dict:
+def _row_values(row: Row, w: policy.Wanted) -> dict:
+    """What differs from one planned row to the next; _new_row adds what every new row has."""
     return {
         "patient_id": row.user_id,
         "clinic_id": row.clinic_id,
@@ -138,14 +139,15 @@ def _row_values(row: Row, w: policy.Wanted, now: datetime) -> dict:
         "session_id": w.session_id,
         "due_at": w.due_at,
         "window_end_at": w.window_end_at,
-        "next_attempt_at": w.due_at,
-        "status": Status.PLANNED,
-        "attempts": 0,
-        "lookups": 0,
-        "reason": None,
-        "created_at": now,
-        "updated_at": now,
     }
+
+
+# What every newly planned row has, besides next_attempt_at = due_at and created_at = updated_at = now.
+_NEW_ROW = {"status": Status.PLANNED, "attempts": 0, "lookups": 0, "reason": None}
+
+
+def _new_row(values: dict, now: datetime) -> dict:
+    return {**values, **_NEW_ROW, "next_attempt_at": values["due_at"], "created_at": now, "updated_at": now}
 
 
 def _withdraw(ids: list[int], now: datetime, reason: str) -> None:
@@ -216,18 +218,21 @@ _ON_CONFLICT_WHERE = (
 )
 
 
-# The values that differ from row to row, sent as one array each; the rest are the same for every new row.
-_VARYING = _COLUMNS[:8]
-_SAME = {
+# On PostgreSQL: columns computed in the statement; _NEW_ROW's sent as scalars; the rest (_row_values' keys)
+# differ from row to row and go as one array each.
+_SHARED = {
     "next_attempt_at": "u.due_at",
-    "status": f"'{Status.PLANNED}'",
-    "attempts": "0",
-    "lookups": "0",
-    "reason": "NULL",
     "created_at": "CAST(:now AS timestamptz)",
     "updated_at": "CAST(:now AS timestamptz)",
 }
-assert [name for name, _type in _COLUMNS] == [name for name, _type in _VARYING] + list(_SAME)
+_VARYING = tuple((name, kind) for name, kind in _COLUMNS if name not in _NEW_ROW and name not in _SHARED)
+_TYPES = dict(_COLUMNS)
+
+
+def _picked(name: str) -> str:
+    if name in _SHARED:
+        return _SHARED[name]
+    return f"u.{name}" if name not in _NEW_ROW else f"CAST(:{name} AS {_TYPES[name]})"
 
 
 @cache
@@ -236,7 +241,7 @@ def _postgresql_upsert() -> TextClause:
     # parses and plans it once, and the driver adapts 8 arrays rather than building a multi-row VALUES.
     names = ", ".join(name for name, _type in _COLUMNS)
     arrays = ", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in _VARYING)
-    picked = ", ".join([f"u.{name}" for name, _type in _VARYING] + list(_SAME.values()))
+    picked = ", ".join(_picked(name) for name, _type in _COLUMNS)
     assignments = ", ".join(f"{name} = {expression}" for name, expression in _ON_CONFLICT_SET)
     return text(
         f"INSERT INTO reminders ({names}) SELECT {picked} "
@@ -256,12 +261,13 @@ def _sqlite_upsert():
     ).returning(Reminder.__table__.c.id)
 
 
-def _upsert(values: list[dict]) -> int:
+def _upsert(values: list[dict], now: datetime) -> int:
     """Insert wanted rows, revive withdrawn ones and move planned ones whose time changed; return how many."""
     if not values:
         return 0
     if db.engine.dialect.name == "postgresql":
         arrays = {name: [v[name] for v in values] for name, _type in _VARYING}
-        return len(db.session.execute(_postgresql_upsert(), {**arrays, "now": values[0]["created_at"]}).all())
+        return len(db.session.execute(_postgresql_upsert(), {**arrays, **_NEW_ROW, "now": now}).all())
     # One compiled statement over many parameter sets, rather than a multi-row INSERT compiled per batch.
-    return len(db.session.connection().execute(_sqlite_upsert(), values).all())
+    rows = [_new_row(v, now) for v in values]
+    return len(db.session.connection().execute(_sqlite_upsert(), rows).all())
