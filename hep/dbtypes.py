@@ -47,7 +47,7 @@ def among(column, name: str, dialect_name: str) -> ColumnElement[bool]:
 
 
 @cache
-def _driver_sql(statement, dialect) -> tuple[str, dict]:
+def driver_sql(statement, dialect) -> tuple[str, dict]:
     """A statement as the driver's SQL, with the values of its own literals (bound parameters given none)."""
     compiled = statement.compile(dialect=dialect)
     return str(compiled), {k: v for k, v in compiled.params.items() if v is not None}
@@ -64,7 +64,7 @@ def plain_rows(statement, params: dict) -> list[tuple]:
     dialect = db.engine.dialect
     if dialect.name != "postgresql":
         return [tuple(row) for row in db.session.execute(statement, params)]
-    sql, literals = _driver_sql(statement, dialect)
+    sql, literals = driver_sql(statement, dialect)
     with db.session.connection().connection.driver_connection.cursor() as cursor:
         return cursor.execute(sql, literals | params).fetchall()
 

@@ -32,7 +32,7 @@ from hep.adherence.metrics import (
     days_between,
     tally_parts,
 )
-from hep.dbtypes import among
+from hep.dbtypes import among, driver_sql, plain_rows
 from hep.errors import Forbidden, Invalid
 from hep.extensions import db
 from hep.programs.compiled import LiveRoutine, live_schedules
@@ -220,28 +220,6 @@ class _Window:
         return found
 
 
-@cache
-def _day_logs_sql(dialect) -> tuple[str, dict]:
-    """The statement as psycopg's SQL, with the values of its own literals (the coalesce zeros)."""
-    compiled = day_logs_statement(dialect.name).compile(dialect=dialect)
-    return str(compiled), {k: v for k, v in compiled.params.items() if v is not None}
-
-
-def _day_log_rows(params: dict) -> Iterator[tuple]:
-    """The day-logs GROUP BY's rows; on PostgreSQL through psycopg's own cursor (in the session's transaction).
-
-    Tens of thousands of aggregate rows come back per batch: SQLAlchemy's Row objects would cost more than
-    the query itself. On PostgreSQL the columns need no conversion; SQLite's dates do, so it keeps SQLAlchemy.
-    """
-    dialect = db.engine.dialect
-    if dialect.name != "postgresql":
-        yield from db.session.execute(day_logs_statement(dialect.name), params)
-        return
-    sql, literals = _day_logs_sql(dialect)
-    with db.session.connection().connection.driver_connection.cursor() as cursor:
-        yield from cursor.execute(sql, literals | params).fetchall()  # one call: psycopg loads the rows in C
-
-
 def _grouped(rows) -> dict[int, dict[date, DayLogs]]:
     """The day-logs rows as metrics.day_logs builds them, grouped by patient: {patient: {day: DayLogs}}."""
     result: dict[int, dict[date, DayLogs]] = defaultdict(dict)
@@ -263,12 +241,14 @@ def _grouped(rows) -> dict[int, dict[date, DayLogs]]:
 
 def day_logs_by_patient(patient_ids: list[int], start: date, end: date) -> dict[int, dict[date, DayLogs]]:
     """`metrics.day_logs` for a batch of patients, grouped by patient: {patient: {day: DayLogs}}."""
-    return _grouped(_day_log_rows({"patient_ids": list(patient_ids), "start": start, "end": end}))
+    params = {"patient_ids": list(patient_ids), "start": start, "end": end}
+    # Tens of thousands of aggregate rows per batch: plain tuples, not SQLAlchemy's Row objects.
+    return _grouped(plain_rows(day_logs_statement(db.engine.dialect.name), params))
 
 
 def _fetch_on_own_connection(engine: Engine, params: dict) -> dict[int, dict[date, DayLogs]]:
     """day_logs_by_patient on a connection of its own (PostgreSQL), for a worker thread."""
-    sql, literals = _day_logs_sql(engine.dialect)
+    sql, literals = driver_sql(day_logs_statement(engine.dialect.name), engine.dialect)
     with engine.connect() as conn, conn.connection.driver_connection.cursor() as cursor:
         rows = cursor.execute(sql, literals | params).fetchall()
     return _grouped(rows)

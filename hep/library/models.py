@@ -82,11 +82,16 @@ class Exercise(db.Model):
 
     @property
     def owner(self) -> str:
-        return "library" if self.clinic_id is None else "clinic"
+        return owner_of(self.clinic_id)
 
     @property
     def archived(self) -> bool:
         return self.archived_at is not None
+
+
+def owner_of(clinic_id: int | None) -> str:
+    """Whose an exercise is: the shipped library's (no clinic) or a clinic's own."""
+    return "library" if clinic_id is None else "clinic"
 
 
 class ExerciseTag(db.Model):

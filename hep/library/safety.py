@@ -15,6 +15,7 @@ from functools import cache
 from sqlalchemy import Select, bindparam, select
 
 from hep.accounts.models import Clinic
+from hep.dbtypes import among
 from hep.extensions import db
 from hep.library.models import Exercise, SafetyBlock
 
@@ -132,9 +133,9 @@ def for_exercises(exercises: Iterable[Exercise]) -> list[dict]:
 
 
 @cache
-def _keys_statement() -> Select:
+def _keys_statement(dialect_name: str) -> Select:
     # Built once: the patient's plan runs it on every request.
-    return select(Exercise.id, Exercise.safety).where(Exercise.id.in_(bindparam("ids", expanding=True)))
+    return select(Exercise.id, Exercise.safety).where(among(Exercise.id, "ids", dialect_name))
 
 
 def keys_by_exercise(exercise_ids: Iterable[int]) -> dict[int, list[str]]:
@@ -142,7 +143,7 @@ def keys_by_exercise(exercise_ids: Iterable[int]) -> dict[int, list[str]]:
     ids = list(set(exercise_ids))
     if not ids:
         return {}
-    rows = db.session.execute(_keys_statement(), {"ids": ids})
+    rows = db.session.execute(_keys_statement(db.engine.dialect.name), {"ids": ids})
     return {exercise_id: list(keys or []) for exercise_id, keys in rows}
 
 

@@ -12,7 +12,7 @@ from hep.errors import Conflict, Forbidden, Invalid, NotFound
 from hep.extensions import db
 from hep.figures import draw as figures
 from hep.library import safety
-from hep.library.models import CONDITION, EQUIPMENT, REGION, Exercise, ExerciseAlias, ExerciseTag
+from hep.library.models import CONDITION, EQUIPMENT, REGION, Exercise, ExerciseAlias, ExerciseTag, owner_of
 from hep.pagination import paginate
 
 CONTENT_FIELDS = (
@@ -132,7 +132,7 @@ def search_page(clinic_id: int, *, cursor: str | None, limit: int | None, **filt
             "equipment": [],
             "position": row.position,
             "difficulty": row.difficulty,
-            "owner": "library" if row.clinic_id is None else "clinic",
+            "owner": owner_of(row.clinic_id),
             "archived": row.archived_at is not None,
         }
         for row in rows
