@@ -106,6 +106,17 @@ def write_section(path: Path, label: str, text: str, header: str) -> None:
     path.write_text(header.rstrip("\n") + "\n\n" + "\n".join(sections.values()))
 
 
+def publish(out: Path, label: str, text: str, header: str, errors: int, say: Callable[[str], None]) -> int:
+    """Print a section, write it into `out`, and say whether it is a valid measurement; the exit status."""
+    print(text)
+    write_section(out, label, text, header)
+    say(f"wrote section {label!r} to {out}")
+    if errors:
+        say(f"!!! {errors} REQUESTS FAILED: the figures are not a valid measurement (see {out})")
+        return 1
+    return 0
+
+
 # --- the command line -----------------------------------------------------------------------
 
 

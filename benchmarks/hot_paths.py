@@ -52,10 +52,10 @@ from benchmarks.common import (
     gunicorn,
     memory,
     progress,
+    publish,
     show,
     throwaway_database,
     versions,
-    write_section,
 )
 from hep import create_app
 from hep.accounts import tokens
@@ -843,14 +843,7 @@ def main(argv: list[str]) -> int:
                     results |= floor_benchmark(server, floor, meter, data.patients, data.physio_token, settings)
     label = args.label or database.description.split()[0]
     report = Report(label, settings, database, data, plan_sizes, results, argv)
-    text = section(report)
-    print(text)
-    write_section(args.out, label, text, HEADER)
-    say(f"wrote section {label!r} to {args.out}")
-    if report.errors:
-        say(f"!!! {report.errors} REQUESTS FAILED: the figures are not a valid measurement (see {args.out})")
-        return 1
-    return 0
+    return publish(args.out, label, section(report), HEADER, report.errors, say)
 
 
 if __name__ == "__main__":

@@ -56,11 +56,11 @@ from benchmarks.common import (
     gunicorn,
     memory,
     progress,
+    publish,
     show,
     status_kb,
     throwaway_database,
     versions,
-    write_section,
 )
 from benchmarks.hot_paths import PLAN, BenchPatient, Request, _auth, _entry, _problem, _share, plan_source, run_scenario
 from benchmarks.hot_paths import warm_up as warm_plans
@@ -802,14 +802,7 @@ def main(argv: list[str]) -> int:
                 )
     label = args.label or ("PostgreSQL, --quick (dry run)" if args.quick else "PostgreSQL")
     report = Report(label, args, argv, database.description, data, plan_sizes, rush, sweeps, saturated, half)
-    text = section(report)
-    print(text)
-    write_section(args.out, label, text, HEADER)
-    say(f"wrote section {label!r} to {args.out}")
-    if report.errors:
-        say(f"!!! {report.errors} REQUESTS FAILED: the figures are not a valid measurement (see {args.out})")
-        return 1
-    return 0
+    return publish(args.out, label, section(report), HEADER, report.errors, say)
 
 
 if __name__ == "__main__":

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
+from tests.benchmark_runs import run_benchmark
 from tests.conftest import require_postgresql
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.slow
@@ -18,9 +13,7 @@ def test_footprint_benchmark_runs_and_writes_every_figure(tmp_path):
     url = require_postgresql("the footprint benchmark")
 
     out = tmp_path / "RESULTS-footprint.md"
-    command = [sys.executable, str(ROOT / "benchmarks" / "footprint.py"), "--quick", "--database-url", url]
-    result = subprocess.run([*command, "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
+    result = run_benchmark("footprint.py", out, "--quick", "--database-url", url)
 
     text = out.read_text()
     assert text.startswith("# Benchmark results: footprint")

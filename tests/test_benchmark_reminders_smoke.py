@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
+from tests.benchmark_runs import run_benchmark
 from tests.conftest import require_postgresql
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.slow
@@ -19,17 +14,7 @@ def test_reminders_benchmark_runs_and_writes_every_figure(tmp_path):
 
     out = tmp_path / "RESULTS-reminders.md"
     tiny = ["--patients", "50", "--claims", "200", "--messages", "10", "--jobs", "20", "--runs", "1", "--no-profile"]
-    command = [
-        sys.executable,
-        str(ROOT / "benchmarks" / "reminders.py"),
-        *tiny,
-        "--database-url",
-        url,
-        "--out",
-        str(out),
-    ]
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
-    assert result.returncode == 0, result.stderr[-3000:]
+    result = run_benchmark("reminders.py", out, *tiny, "--database-url", url, timeout=600)
 
     text = out.read_text()
     assert text.startswith("# Benchmark results: the reminder engine")

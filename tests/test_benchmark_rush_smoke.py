@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
+from tests.benchmark_runs import run_benchmark
 from tests.conftest import require_postgresql
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.slow
@@ -19,17 +15,7 @@ def test_rush_benchmark_runs_and_writes_every_figure(tmp_path):
     url = require_postgresql("the rush benchmark")
 
     out = tmp_path / "RESULTS-rush.md"
-    command = [
-        sys.executable,
-        str(ROOT / "benchmarks" / "rush.py"),
-        "--quick",
-        "--database-url",
-        url,
-        "--out",
-        str(out),
-    ]
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
-    assert result.returncode == 0, result.stderr[-3000:]
+    result = run_benchmark("rush.py", out, "--quick", "--database-url", url)
 
     text = out.read_text()
     assert text.startswith("# Benchmark results: the 18:00 rush")

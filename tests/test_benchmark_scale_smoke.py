@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
+from tests.benchmark_runs import run_benchmark
 from tests.conftest import require_postgresql
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.slow
@@ -18,17 +13,7 @@ def test_scale_benchmark_runs_and_writes_every_figure(tmp_path):
     url = require_postgresql("the scale benchmark")
 
     out = tmp_path / "RESULTS-scale.md"
-    command = [
-        sys.executable,
-        str(ROOT / "benchmarks" / "scale.py"),
-        "--quick",
-        "--database-url",
-        url,
-        "--out",
-        str(out),
-    ]
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
-    assert result.returncode == 0, result.stderr[-3000:]
+    result = run_benchmark("scale.py", out, "--quick", "--database-url", url)
 
     text = out.read_text()
     assert text.startswith("# Benchmark results: scale")

@@ -616,7 +616,12 @@ def check(sim: Simulation, seconds: float) -> Report:
             )
         validity = m["_validity_period"]
         if validity is None or sent + timedelta(seconds=validity) > end + timedelta(seconds=1):
-            violations["none deliverable after the window in force"].append(f"{where}: validity {validity} s")
+            violations["none deliverable after the window in force"].append(
+                f"{where}: validity {validity} s ({row.kind}, attempt {row.attempts}, {local:%H:%M} {zone.key},"
+                f" window in force {rules.window_start}-{rules.window_end} ends {end:%H:%M}Z,"
+                f" row's window end {row.window_end_at:%Y-%m-%d %H:%M}Z,"
+                f" last attempt began {row.sending_since})"
+            )
         if any(word in m["body"].lower() for word in HEALTH_WORDS):
             violations["no health details in a text"].append(f"{where}: {m['body']!r}")
         if not _consented(consent_periods[p["id"]], sent):
