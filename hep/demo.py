@@ -18,6 +18,7 @@ from hep import signals
 from hep.accounts import passwords
 from hep.accounts.models import CLINIC_ADMIN, PATIENT, PHYSIOTHERAPIST, Clinic, Patient, User
 from hep.adherence import service as adherence
+from hep.adherence import summaries
 from hep.adherence.models import AdherenceLog, PainReport
 from hep.audit import service as audit
 from hep.extensions import db
@@ -138,6 +139,7 @@ def _texted_pain(patient: User, spec: dict, now: datetime) -> None:
         day = today - timedelta(days=back)
         received = datetime.combine(day, time(19, 5), zone)
         db.session.add(PainReport(patient_id=patient.id, local_date=day, score=score, received_at=received))
+    summaries.touch(patient.id, [today - timedelta(days=back) for back in scores])
     db.session.commit()
 
 

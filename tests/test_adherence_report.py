@@ -10,7 +10,7 @@ import sqlalchemy as sa
 import time_machine
 
 from hep.accounts.models import User
-from hep.adherence import metrics, report
+from hep.adherence import metrics, report, spans
 from hep.adherence.models import AdherenceLog
 from hep.audit.models import AuditEvent
 from hep.extensions import db
@@ -310,7 +310,7 @@ def test_expected_over_a_span_equals_day_by_day(make, revised_patient):
     span = metrics.days_between(WEEK1 - timedelta(days=20), WEEK2 + timedelta(days=40))
     live = compiled.live_routines([p.id], span[0])[p.id]
     orm = routines_for([p.id])[p.id]
-    assert report.expected_over(live, span) == {d: schedule.expected_on(orm, d) for d in span}
+    assert spans.expected_over(live, span) == {d: schedule.expected_on(orm, d) for d in span}
 
 
 def test_batches_add_up_to_the_same_report(make, clinic, monkeypatch):
@@ -331,7 +331,7 @@ def test_day_logs_by_patient_are_metrics_day_logs(make, revised_patient, clinic)
     other = patient(item("daily"))
     log_days(make, other, "daily", days_from(WEEK1, 3), pain_after=2)
     ids = [p.id, other.id]
-    ours = report.day_logs_by_patient(ids, WEEK1, NOW.date())
+    ours = metrics.day_logs_by_patient(ids, WEEK1, NOW.date())
     theirs = metrics.day_logs(ids, WEEK1, NOW.date())
     assert {(pid, day): v for pid, days in ours.items() for day, v in days.items()} == theirs
 
@@ -341,7 +341,7 @@ def test_schedules_for_bulk_readers_ask_what_the_orm_routines_ask(make, revised_
     span = metrics.days_between(WEEK1 - timedelta(days=20), WEEK2 + timedelta(days=40))
     live = compiled.live_schedules([p.id], span[0])[p.id]
     orm = routines_for([p.id])[p.id]
-    assert report.expected_over(live, span) == {d: schedule.expected_on(orm, d) for d in span}
+    assert spans.expected_over(live, span) == {d: schedule.expected_on(orm, d) for d in span}
 
 
 def test_schedules_for_bulk_readers_leave_the_patient_apps_cache_alone(make, revised_patient):
@@ -360,7 +360,7 @@ def test_plans_shared_between_patients_are_each_days_expected_list(make, revised
     for pid in (p.id, other.id, p.id):
         live = compiled.live_schedules([pid], span[0])[pid]
         orm = routines_for([pid])[pid]
-        plans = report.plans_over(live, span, shared)
+        plans = spans.plans_over(live, span, shared)
         assert plans == {d: metrics.DayPlan.of(schedule.expected_on(orm, d)) for d in span}
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import Select, bindparam, func, select
 
 from hep.accounts.models import Patient
 from hep.adherence.models import AdherenceLog, PainReport
-from hep.dbtypes import among
+from hep.dbtypes import among, plain_rows
 from hep.extensions import db
 from hep.programs.models import Routine
 from hep.programs.schedule import Expected, Key, expected_on, missed_on, required_on, week_start
@@ -77,6 +77,32 @@ def day_logs(patient_ids: list[int], start: date, end: date) -> dict[tuple[int, 
     for pid, day, *sums in rows:
         result.setdefault((pid, day), DayLogs(credit={})).add(*sums)
     return result
+
+
+def _grouped(rows) -> dict[int, dict[date, DayLogs]]:
+    """The day-logs rows as metrics.day_logs builds them, grouped by patient: {patient: {day: DayLogs}}."""
+    result: dict[int, dict[date, DayLogs]] = defaultdict(dict)
+    for pid, day, exercise_id, side, credit, count, pb_sum, pb_n, pa_sum, pa_n in rows:
+        days = result[pid]
+        logs = days.get(day)
+        if logs is None:
+            # What DayLogs(credit={}).add(...) makes, without its sums from zero (0.0 + x is x).
+            days[day] = DayLogs(
+                {(exercise_id, side): float(credit)}, count, (float(pb_sum), pb_n), (float(pa_sum), pa_n)
+            )
+        else:  # DayLogs.add, inline: this loop runs once per row of a large result
+            logs.credit[exercise_id, side] = float(credit)
+            logs.entries += count
+            logs.pain_before = (logs.pain_before[0] + float(pb_sum), logs.pain_before[1] + pb_n)
+            logs.pain_after = (logs.pain_after[0] + float(pa_sum), logs.pain_after[1] + pa_n)
+    return result
+
+
+def day_logs_by_patient(patient_ids: list[int], start: date, end: date) -> dict[int, dict[date, DayLogs]]:
+    """`metrics.day_logs` for a batch of patients, grouped by patient: {patient: {day: DayLogs}}."""
+    params = {"patient_ids": list(patient_ids), "start": start, "end": end}
+    # Tens of thousands of aggregate rows per batch: plain tuples, not SQLAlchemy's Row objects.
+    return _grouped(plain_rows(day_logs_statement(db.engine.dialect.name), params))
 
 
 def _texted_pain(patient_ids: list[int], start: date, end: date):
@@ -248,12 +274,12 @@ def tally_parts(
             pb, pb_n, pa, pa_n, pt, pt_n = pb + b, pb_n + b_n, pa + a, pa_n + a_n, pt + t, pt_n + t_n
             w_pb, w_pb_n, w_pa, w_pa_n = w_pb + b, w_pb_n + b_n, w_pa + a, w_pa_n + a_n
             w_pt, w_pt_n = w_pt + t, w_pt_n + t_n
-        tallies.append(_tally_of(due, done, flex_due, flex_done, (pb, pb_n), (pa, pa_n), (pt, pt_n), entries))
-    whole = _tally_of(w_due, w_done, w_flex_due, w_flex_done, (w_pb, w_pb_n), (w_pa, w_pa_n), (w_pt, w_pt_n), w_entries)
+        tallies.append(tally_of(due, done, flex_due, flex_done, (pb, pb_n), (pa, pa_n), (pt, pt_n), entries))
+    whole = tally_of(w_due, w_done, w_flex_due, w_flex_done, (w_pb, w_pb_n), (w_pa, w_pa_n), (w_pt, w_pt_n), w_entries)
     return whole, tallies
 
 
-def _tally_of(due, done, flex_due, flex_done, pain_before, pain_after, pain_texted, entries) -> Tally:
+def tally_of(due, done, flex_due, flex_done, pain_before, pain_after, pain_texted, entries) -> Tally:
     """The Tally of tally_parts' sums: each flexible item counts what was done up to what was expected."""
     for key, expected in flex_due.items():
         due += expected

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Date, Float, ForeignKey, Index, Integer, String, Text, Uuid
+from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Index, Integer, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hep.dbtypes import UTCDateTime, utcnow
@@ -62,3 +62,31 @@ class PainReport(db.Model):
     score: Mapped[int] = mapped_column(Integer)
     source: Mapped[str] = mapped_column(String(10), default="sms")
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class AdherenceDay(db.Model):
+    """One patient-day's tally, kept for the risk list and the clinic report (hep/adherence/summaries.py).
+
+    What was due comes from the routine versions the row was worked out with (`plan_key`, their fingerprint);
+    what was done from the day's logs and texted pain. Every write of those marks the row stale (`gen` bumped),
+    so a reader that worked it out from older logs cannot store it as fresh.
+    """
+
+    __tablename__ = "adherence_days"
+
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.user_id"), primary_key=True)
+    local_date: Mapped[date] = mapped_column(Date, primary_key=True)
+    gen: Mapped[int] = mapped_column(Integer, default=0)  # bumped by every write to the day's logs or pain
+    stale: Mapped[bool] = mapped_column(Boolean, default=True)
+    plan_key: Mapped[str] = mapped_column(String(16), default="")
+    fixed_due: Mapped[float] = mapped_column(Float, default=0.0)
+    fixed_done: Mapped[float] = mapped_column(Float, default=0.0)
+    # JSON list of [exercise id, side, share of the week's times, done up to the day's times] per flexible item.
+    flexible: Mapped[str] = mapped_column(Text, default="")
+    entries: Mapped[int] = mapped_column(Integer, default=0)
+    pain_before_sum: Mapped[float] = mapped_column(Float, default=0.0)
+    pain_before_n: Mapped[int] = mapped_column(Integer, default=0)
+    pain_after_sum: Mapped[float] = mapped_column(Float, default=0.0)
+    pain_after_n: Mapped[int] = mapped_column(Integer, default=0)
+    pain_texted_sum: Mapped[float] = mapped_column(Float, default=0.0)
+    pain_texted_n: Mapped[int] = mapped_column(Integer, default=0)

@@ -7,11 +7,10 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func, select
 
 from hep.accounts.models import PHYSIOTHERAPIST, Clinic, Patient, User
-from hep.adherence.metrics import add_texted_pain_by_patient, days_between, last_activity, tally_parts
-from hep.adherence.report import day_logs_by_patient, plans_over
+from hep.adherence.metrics import days_between, last_activity
+from hep.adherence.summaries import DaySum, asks, closed_days, tally_days
 from hep.errors import Forbidden, Invalid
 from hep.extensions import db
-from hep.programs.compiled import live_routines
 from hep.programs.models import Routine, RoutineVersion
 from hep.programs.service import local_today
 
@@ -45,23 +44,14 @@ def risk_list(actor: User, physiotherapist_id: int | None, *, now: datetime) -> 
         return []
     ids = [p.user_id for p in patients]
     todays = {p.user_id: local_today(p, now) for p in patients}
-    earliest, latest = min(todays.values()) - timedelta(days=14), max(todays.values())
-    logs = day_logs_by_patient(ids, earliest, latest)
-    add_texted_pain_by_patient(logs, ids, earliest, latest)
-    routines = live_routines(ids, earliest)
+    # Whole days only: today is still under way and would read as a drop every morning.
+    spans = {pid: days_between(today - timedelta(days=14), today - timedelta(days=1)) for pid, today in todays.items()}
+    kept = closed_days(spans)
     starts = _first_starts(ids)
     last = last_activity(ids)
-    shared: dict = {}  # what the items in effect ask: its plan per weekday, for every patient
     rows = [
         _row(
-            p,
-            shared,
-            routines[p.user_id],
-            starts.get(p.user_id),
-            todays[p.user_id],
-            logs.get(p.user_id, {}),
-            last.get(p.user_id),
-            clinic,
+            p, spans[p.user_id], starts.get(p.user_id), todays[p.user_id], kept[p.user_id], last.get(p.user_id), clinic
         )
         for p in patients
     ]
@@ -83,13 +73,10 @@ def _first_starts(ids: list[int]) -> dict[int, date]:
     )
 
 
-def _row(patient, shared: dict, routines, first_start, today, logs, last, clinic: Clinic) -> dict:
-    # Whole days only: today is still under way and would read as a drop every morning.
-    recent = days_between(today - timedelta(days=7), today - timedelta(days=1))
-    before = days_between(today - timedelta(days=14), today - timedelta(days=8))
-    plans = plans_over(routines, before + recent, shared)
-    _both, (prev_t, now_t) = tally_parts([before, recent], plans, logs)
-    active = any(plans[day].fixed or plans[day].flexible for day in recent)
+def _row(patient, span: list[date], first_start, today, days: dict[date, DaySum], last, clinic: Clinic) -> dict:
+    before, recent = span[:7], span[7:]
+    _both, (prev_t, now_t) = tally_days([before, recent], days)
+    active = any(asks(days[day]) for day in recent if day in days)
     first_day = first_start or today
     since = last or max(first_day - timedelta(days=1), today - timedelta(days=365))
     days_inactive = (today - since).days if active else None

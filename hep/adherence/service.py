@@ -14,6 +14,7 @@ from sqlalchemy.orm import joinedload
 
 from hep.accounts.models import PATIENT, User
 from hep.accounts.service import get_patient
+from hep.adherence import summaries
 from hep.adherence.models import AdherenceLog
 from hep.audit import service as audit
 from hep.errors import Conflict, Forbidden, Invalid, NotFound, flatten_messages
@@ -142,6 +143,7 @@ def _sync_once(actor: User, patient_id: int, results: list[dict], *, now, rules,
         # One INSERT for the batch's new rows (SQLAlchemy sends them as multi-row VALUES), not one ORM
         # object each: a resend finds them all in `existing` and writes nothing.
         db.session.execute(insert(AdherenceLog), list(seen.values()))
+        summaries.touch(patient_id, (row["local_date"] for row in seen.values()))
         audit.record(actor, audit.CREATE, "logs", now=now, patient_id=patient_id)
     db.session.commit()
     return answers
@@ -218,6 +220,7 @@ def correct(
 ) -> AdherenceLog:
     """Correct one's own entry. The prescription it was done against stays as it was."""
     log = _own_log(actor, patient_id, log_id)
+    before = log.local_date
     if "performed_at" in changes:
         _check_time(changes["performed_at"], now, rules)
         log.utc_offset_minutes = _offset_minutes(changes["performed_at"])
@@ -226,6 +229,7 @@ def correct(
         setattr(log, key, value)
     log.credit = min(1.0, log.sets_done / log.prescribed["sets"])
     log.updated_at = now
+    summaries.touch(patient_id, {before, log.local_date})
     audit.record(actor, audit.UPDATE, "log", now=now, patient_id=patient_id, resource_id=log_id)
     db.session.commit()
     return log
@@ -240,6 +244,7 @@ def delete(actor: User, patient_id: int, log_id: uuid.UUID, *, now: datetime) ->
     if log.deleted_at is None:
         log.deleted_at = now
         log.updated_at = now
+        summaries.touch(patient_id, [log.local_date])
         audit.record(actor, audit.DELETE, "log", now=now, patient_id=patient_id, resource_id=log_id)
         db.session.commit()
 

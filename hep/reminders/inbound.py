@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from hep.accounts.models import Patient, User
 from hep.adherence import service as adherence
+from hep.adherence import summaries
 from hep.adherence.metrics import day_logs
 from hep.adherence.models import PainReport
 from hep.audit import service as audit
@@ -187,6 +188,7 @@ def _decide(
 
 def _add_pain(patient: Patient, report: PainReport, now: datetime) -> None:
     db.session.add(report)
+    summaries.touch(patient.user_id, [report.local_date])
     audit.record(patient.user, audit.CREATE, "pain_report", now=now, patient_id=patient.user_id)
 
 
