@@ -803,6 +803,17 @@ def bare_scan_ms(url: str, days: int, physio_id: int | None, now: datetime, repe
     return 1000 * statistics.median(times), rows
 
 
+def kept_days(url: str) -> str:
+    """How many day summaries the reads kept, and what they take on disk (table and index)."""
+    raw = sa.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(raw) as conn:
+        rows, size = conn.execute(
+            "SELECT count(*), pg_total_relation_size('adherence_days') FROM adherence_days"
+        ).fetchone()
+    per_row = f", {size / rows:.0f} bytes a row with its index" if rows else ""
+    return f"{rows:,} kept day summaries (adherence_days), {size / 2**20:.1f} MiB{per_row}"
+
+
 def _median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
@@ -872,6 +883,7 @@ def measure_report(server, built: Built, meter: CpuMeter, settings, now: datetim
             f" adherence {summary.get('adherence')}, distribution {summary.get('distribution')},"
             f" {len(summary.get('weeks', []))} weeks, {len(summary.get('physiotherapists', []))} physiotherapists"
         )
+    measured.notes.append(f"after the reports: {kept_days(built.url)}")
 
 
 def _patient_headers(token: str, json_body: bool = False) -> dict:

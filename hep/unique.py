@@ -57,6 +57,7 @@ HANDLED: dict[Key, str] = {
     ("patients", ("user_id",)): "created with its user",
     ("push_subscriptions", ("endpoint_hash",)): "subscribe: insert_new, then the row is locked and updated",
     ("plan_slices", ("slices", "slice")): "ensure_slices: insert_new (ON CONFLICT DO NOTHING); claims UPDATE",
+    ("adherence_days", ("patient_id", "local_date")): "touch upserts; a reader stores a day ON CONFLICT DO NOTHING",
 }
 
 
