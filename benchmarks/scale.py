@@ -590,8 +590,7 @@ def build(url: str, db_name: str, shape: Shape, now: datetime, token_ttl: int) -
     started = time.monotonic()
     built = Built(shape, url, db_name, patients=shape.patients)
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "RATELIMIT_STORAGE_URI": "memory://"})
-    raw_url = sa.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-    with app.app_context(), psycopg.connect(raw_url) as conn:
+    with app.app_context(), psycopg.connect(libpq_url(url)) as conn:
         db.session().expire_on_commit = False  # the prototypes' objects stay loaded: no reload per attribute
         clinic = Clinic(
             name=f"Scale clinic ({shape.name})", timezone="UTC", contact_phone="+16045550100", created_at=now
@@ -772,10 +771,14 @@ def sequential(address, path: str, headers: dict, count: int, measured: Measured
     return answers
 
 
+def libpq_url(url: str) -> str:
+    """The SQLAlchemy URL as psycopg.connect takes it (no +psycopg driver suffix, password kept)."""
+    return sa.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 def select_one_us(url: str, count: int = 300) -> float:
     """Median round trip of a bare `SELECT 1`, in microseconds."""
-    raw = sa.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(raw) as conn:
+    with psycopg.connect(libpq_url(url)) as conn:
         times = []
         for _ in range(count):
             started = time.perf_counter()
@@ -786,7 +789,6 @@ def select_one_us(url: str, count: int = 300) -> float:
 
 def bare_scan_ms(url: str, days: int, physio_id: int | None, now: datetime, repeat: int = 3) -> tuple[float, int]:
     """Median time of one count(*)/sum(credit) over the logs of the last `days` days (one physio's patients or all)."""
-    raw = sa.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
     today = now.date()
     query = (
         "SELECT count(*), sum(l.credit) FROM adherence_logs l JOIN patients p ON p.user_id = l.patient_id"
@@ -794,7 +796,7 @@ def bare_scan_ms(url: str, days: int, physio_id: int | None, now: datetime, repe
         + (" AND p.physiotherapist_id = %(physio)s" if physio_id else "")
     )
     params = {"first": today - timedelta(days=days + 1), "last": today, "physio": physio_id}
-    with psycopg.connect(raw) as conn:
+    with psycopg.connect(libpq_url(url)) as conn:
         times, rows = [], 0
         for _ in range(repeat):
             started = time.perf_counter()
@@ -805,8 +807,7 @@ def bare_scan_ms(url: str, days: int, physio_id: int | None, now: datetime, repe
 
 def kept_days(url: str) -> str:
     """How many day summaries the reads kept, and what they take on disk (table and index)."""
-    raw = sa.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(raw) as conn:
+    with psycopg.connect(libpq_url(url)) as conn:
         rows, size = conn.execute(
             "SELECT count(*), pg_total_relation_size('adherence_days') FROM adherence_days"
         ).fetchone()
