@@ -117,7 +117,11 @@ export async function render({ root, session, query, navigate }) {
     drawForm(null, preset);
   }
 
+  let draws = 0;
   async function drawList() {
+    // Draws overlap (a save, a sync's message, the server's slow answer): only the last one started,
+    // which read the freshest entries, may fill the list, so an older read never paints over it.
+    const ticket = ++draws;
     const local = await entries.list(session.patient_id);
     let server = [];
     try {
@@ -140,6 +144,7 @@ export async function render({ root, session, query, navigate }) {
           result: { status: 'duplicate', reasons: [] },
         })),
     ].sort((a, b) => new Date(b.fields.performed_at) - new Date(a.fields.performed_at));
+    if (ticket !== draws) return;
     fill(
       listing,
       rows.length
@@ -238,18 +243,21 @@ export async function render({ root, session, query, navigate }) {
     else if (summary.signedOut) navigate('/app/sign-in?expired=1', { replace: true });
   });
 
-  if (!items.length) {
-    fill(root, heading(t('log.title')), h('p', {}, t('log.no_items')), listing);
-    await drawList();
-    return undefined;
-  }
-  startNew({ item: chosen, sets: numberOrNull(query.get('sets')), reps: numberOrNull(query.get('reps')), hold: numberOrNull(query.get('hold')) });
-  fill(root, heading(t('log.title')), query.get('sets') !== null ? h('p', { class: 'notice from-guide' }, t('log.from_guide')) : null, form, status, h('h2', { id: 'recent-title' }, t('log.recent')), listing, dialog);
-  await drawList();
-
+  // Listen before the first draw reads the phone's entries: a sync that ends after that read (one the
+  // app started on `online`, or the service worker's) redraws the list; one that ended before it is seen.
   const channel = typeof BroadcastChannel === 'function' ? new BroadcastChannel('hep') : null;
   channel?.addEventListener('message', (event) => {
     if (event.data?.type === 'synced') drawList();
   });
-  return () => channel?.close();
+  const stop = () => channel?.close();
+
+  if (!items.length) {
+    fill(root, heading(t('log.title')), h('p', {}, t('log.no_items')), listing);
+    await drawList();
+    return stop;
+  }
+  startNew({ item: chosen, sets: numberOrNull(query.get('sets')), reps: numberOrNull(query.get('reps')), hold: numberOrNull(query.get('hold')) });
+  fill(root, heading(t('log.title')), query.get('sets') !== null ? h('p', { class: 'notice from-guide' }, t('log.from_guide')) : null, form, status, h('h2', { id: 'recent-title' }, t('log.recent')), listing, dialog);
+  await drawList();
+  return stop;
 }

@@ -53,6 +53,29 @@ export async function render({ root, session }) {
   fill(root, heading(t('today.title')), h('p', { class: 'loading' }, t('loading')));
   const answer = await api.today(session.patient_id);
   const plan = answer.data;
+  // Listen before reading the phone's entries: a sync that ends after this read updates the waiting
+  // count (once the screen is drawn); one that ended before it is already in what is read.
+  const channel = typeof BroadcastChannel === 'function' ? new BroadcastChannel('hep') : null;
+  let counts = 0;
+  let drawn = false;
+  let missed = false;
+  async function recount() {
+    if (!drawn) {
+      missed = true;
+      return;
+    }
+    // Only the last count started may show: an older read must not paint over a fresher one.
+    const ticket = ++counts;
+    const now = await entries.list(session.patient_id);
+    if (ticket !== counts) return;
+    const note = root.querySelector('#waiting');
+    const count = now.filter(entries.waiting).length;
+    if (note && count === 0) note.remove();
+    else if (note) note.textContent = plural('today.waiting', count);
+  }
+  channel?.addEventListener('message', (event) => {
+    if (event.data?.type === 'synced') recount();
+  });
   const local = await entries.list(session.patient_id);
   const done = doneCounts(plan, answer.date, local);
   const left = plan.items.filter((item) => done.get(item.item_id) < item.times_due);
@@ -88,18 +111,7 @@ export async function render({ root, session }) {
   );
   // Keep the routine (instructions, figures) on the phone for the exercise screens, even offline later.
   api.routine(session.patient_id).catch(() => undefined);
-
-  const channel = typeof BroadcastChannel === 'function' ? new BroadcastChannel('hep') : null;
-  let refreshing = false;
-  channel?.addEventListener('message', async (event) => {
-    if (event.data?.type !== 'synced' || refreshing) return;
-    refreshing = true;
-    const now = await entries.list(session.patient_id);
-    const note = root.querySelector('#waiting');
-    const count = now.filter(entries.waiting).length;
-    if (note && count === 0) note.remove();
-    else if (note) note.textContent = plural('today.waiting', count);
-    refreshing = false;
-  });
+  drawn = true;
+  if (missed) recount();
   return () => channel?.close();
 }
