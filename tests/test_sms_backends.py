@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import socket
@@ -14,7 +15,7 @@ from twilio.request_validator import RequestValidator
 
 from fakes.twilio import FakeTwilio, WebhookSink
 from hep.reminders import sms
-from hep.reminders.sms import ConsoleBackend, Found, SmsError, TwilioBackend, backend_from_config
+from hep.reminders.sms import ConsoleBackend, Found, LateSlot, SmsError, TwilioBackend, backend_from_config
 
 SID = "AC" + "0" * 32
 TOKEN = "test-token"
@@ -80,6 +81,36 @@ def test_send_returns_the_sid_and_status_twilio_gave(backend: TwilioBackend, ser
         SENDER,
         "Time for your nerve glides",
     )
+
+
+def test_the_sending_slot_is_taken_once_just_before_the_post_leaves(backend: TwilioBackend, server: FakeTwilio) -> None:
+    seen_at_slot = []
+
+    def pace() -> bool:
+        seen_at_slot.append(len(server.messages))
+        return True
+
+    sent = backend.send(PATIENT, "Time for your nerve glides", pace=pace)
+
+    assert seen_at_slot == [0]  # taken once, before Twilio had the message
+    assert [m["sid"] for m in server.messages] == [sent.sid]
+
+
+def test_no_slot_in_time_sends_nothing(backend: TwilioBackend, server: FakeTwilio) -> None:
+    with pytest.raises(LateSlot):
+        backend.send(PATIENT, "Time for your nerve glides", pace=lambda: False)
+
+    assert server.messages == []
+    assert backend.send(PATIENT, "Time for your nerve glides").sid  # the thread's client still sends after it
+
+
+def test_a_lookup_takes_no_sending_slot(backend: TwilioBackend, server: FakeTwilio) -> None:
+    backend.send(PATIENT, "Time for your nerve glides")
+    slots = []
+    backend._local.session.pace = lambda: slots.append(1) or True  # as if left over from a send
+
+    assert len(backend.find(PATIENT, T0 - timedelta(minutes=1))) == 1
+    assert slots == []
 
 
 def test_send_through_a_messaging_service_sends_its_sid_instead_of_a_number(
@@ -436,6 +467,17 @@ def test_console_send_prints_one_marked_line(tmp_path: Path, capsys: pytest.Capt
     out = capsys.readouterr().out
     assert out.count("\n") == 1
     assert "SMS" in out and PATIENT in out and "Line one\\nline two" in out and sent.sid in out
+
+
+def test_console_send_without_a_slot_in_time_writes_nothing(tmp_path: Path) -> None:
+    printed = io.StringIO()
+    backend = ConsoleBackend(tmp_path / "outbox.jsonl", stream=printed)
+
+    with pytest.raises(LateSlot):
+        backend.send(PATIENT, "Time for your nerve glides", pace=lambda: False)
+
+    assert not (tmp_path / "outbox.jsonl").exists()
+    assert printed.getvalue() == ""
 
 
 def test_console_send_appends_a_json_line_to_the_outbox(tmp_path: Path) -> None:

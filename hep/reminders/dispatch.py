@@ -45,6 +45,10 @@ from hep.reminders.sms import Sent, SmsBackend, SmsError, is_opt_out, stops_text
 from hep.reminders.states import DAY_KINDS, Kind, Status
 
 _R = Reminder.__table__.c
+# A new round is checked once this share of the calls in flight (1/4) has come back: a larger share
+# left the provider's latency idle between rounds (benchmarks/RESULTS-reminders.md, part 3), a smaller
+# one makes more, smaller rounds whose checks cost the same few queries each.
+REFILL_SHARE = 4
 GATHER_SECONDS = 0.02  # answers gathered into one recording commit (a row stays `sending` that much longer)
 _MOVE_TO_SENDING = move_statement(
     Status.CLAIMED,
@@ -139,8 +143,8 @@ class Dispatcher:
         in force and moved to `sending` on this thread, a round at a time (a few queries, one commit), so
         their attempts are on record before the provider hears of them; then their calls go out from the
         sending threads, and results are recorded here as they come back. The rounds are pipelined: once
-        half the calls in flight have come back, the next round is checked and committed while the rest
-        are still out, so the provider's latency is not waited for between rounds. A round is committed
+        a quarter of the calls in flight have come back, the next round is checked and committed while the
+        rest are still out, so the provider's latency is not waited for between rounds. A round is committed
         as `sending` only just before its calls start, so a reminder never sits in `sending` for long
         without its call under way (reconcile would take it for lost); and the cap checks of a round
         count the rounds still in flight (`sending` has gone out).
@@ -150,14 +154,15 @@ class Dispatcher:
         waiting = deque(self.claim(renewed))
         more = len(waiting) == self.batch  # a full claim: more may be due
         size = max(1, self.concurrency)
+        refill = max(1, size // REFILL_SHARE)
         in_flight: dict[Future, int] = {}
         while waiting or in_flight or more:
-            if not waiting and more and len(in_flight) <= size // 2:
+            if not waiting and more and len(in_flight) <= size - refill:
                 # The next batch is claimed while the last calls of this one are still out.
                 waiting.extend(self.claim(now_fn()))
                 more = len(waiting) == self.batch
                 continue
-            if waiting and len(in_flight) <= size // 2:
+            if waiting and len(in_flight) <= size - refill:
                 if (now_fn() - renewed).total_seconds() > self.lease_seconds / 3:
                     renewed = now_fn()
                     self._renew(renewed)

@@ -24,7 +24,7 @@ from sqlalchemy.engine import make_url
 
 from hep.accounts.models import PUSH, SMS
 from hep.push.webpush import PushResult, PushSender, SubscriptionInfo
-from hep.reminders.sms import MAX_VALIDITY, Sent, SmsBackend, SmsError
+from hep.reminders.sms import MAX_VALIDITY, LateSlot, Sent, SmsBackend, SmsError
 
 RATE_BUCKET = "sms-send-rate"
 
@@ -41,12 +41,20 @@ class Throttle(Protocol):
         ...
 
 
+# A request leaves a little after its slot (the sending thread waits for the interpreter, the socket for
+# the kernel), and not always by the same delay, so requests spaced exactly at the cap can arrive a few
+# over it within some second. Slots are spaced for the cap over this much more than a second: a request
+# held up to this long after its slot still keeps every second the provider sees within the cap.
+JITTER_SECONDS = 0.05
+
+
 class LocalThrottle:
-    """This process's cap: each call takes the next free slot, 1/per_second after the one before."""
+    """This process's cap: each call takes the next free slot, (1 + JITTER_SECONDS)/per_second after the one
+    before."""
 
     def __init__(self, per_second: float) -> None:
         """Allow `per_second` calls a second from this process, across its sending threads."""
-        self.gap = 1.0 / per_second
+        self.gap = (1.0 + JITTER_SECONDS) / per_second
         self._next = 0.0
         self._lock = threading.Lock()
 
@@ -114,10 +122,12 @@ class SharedThrottle:
 
 
 def _rate(per_second: float) -> Rate:
-    # pyrate-limiter counts whole calls in a window: 10/s is 10 per 1000 ms, 0.5/s is 1 per 2000 ms.
+    # pyrate-limiter counts whole calls in a window: 10/s is 10 per 1050 ms, 0.5/s is 1 per 2100 ms
+    # (each window JITTER_SECONDS longer than the second it stands for).
+    jitter_ms = round(JITTER_SECONDS * 1000)
     if per_second >= 1:
-        return Rate(int(per_second), 1000)
-    return Rate(1, math.ceil(1000 / per_second))
+        return Rate(int(per_second), 1000 + jitter_ms)
+    return Rate(1, math.ceil(1000 / per_second) + jitter_ms)
 
 
 def throttle_from_config(config: Mapping[str, Any], database_url: str) -> Throttle:
@@ -191,16 +201,21 @@ class Sender:
         self._hook("before-send")
         if outgoing.channel == PUSH:
             return self._push(outgoing, now)
-        if not self.throttle.acquire(outgoing.send_by):
-            # Past send_by the lease could run out while the call is in flight, and reconcile would then
-            # take the row for lost. Not calling at all is safe.
-            return NotSent()
         # Whole seconds, rounded down: delivery may not go on past the end of the window in force.
         validity = max(1, min(MAX_VALIDITY, int((outgoing.window_end_at - now).total_seconds())))
         try:
             sent = self.backend.send(
-                outgoing.to, outgoing.body, status_callback=self.status_callback, validity_period=validity
+                outgoing.to,
+                outgoing.body,
+                status_callback=self.status_callback,
+                validity_period=validity,
+                # The slot is taken by the backend just before the request leaves.
+                pace=lambda: self.throttle.acquire(outgoing.send_by),
             )
+        except LateSlot:
+            # Past send_by the lease could run out while the call is in flight, and reconcile would then
+            # take the row for lost. Not calling at all is safe.
+            return NotSent()
         except SmsError as error:
             return error
         self._hook("after-send")

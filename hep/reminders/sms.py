@@ -7,7 +7,7 @@ import os
 import sys
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -95,15 +95,31 @@ class SmsError(Exception):
         return f"SmsError({self.message!r}, code={self.code!r}, http_status={self.http_status!r})"
 
 
+class LateSlot(Exception):
+    """No sending slot came in time: the message was not handed to the provider at all."""
+
+
+# Takes a sending slot (waiting for it); False when none comes in time. Called right before the request
+# leaves, so the rate cap holds where the provider sees it, not only where the sending thread started.
+Pace = Callable[[], bool]
+
+
 class SmsBackend(Protocol):
     """What the reminders service needs from an SMS provider."""
 
     name: str
 
     def send(
-        self, to: str, body: str, *, status_callback: str | None = None, validity_period: int | None = None
+        self,
+        to: str,
+        body: str,
+        *,
+        status_callback: str | None = None,
+        validity_period: int | None = None,
+        pace: Pace | None = None,
     ) -> Sent:
-        """Hand one message to the provider; raise SmsError when it is refused."""
+        """Hand one message to the provider, once `pace` gives a slot; raise SmsError when it is refused,
+        LateSlot (nothing sent) when `pace` gives none."""
         ...
 
     def find(self, to: str, since: datetime) -> list[Found]:
@@ -135,9 +151,17 @@ class ConsoleBackend:
         self._stream = stream
 
     def send(
-        self, to: str, body: str, *, status_callback: str | None = None, validity_period: int | None = None
+        self,
+        to: str,
+        body: str,
+        *,
+        status_callback: str | None = None,
+        validity_period: int | None = None,
+        pace: Pace | None = None,
     ) -> Sent:
         """Print the message and append it to the outbox."""
+        if pace is not None and not pace():
+            raise LateSlot()
         sid = "CONSOLE" + uuid.uuid4().hex
         record = {
             "sid": sid,
@@ -182,6 +206,20 @@ class ConsoleBackend:
         """Nothing to release; here so both backends can be closed alike."""
 
 
+class _PacedSession(requests.Session):
+    """A requests session that takes the sending slot just before a message's POST leaves (after the SDK
+    and requests have built it), so the time between the slot and the wire is as short as it can be."""
+
+    pace: Pace | None = None
+
+    def send(self, request, **kwargs):
+        """Wait for the slot, then send; raise LateSlot (nothing sent) when none comes in time."""
+        pace, self.pace = self.pace, None  # one slot per message, even if the SDK were to send twice
+        if pace is not None and request.method == "POST" and not pace():
+            raise LateSlot()
+        return super().send(request, **kwargs)
+
+
 class TwilioBackend:
     """Send and look up messages through Twilio's official SDK."""
 
@@ -216,6 +254,9 @@ class TwilioBackend:
         messages = getattr(self._local, "messages", None)
         if messages is None:
             http = TwilioHttpClient(timeout=self._timeout)
+            adapter = http.session.get_adapter("https://")
+            http.session = self._local.session = _PacedSession()
+            http.session.mount("https://", adapter)  # the SDK's pool settings, kept
             client = Client(*self._credentials, http_client=http)
             if self._base_url:
                 # Tests only: the Api domain's public base_url is what every api.twilio.com URL
@@ -229,9 +270,16 @@ class TwilioBackend:
         return messages
 
     def send(
-        self, to: str, body: str, *, status_callback: str | None = None, validity_period: int | None = None
+        self,
+        to: str,
+        body: str,
+        *,
+        status_callback: str | None = None,
+        validity_period: int | None = None,
+        pace: Pace | None = None,
     ) -> Sent:
-        """Create the message at Twilio; raise SmsError when Twilio refuses it or cannot be reached."""
+        """Create the message at Twilio once `pace` gives a slot; raise SmsError when Twilio refuses it or
+        cannot be reached, LateSlot when no slot came in time (nothing was sent)."""
         options: dict[str, Any] = {}
         if self.messaging_service_sid:
             options["messaging_service_sid"] = self.messaging_service_sid
@@ -241,10 +289,14 @@ class TwilioBackend:
             options["status_callback"] = status_callback
         if validity_period is not None:
             options["validity_period"] = validity_period
+        messages = self._messages
+        self._local.session.pace = pace
         try:
-            message = self._messages.create(to=to, body=body, **options)
+            message = messages.create(to=to, body=body, **options)
         except (TwilioException, requests.RequestException) as error:
             raise _sms_error(error) from error
+        finally:
+            self._local.session.pace = None
         return Sent(sid=message.sid, status=message.status)
 
     def find(self, to: str, since: datetime) -> list[Found]:
