@@ -116,9 +116,12 @@ What is measured:
 3. **Sends**: one dispatcher process (`Dispatcher.run_once()` until the queue is empty, batch 50,
    the real `TwilioBackend` and `twilio` SDK) against the fake Twilio of the tests answering after
    150 ms; consent-confirmation reminders, due now. The fake's arrival times of the POSTs give
-   the busiest 1-second window, to check `max_per_second`. Baseline: the same number of bare
-   `requests` POSTs to the fake from one thread. A second check runs at 0 ms latency, where the
-   cap is what binds.
+   the busiest 1-second window, to check `max_per_second`; the dispatcher also notes when it
+   granted each sending slot, which tells its pacing from delays after it. Baseline: 200 bare
+   `requests` POSTs to the fake from one thread. Floor: the same sends through `TwilioBackend`
+   from the same number of threads in one process, with no database work and no cap: the most
+   the SDK lets one process send on this machine. A second check runs at 0 ms latency, where
+   the cap is what binds.
 4. **The alternative design**: one APScheduler 3 job per reminder in a `SQLAlchemyJobStore` on the
    same PostgreSQL database (scheduler started paused, so jobs go to the store and never run), next
    to HEP's rows for the same patients.

@@ -52,23 +52,34 @@ class LocalThrottle:
     """This process's cap: each call takes the next free slot, (1 + JITTER_SECONDS)/per_second after the one
     before."""
 
-    def __init__(self, per_second: float) -> None:
+    def __init__(
+        self,
+        per_second: float,
+        *,
+        monotonic: Callable[[], float] = clock.monotonic,
+        sleep: Callable[[float], None] = clock.sleep,
+    ) -> None:
         """Allow `per_second` calls a second from this process, across its sending threads."""
         self.gap = (1.0 + JITTER_SECONDS) / per_second
         self._next = 0.0
         self._lock = threading.Lock()
+        self._monotonic, self._sleep = monotonic, sleep
 
     def acquire(self, deadline: float) -> bool:
         """Take the next slot and wait for it, unless it comes after `deadline`."""
-        with self._lock:
-            slot = max(clock.monotonic(), self._next)
-            if slot > deadline:
-                return False
-            self._next = slot + self.gap
-        wait = slot - clock.monotonic()
-        if wait > 0:
-            clock.sleep(wait)
-        return True
+        while True:
+            with self._lock:
+                slot = max(self._monotonic(), self._next)
+                if slot > deadline:
+                    return False
+                self._next = slot + self.gap
+            wait = slot - self._monotonic()
+            if wait > 0:
+                self._sleep(wait)
+            if self._monotonic() - slot <= JITTER_SECONDS:
+                return True
+            # Woken this late (the process was held up: a busy CPU, a collection), going now would send
+            # with the threads whose slots came after this one; this slot is let go and a later one taken.
 
     def close(self) -> None:
         """Nothing to release."""

@@ -7,6 +7,7 @@ slot schedule (the embedded default, one scheduler on SQLite) would let each of 
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import os
 import time
@@ -117,3 +118,37 @@ def test_requests_held_up_after_their_slots_still_keep_every_second_within_the_c
     # took its slots within 1 + JITTER_SECONDS (less 10 ms for the time between a grant and its reading).
     assert busiest(granted, 0.99 + JITTER_SECONDS) <= cap
     assert busiest(granted, 1.0) < cap  # spaced at the cap, it would be 50
+
+
+class HeldUpClock:
+    """A monotonic clock whose sleeps overrun by the given delays, one per sleep (then exactly)."""
+
+    def __init__(self, overruns: list[float]) -> None:
+        self.now, self.overruns = 100.0, list(overruns)
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds + (self.overruns.pop(0) if self.overruns else 0.0)
+
+
+def test_a_thread_woken_late_takes_a_later_slot_instead_of_going_with_the_next_ones():
+    held_up = HeldUpClock([0.0, 0.3])  # the second sleep wakes 300 ms after its slot
+    throttle = LocalThrottle(10, monotonic=held_up.monotonic, sleep=held_up.sleep)
+    granted = []
+    for _ in range(3):
+        assert throttle.acquire(held_up.now + 10)
+        granted.append(held_up.now)
+    gap = (1 + JITTER_SECONDS) / 10
+    # The first is at once, the second on its slot; the third overslept its slot by 300 ms and took the
+    # next free one instead: the moment it woke, no slot having gone out since.
+    assert granted == pytest.approx([100.0, 100.0 + gap, 100.0 + 2 * gap + 0.3])
+    assert all(b - a >= gap - 1e-9 for a, b in itertools.pairwise(granted))
+
+
+def test_a_thread_woken_late_past_its_deadline_does_not_send():
+    held_up = HeldUpClock([0.3])
+    throttle = LocalThrottle(10, monotonic=held_up.monotonic, sleep=held_up.sleep)
+    assert throttle.acquire(held_up.now + 10)  # at once: no sleep
+    assert not throttle.acquire(held_up.now + 0.2)  # its slot was in time, but it woke too late to use it
