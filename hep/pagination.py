@@ -81,7 +81,9 @@ def paginate(
     size = limit or current_app.config["PAGE_SIZE_DEFAULT"]
     key = tuple_(*order)
     if cursor:
-        after = _typed(decode_cursor(cursor, len(order)), order)
+        after = tuple_(
+            *[bindparam(None, v, type_=c.type) for v, c in zip(cursor_after(cursor, order), order, strict=True)]
+        )
         query = query.where(key < after if descending else key > after)
     query = query.order_by(*[c.desc() if descending else c.asc() for c in order]).limit(size + 1)
     found = list(db.session.execute(query) if rows else db.session.scalars(query))
@@ -93,9 +95,10 @@ def paginate(
     return found, encode_cursor([_plain(v) for v in values])
 
 
-def _typed(values: list[Any], order: Sequence[InstrumentedAttribute]):
+def cursor_after(cursor: str, order: Sequence[InstrumentedAttribute]) -> list[Any]:
+    """The order values a cursor holds, each checked against its column's type; or raise Invalid."""
     params = []
-    for value, column in zip(values, order, strict=True):
+    for value, column in zip(decode_cursor(cursor, len(order)), order, strict=True):
         python_type = _python_type(column)
         try:
             if python_type is datetime:
@@ -113,8 +116,8 @@ def _typed(values: list[Any], order: Sequence[InstrumentedAttribute]):
                 raise ValueError("not storable text")
         except (TypeError, ValueError, OverflowError) as exc:
             raise Invalid("cursor", "is not a cursor this API returned", location="query") from exc
-        params.append(bindparam(None, value, type_=column.type))
-    return tuple_(*params)
+        params.append(value)
+    return params
 
 
 def _python_type(column: InstrumentedAttribute) -> type | None:

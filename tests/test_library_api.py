@@ -34,6 +34,14 @@ def test_free_text_matches_name_summary_and_steps_with_every_word(client, make, 
 def test_free_text_treats_wildcards_literally(client, make, headers):
     make.exercise(slug="plain", name="Wall slide")
     assert slugs(client.get("/api/v1/exercises?q=%25", headers=headers)) == []
+    assert slugs(client.get("/api/v1/exercises?q=w_ll", headers=headers)) == []
+
+
+def test_free_text_finds_the_escape_character_and_wildcards_as_written(client, make, headers):
+    make.exercise(slug="split", name="Squat 50/50 weight", summary="Keep 100% control; tempo 3_1.")
+    make.exercise(slug="other", name="Squat 5050 weight", summary="Keep 100 control; tempo 31.")
+    for q in ("50/50", "100%25", "3_1"):
+        assert slugs(client.get(f"/api/v1/exercises?q={q}", headers=headers)) == ["split"], q
 
 
 def test_filters_combine_across_facets_and_any_of_within_one(client, make, headers):

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from functools import lru_cache
 
-from sqlalchemy import Select, exists, or_, select
+from flask import current_app
+from sqlalchemy import Select, bindparam, exists, or_, select, tuple_
 
 from hep.accounts.models import User
 from hep.errors import Conflict, Forbidden, Invalid, NotFound
@@ -13,7 +15,7 @@ from hep.extensions import db
 from hep.figures import draw as figures
 from hep.library import safety
 from hep.library.models import CONDITION, EQUIPMENT, REGION, Exercise, ExerciseAlias, ExerciseTag, owner_of
-from hep.pagination import paginate
+from hep.pagination import cursor_after, encode_cursor
 
 CONTENT_FIELDS = (
     "name",
@@ -62,7 +64,12 @@ def visible_to(clinic_id: int):
     return or_(Exercise.clinic_id.is_(None), Exercise.clinic_id == clinic_id)
 
 
-def search_query(
+def _like_any(term: str) -> str:
+    """`term` anywhere, its LIKE wildcards taken literally (escaped with '/', as SQLAlchemy's autoescape)."""
+    return "%" + term.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
+
+
+def _search_filters(
     clinic_id: int,
     *,
     q: str | None = None,
@@ -74,31 +81,69 @@ def search_query(
     max_difficulty: int | None = None,
     owner: str | None = None,
     include_archived: bool = False,
-) -> Select:
-    """Select the exercises a clinic can see that match every given filter."""
-    query = select(Exercise).where(visible_to(clinic_id))
+) -> tuple[tuple, dict]:
+    """The shape of a search (which filters it has, how many words) and the values its statement binds."""
+    terms = (q or "").lower().split()
+    params: dict = {"clinic_id": clinic_id, **{f"term_{n}": _like_any(t) for n, t in enumerate(terms)}}
+    for name, values in (
+        ("region", region),
+        ("condition", condition),
+        ("equipment", equipment),
+        ("category", category),
+    ):
+        if values:
+            params[name] = list(values)
+    if min_difficulty is not None:
+        params["min_difficulty"] = min_difficulty
+    if max_difficulty is not None:
+        params["max_difficulty"] = max_difficulty
+    facets = tuple(name in params for name in ("region", "condition", "equipment", "category"))
+    limits = (min_difficulty is not None, max_difficulty is not None)
+    shape = (len(terms), *facets, *limits, owner if owner in ("library", "clinic") else None, include_archived)
+    return shape, params
+
+
+@lru_cache(maxsize=512)
+def _search_statement(shape: tuple) -> Select:
+    """The search for one shape, built once: every value is a bound parameter (see _search_filters)."""
+    terms, region, condition, equipment, category, has_min, has_max, owner, include_archived = shape
+    clinic = bindparam("clinic_id")
+    query = select(Exercise).where(or_(Exercise.clinic_id.is_(None), Exercise.clinic_id == clinic))
     if not include_archived:
         query = query.where(Exercise.archived_at.is_(None))
-    for term in (q or "").lower().split():
-        query = query.where(Exercise.search_text.contains(term, autoescape=True))
-    for kind, values in ((REGION, region), (CONDITION, condition), (EQUIPMENT, equipment)):
-        if values:
+    for n in range(terms):
+        query = query.where(Exercise.search_text.like(bindparam(f"term_{n}"), escape="/"))
+    for kind, name, wanted in (
+        (REGION, "region", region),
+        (CONDITION, "condition", condition),
+        (EQUIPMENT, "equipment", equipment),
+    ):
+        if wanted:
             query = query.where(
                 exists().where(
-                    ExerciseTag.exercise_id == Exercise.id, ExerciseTag.kind == kind, ExerciseTag.value.in_(values)
+                    ExerciseTag.exercise_id == Exercise.id,
+                    ExerciseTag.kind == kind,
+                    ExerciseTag.value.in_(bindparam(name, expanding=True)),
                 )
             )
     if category:
-        query = query.where(Exercise.category.in_(category))
-    if min_difficulty is not None:
-        query = query.where(Exercise.difficulty >= min_difficulty)
-    if max_difficulty is not None:
-        query = query.where(Exercise.difficulty <= max_difficulty)
+        query = query.where(Exercise.category.in_(bindparam("category", expanding=True)))
+    if has_min:
+        query = query.where(Exercise.difficulty >= bindparam("min_difficulty"))
+    if has_max:
+        query = query.where(Exercise.difficulty <= bindparam("max_difficulty"))
     if owner == "library":
         query = query.where(Exercise.clinic_id.is_(None))
     elif owner == "clinic":
-        query = query.where(Exercise.clinic_id == clinic_id)
+        query = query.where(Exercise.clinic_id == clinic)
     return query
+
+
+def search_query(clinic_id: int, **filters) -> Select:
+    """Select the exercises a clinic can see that match every given filter (q, region, condition,
+    category, equipment, min_difficulty, max_difficulty, owner, include_archived)."""
+    shape, params = _search_filters(clinic_id, **filters)
+    return _search_statement(shape).params(params)
 
 
 # What a search result shows: the long JSON columns (steps, cues, progressions...) are not even read.
@@ -114,13 +159,35 @@ SUMMARY_COLUMNS = (
     Exercise.archived_at,
 )
 TAG_LISTS = {REGION: "body_regions", CONDITION: "conditions", EQUIPMENT: "equipment"}
+PAGE_ORDER = (Exercise.name, Exercise.id)
+_TAGS = (
+    select(ExerciseTag.exercise_id, ExerciseTag.kind, ExerciseTag.value)
+    .where(ExerciseTag.exercise_id.in_(bindparam("ids", expanding=True)))
+    .order_by(ExerciseTag.exercise_id, ExerciseTag.position)
+)
+
+
+@lru_cache(maxsize=1024)
+def _page_statement(shape: tuple, after: bool) -> Select:
+    """One page of a search shape as summary columns, by name (after a cursor's name and id), built once."""
+    query = _search_statement(shape).with_only_columns(*SUMMARY_COLUMNS)
+    if after:
+        cursor = tuple_(*[bindparam(f"after_{c.key}", type_=c.type) for c in PAGE_ORDER])
+        query = query.where(tuple_(*PAGE_ORDER) > cursor)
+    return query.order_by(*PAGE_ORDER).limit(bindparam("size"))
 
 
 def search_page(clinic_id: int, *, cursor: str | None, limit: int | None, **filters) -> tuple[list[dict], str | None]:
     """One page of `search_query`'s exercises, by name, as summaries; and the next page's cursor."""
-    # Rows of columns and one narrow tag query, not ORM objects: search runs on every keystroke.
-    query = search_query(clinic_id, **filters).with_only_columns(*SUMMARY_COLUMNS)
-    rows, next_cursor = paginate(query, [Exercise.name, Exercise.id], cursor=cursor, limit=limit, rows=True)
+    # Statements built once per shape, rows of columns and one narrow tag query, not ORM objects:
+    # search runs on every keystroke.
+    shape, params = _search_filters(clinic_id, **filters)
+    size = limit or current_app.config["PAGE_SIZE_DEFAULT"]
+    params["size"] = size + 1
+    if cursor:
+        params.update(zip([f"after_{c.key}" for c in PAGE_ORDER], cursor_after(cursor, PAGE_ORDER), strict=True))
+    rows = db.session.execute(_page_statement(shape, bool(cursor)), params).all()
+    next_cursor = encode_cursor([rows[size - 1].name, rows[size - 1].id]) if len(rows) > size else None
     summaries = {
         row.id: {
             "slug": row.slug,
@@ -135,15 +202,10 @@ def search_page(clinic_id: int, *, cursor: str | None, limit: int | None, **filt
             "owner": owner_of(row.clinic_id),
             "archived": row.archived_at is not None,
         }
-        for row in rows
+        for row in rows[:size]
     }
     if summaries:
-        tags = db.session.execute(
-            select(ExerciseTag.exercise_id, ExerciseTag.kind, ExerciseTag.value)
-            .where(ExerciseTag.exercise_id.in_(summaries))
-            .order_by(ExerciseTag.exercise_id, ExerciseTag.position)
-        )
-        for exercise_id, kind, value in tags:
+        for exercise_id, kind, value in db.session.execute(_TAGS, {"ids": list(summaries)}):
             if kind in TAG_LISTS:
                 summaries[exercise_id][TAG_LISTS[kind]].append(value)
     return list(summaries.values()), next_cursor
