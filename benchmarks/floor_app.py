@@ -31,11 +31,15 @@ def _db():
         if _URL.startswith("postgresql"):
             import psycopg
 
-            _connection = psycopg.connect(_URL.replace("postgresql+psycopg://", "postgresql://"))
+            connection = psycopg.connect(_URL.replace("postgresql+psycopg://", "postgresql://"))
+            # Both workers start at once: two CREATE TABLE IF NOT EXISTS can still collide on PostgreSQL
+            # (one fails on pg_type's unique index and leaves its worker's transaction aborted for good).
+            connection.execute("SELECT pg_advisory_xact_lock(4217)")
         else:
-            _connection = sqlite3.connect(_URL.removeprefix("sqlite:///"), isolation_level="DEFERRED", timeout=30)
-        _connection.execute(_SCRATCH)
-        _connection.commit()
+            connection = sqlite3.connect(_URL.removeprefix("sqlite:///"), isolation_level="DEFERRED", timeout=30)
+        connection.execute(_SCRATCH)
+        connection.commit()
+        _connection = connection  # only once it works: a failed first request leaves the next to try again
     return _connection
 
 
