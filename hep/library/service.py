@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from functools import lru_cache
+from typing import NamedTuple
 
 from flask import current_app
 from sqlalchemy import Select, bindparam, exists, or_, select, tuple_
@@ -81,7 +82,7 @@ def _search_filters(
     max_difficulty: int | None = None,
     owner: str | None = None,
     include_archived: bool = False,
-) -> tuple[tuple, dict]:
+) -> tuple[_Shape, dict]:
     """The shape of a search (which filters it has, how many words) and the values its statement binds."""
     terms = (q or "").lower().split()
     params: dict = {"clinic_id": clinic_id, **{f"term_{n}": _like_any(t) for n, t in enumerate(terms)}}
@@ -97,14 +98,33 @@ def _search_filters(
         params["min_difficulty"] = min_difficulty
     if max_difficulty is not None:
         params["max_difficulty"] = max_difficulty
-    facets = tuple(name in params for name in ("region", "condition", "equipment", "category"))
-    limits = (min_difficulty is not None, max_difficulty is not None)
-    shape = (len(terms), *facets, *limits, owner if owner in ("library", "clinic") else None, include_archived)
+    shape = _Shape(
+        len(terms),
+        *(name in params for name in ("region", "condition", "equipment", "category")),
+        min_difficulty is not None,
+        max_difficulty is not None,
+        owner if owner in ("library", "clinic") else None,
+        include_archived,
+    )
     return shape, params
 
 
+class _Shape(NamedTuple):
+    """Which filters a search has (and how many words): one statement is built per shape."""
+
+    terms: int
+    region: bool
+    condition: bool
+    equipment: bool
+    category: bool
+    has_min: bool
+    has_max: bool
+    owner: str | None
+    include_archived: bool
+
+
 @lru_cache(maxsize=512)
-def _search_statement(shape: tuple) -> Select:
+def _search_statement(shape: _Shape) -> Select:
     """The search for one shape, built once: every value is a bound parameter (see _search_filters)."""
     terms, region, condition, equipment, category, has_min, has_max, owner, include_archived = shape
     clinic = bindparam("clinic_id")
@@ -168,7 +188,7 @@ _TAGS = (
 
 
 @lru_cache(maxsize=1024)
-def _page_statement(shape: tuple, after: bool) -> Select:
+def _page_statement(shape: _Shape, after: bool) -> Select:
     """One page of a search shape as summary columns, by name (after a cursor's name and id), built once."""
     query = _search_statement(shape).with_only_columns(*SUMMARY_COLUMNS)
     if after:
@@ -187,7 +207,8 @@ def search_page(clinic_id: int, *, cursor: str | None, limit: int | None, **filt
     if cursor:
         params.update(zip([f"after_{c.key}" for c in PAGE_ORDER], cursor_after(cursor, PAGE_ORDER), strict=True))
     rows = db.session.execute(_page_statement(shape, bool(cursor)), params).all()
-    next_cursor = encode_cursor([rows[size - 1].name, rows[size - 1].id]) if len(rows) > size else None
+    last = rows[size - 1] if len(rows) > size else None
+    next_cursor = encode_cursor([getattr(last, c.key) for c in PAGE_ORDER]) if last else None
     summaries = {
         row.id: {
             "slug": row.slug,
