@@ -6,11 +6,11 @@ import os
 
 from flask import Flask, g, request
 from sqlalchemy import event
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from hep import config as settings
-from hep import inputs, openapi, unique
+from hep import db_connections, inputs, openapi, unique
 from hep.audit import service as audit
 from hep.dbtypes import render_migration_item, utcnow
 from hep.errors import DomainError, Forbidden, NotFound, domain_error_response
@@ -47,6 +47,7 @@ def create_app(config: dict | None = None) -> Flask:
     _register_blueprints(app)
     app.register_error_handler(DomainError, _domain_error)
     app.register_error_handler(IntegrityError, unique.integrity_error)
+    app.register_error_handler(OperationalError, db_connections.database_unavailable)
     app.after_request(_api_headers)
 
     from hep import api_docs, patient_app, web
@@ -127,6 +128,8 @@ def _register_blueprints(app: Flask) -> None:
 def _configure_engine(app: Flask) -> None:
     engine = db.engine
     if engine.dialect.name != "sqlite":
+        # A SQLite file cannot drop a connection; a server can (restart, failover, idle timeout).
+        db_connections.ping_when_idle(engine, app.config["DB_PING_AFTER_IDLE_SECONDS"])
         return
     busy_ms = int(app.config["SQLITE_BUSY_TIMEOUT_MS"])
 

@@ -78,7 +78,9 @@ def load(instance_path: str) -> dict:
         "MIGRATION_DATABASE_URI": database_url(env["MIGRATION_DATABASE_URL"], instance_path)
         if env.get("MIGRATION_DATABASE_URL")
         else None,
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "SQLALCHEMY_ENGINE_OPTIONS": {},
+        # A pooled PostgreSQL connection idle longer than this is pinged before use (hep/db_connections.py)
+        "DB_PING_AFTER_IDLE_SECONDS": float(env.get("HEP_DB_PING_AFTER_IDLE_SECONDS", 1.0)),
         "SQLITE_BUSY_TIMEOUT_MS": _int("HEP_SQLITE_BUSY_TIMEOUT_MS", 5000),
         # Security
         "SECRET_KEY": secret_key(instance_path),

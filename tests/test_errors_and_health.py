@@ -138,3 +138,17 @@ def test_sqlite_runs_with_wal_foreign_keys_and_busy_timeout(tmp_path):
 def test_livez_answers_without_touching_the_database():
     app = create_app(app_settings("postgresql+psycopg://nobody@127.0.0.1:1/none"))
     assert app.test_client().get("/livez").json == {"status": "ok"}
+
+
+def test_an_api_call_is_a_503_problem_when_the_database_is_unreachable():
+    app = create_app(
+        app_settings(
+            "postgresql+psycopg://nobody@127.0.0.1:1/none",
+            SQLALCHEMY_ENGINE_OPTIONS={"connect_args": {"connect_timeout": 1}},
+        )
+    )
+    response = app.test_client().get("/api/v1/exercises", headers={"Authorization": "Bearer some-token"})
+    assert_problem(response, 503)
+    assert response.json["type"] == "urn:hep:problem:database-unavailable"
+    assert response.headers["Retry-After"] == "1"
+    assert "127.0.0.1" not in response.get_data(as_text=True)

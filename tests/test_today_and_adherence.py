@@ -13,6 +13,7 @@ from hep.accounts.models import User
 from hep.adherence import metrics
 from hep.extensions import db
 from hep.library.models import Exercise
+from hep.library.service import apply_content
 from hep.programs import service as programs
 from hep.programs.models import Routine
 from hep.programs.schemas import RoutineInSchema
@@ -133,6 +134,18 @@ def test_plan_shows_an_exercises_new_name_and_archiving_at_once(client, make, se
         db.session.commit()
         archived = client.get(f"/api/v1/patients/{patient.id}/today", headers=headers).json["items"][0]["exercise"]
     assert (renamed["name"], renamed["archived"], archived["archived"]) == ("Renamed", False, True)
+
+
+def test_plan_shows_an_exercises_new_safety_blocks_at_once(client, make, setup):
+    patient = setup(item("daily"))
+    headers = make.headers(patient)
+    with time_machine.travel(at(patient, MONDAY, 9), tick=False):
+        before = client.get(f"/api/v1/patients/{patient.id}/today", headers=headers).json["items"][0]["safety"]
+        exercise = db.session.scalar(sa.select(Exercise).where(Exercise.slug == "daily"))
+        apply_content(exercise, {"safety": ["new-numbness"]}, now=at(patient, MONDAY, 9))
+        db.session.commit()
+        after = client.get(f"/api/v1/patients/{patient.id}/today", headers=headers).json["items"][0]["safety"]
+    assert (before, after) == ([], ["new-numbness"])
 
 
 def test_plan_drops_an_archived_routine_at_once(client, make, setup):

@@ -15,7 +15,6 @@ from functools import cache
 from sqlalchemy import Select, bindparam, select
 
 from hep.accounts.models import Clinic
-from hep.dbtypes import among
 from hep.extensions import db
 from hep.library.models import Exercise, SafetyBlock
 
@@ -130,21 +129,6 @@ def shown(keys: Iterable[str], blocks: dict[str, dict] | None = None) -> list[di
 def for_exercises(exercises: Iterable[Exercise]) -> list[dict]:
     """The blocks shown with a group of exercises (a routine, a template), each once."""
     return shown(key for exercise in exercises for key in exercise.safety or [])
-
-
-@cache
-def _keys_statement(dialect_name: str) -> Select:
-    # Built once: the patient's plan runs it on every request.
-    return select(Exercise.id, Exercise.safety).where(among(Exercise.id, "ids", dialect_name))
-
-
-def keys_by_exercise(exercise_ids: Iterable[int]) -> dict[int, list[str]]:
-    """{exercise id: its block keys}, read in one narrow query."""
-    ids = list(set(exercise_ids))
-    if not ids:
-        return {}
-    rows = db.session.execute(_keys_statement(db.engine.dialect.name), {"ids": ids})
-    return {exercise_id: list(keys or []) for exercise_id, keys in rows}
 
 
 def for_condition(condition: str, blocks: dict[str, dict] | None = None) -> list[str]:

@@ -303,43 +303,50 @@ class _Stamp:
     archived_at: datetime | None
 
 
-_summaries: dict[tuple[int, _Stamp], dict] = {}
-_summaries_lock = threading.Lock()
+class Card(NamedTuple):
+    """What the plan shows of an exercise: its summary as the API shows it, and its safety blocks' keys."""
+
+    summary: dict
+    safety: tuple[str, ...]
 
 
-def exercise_summaries(ids: set[int]) -> dict[int, dict]:
-    """Summary fields of these exercises as the API shows them; re-read only when an exercise changed."""
+_cards: dict[tuple[int, _Stamp], Card] = {}
+_cards_lock = threading.Lock()
+_SUMMARY_FIELDS = (
+    "slug",
+    "name",
+    "summary",
+    "body_regions",
+    "conditions",
+    "category",
+    "equipment",
+    "position",
+    "difficulty",
+    "owner",
+    "archived",
+)
+
+
+def exercise_cards(ids: set[int]) -> dict[int, Card]:
+    """These exercises' summaries and safety keys; re-read only when an exercise changed (every content edit,
+    safety included, moves updated_at)."""
     stamps = {
         i: _Stamp(updated, archived)
         for i, updated, archived in db.session.execute(_stamps_statement(db.engine.dialect.name), {"ids": list(ids)})
     }
-    with _summaries_lock:
-        found = {i: _summaries[(i, s)] for i, s in stamps.items() if (i, s) in _summaries}
+    with _cards_lock:
+        found = {i: _cards[(i, s)] for i, s in stamps.items() if (i, s) in _cards}
     missing = [i for i in stamps if i not in found]
     if missing:
-        loaded = {}
-        for exercise in db.session.scalars(select(Exercise).where(Exercise.id.in_(missing))):
-            loaded[exercise.id] = {
-                key: getattr(exercise, key)
-                for key in (
-                    "slug",
-                    "name",
-                    "summary",
-                    "body_regions",
-                    "conditions",
-                    "category",
-                    "equipment",
-                    "position",
-                    "difficulty",
-                    "owner",
-                    "archived",
-                )
-            }
-        with _summaries_lock:
-            if len(_summaries) > CACHE_SIZE:
-                _summaries.clear()  # stale stamps pile up only as exercises are edited: rare
-            for i, summary in loaded.items():
-                _summaries[(i, stamps[i])] = summary
+        loaded = {
+            exercise.id: Card({key: getattr(exercise, key) for key in _SUMMARY_FIELDS}, tuple(exercise.safety or ()))
+            for exercise in db.session.scalars(select(Exercise).where(Exercise.id.in_(missing)))
+        }
+        with _cards_lock:
+            if len(_cards) > CACHE_SIZE:
+                _cards.clear()  # stale stamps pile up only as exercises are edited: rare
+            for i, card in loaded.items():
+                _cards[(i, stamps[i])] = card
         found.update(loaded)
     return found
 
@@ -347,5 +354,5 @@ def exercise_summaries(ids: set[int]) -> dict[int, dict]:
 def clear_caches() -> None:
     """Forget every compiled version and exercise summary (tests restore databases under a live app)."""
     versions_cache.clear()
-    with _summaries_lock:
-        _summaries.clear()
+    with _cards_lock:
+        _cards.clear()

@@ -9,7 +9,7 @@ from hep.accounts.service import get_patient
 from hep.adherence.metrics import day_logs
 from hep.library import safety
 from hep.programs import schedule
-from hep.programs.compiled import exercise_summaries, live_routines
+from hep.programs.compiled import exercise_cards, live_routines
 from hep.programs.service import local_today, routines_for
 from hep.sessions.service import next_session
 
@@ -32,14 +32,13 @@ def today_plan(actor: User, patient_id: int, *, now: datetime) -> dict:
     logs = day_logs([patient_id], schedule.week_start(today), today)
     credit = {day: v.credit for (_pid, day), v in logs.items()}
     due = schedule.due_on(routines, today, credit)
-    exercises = exercise_summaries({item.exercise_id for _routine, item in due})
-    safety_keys = safety.keys_by_exercise(item.exercise_id for _routine, item in due)
+    cards = exercise_cards({item.exercise_id for _routine, item in due})
     todays = credit.get(today, {})
     items = [
         {
             "routine_id": routine.id,
             "item_id": item.id,
-            "exercise": exercises[item.exercise_id],
+            "exercise": cards[item.exercise_id].summary,
             "sets": item.sets,
             "reps": item.reps,
             "hold_seconds": item.hold_seconds,
@@ -55,7 +54,7 @@ def today_plan(actor: User, patient_id: int, *, now: datetime) -> dict:
             "times_due": item.times_per_day,
             "done_today": round(min(todays.get(schedule.key_of(item), 0.0), item.times_per_day), 3),
             "days_done_this_week": schedule.days_done(item, today, credit),
-            "safety": safety_keys.get(item.exercise_id, []),
+            "safety": list(cards[item.exercise_id].safety),
         }
         for routine, item in due
     ]

@@ -19,6 +19,7 @@ TITLES = {
     409: "Already in use",
     422: "Please check what you entered",
     429: "Too many attempts",
+    503: "Please try again in a moment",
 }
 
 
@@ -47,7 +48,8 @@ def _http_error(error: HTTPException):
     return error_page(error.code or 500, error.description if (error.code or 500) < 500 else None)
 
 
-def _is_web_path(path: str) -> bool:
+def is_web_path(path: str) -> bool:
+    """Whether `path` is one of the web app's pages (not the API's)."""
     return path.lstrip("/").split("/", 1)[0] in WEB_SEGMENTS
 
 
@@ -57,7 +59,7 @@ def register(app: Flask) -> None:
     from hep.extensions import api
 
     def not_routed(error: HTTPException):
-        if _is_web_path(request.path):
+        if is_web_path(request.path):
             return error_page(error.code, None)
         return api.handle_http_exception(error)
 
