@@ -2,7 +2,7 @@
 
 hot_paths.py serves this beside HEP (gunicorn, the same workers, the same database) and drives it like
 the real endpoints. Each route makes the number of round trips HEP's endpoint makes, as counted by
-benchmarks/footprint.py (today's plan: 7 SELECTs, an INSERT and a commit; library search: 3 SELECTs; a
+benchmarks/footprint.py (today's plan: 6 SELECTs, an INSERT and a commit; library search: 3 SELECTs; a
 batch of 50: 3 SELECTs, one executemany INSERT of the entries, one INSERT and a commit), parses the
 request body when there is one, and answers a JSON body as large as HEP's. The SELECTs are `SELECT 1`:
 no plan, no index, no row to decode, so this is a lower bound, not a model of HEP. No ORM, no schemas,
@@ -61,8 +61,8 @@ def livez():
 
 @app.get("/floor/plan")
 def plan():
-    """Today's plan's round trips: 7 SELECTs, the audit INSERT, a commit."""
-    _selects(7)
+    """Today's plan's round trips: 6 SELECTs, the audit INSERT, a commit."""
+    _selects(6)
     connection = _db()
     connection.execute("INSERT INTO bench_floor (patient, body) VALUES (1, 'read')")
     connection.commit()

@@ -98,7 +98,7 @@ TITLES = {
     SEARCH: "library search: GET /exercises?q=...&condition=...",
     SYNC: f"batch sync: POST /patients/{{id}}/logs/batch, {BATCH_SIZE} new entries",
     RESEND: "resend: the same batches again (all duplicate)",
-    FLOOR_PLAN: "floor of today's plan: bare Flask + driver, its 8 round trips and commit",
+    FLOOR_PLAN: "floor of today's plan: bare Flask + driver, its 7 round trips and commit",
     FLOOR_SEARCH: "floor of library search: bare Flask + driver, its 3 round trips",
     FLOOR_SYNC: f"floor of batch sync: bare Flask + driver, its round trips, {BATCH_SIZE} rows and commit",
 }

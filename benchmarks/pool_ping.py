@@ -2,11 +2,12 @@
 
 Usage: .venv/bin/python benchmarks/pool_ping.py --database-url postgresql://postgres@127.0.0.1:5432/test
 
-One throw-away database and data set (benchmarks/hot_paths.py's), then gunicorn (2 workers) started
-alternately with HEP_DB_PING_AFTER_IDLE_SECONDS=0 (SQLAlchemy's pool_pre_ping: one round trip before
-every request) and with the default (a ping only after 1 s idle, hep/db_connections.py). Each round runs
-/livez, today's plan, library search and the batch sync under both settings, so both meet the same
-machine; the ratios are judged per round. Writes its section into benchmarks/RESULTS.md.
+One throw-away database and data set (benchmarks/hot_paths.py's), served by two gunicorns (2 workers
+each) at once: one with HEP_DB_PING_AFTER_IDLE_SECONDS=0 (a ping before every request, as SQLAlchemy's
+pool_pre_ping), one with the default (a ping only after 1 s idle, hep/db_connections.py). /livez, today's
+plan, library search and the batch sync each run as pairs of short runs, one per setting, back to back
+and in alternating order, so the machine's drift meets both alike; each pair gives a ratio. Writes its
+section into benchmarks/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import os
 import secrets
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script: make `hep` importable
@@ -23,6 +26,7 @@ from benchmarks.common import (
     BUSY,
     PACKAGES,
     CpuMeter,
+    Server,
     arguments,
     command_line,
     cpu_model,
@@ -38,7 +42,6 @@ from benchmarks.hot_paths import (
     SEARCH,
     SYNC,
     RunResult,
-    _report_run,
     _share,
     baseline_source,
     bench_database,
@@ -55,68 +58,83 @@ from benchmarks.hot_paths import (
 SETTINGS = {"every request": "0", "after 1 s idle (default)": "1"}
 
 
-def measure(database, workdir: Path, data, ping_after: str, seconds: float, connections: int, seed: int) -> dict:
-    """One gunicorn with this ping setting: each scenario once; {scenario: RunResult}."""
-    os.environ["HEP_DB_PING_AFTER_IDLE_SECONDS"] = ping_after
+def sources(data, scenario: str, connections: int, seed: int) -> list:
+    """The load generator's connections for one run of `scenario`."""
+    if scenario == BASELINE:
+        return [baseline_source(k) for k in range(connections)]
+    if scenario == PLAN:
+        return [plan_source(_share(data.patients, k, connections)) for k in range(connections)]
+    if scenario == SEARCH:
+        return [search_source(data.physio_token, k) for k in range(connections)]
     loggable = loggable_patients(data.patients)
-    sources = {
-        BASELINE: lambda: [baseline_source(k) for k in range(connections)],
-        PLAN: lambda: [plan_source(_share(data.patients, k, connections)) for k in range(connections)],
-        SEARCH: lambda: [search_source(data.physio_token, k) for k in range(connections)],
-        SYNC: lambda: [sync_source(_share(loggable, k, connections), seed=seed + k) for k in range(connections)],
-    }
-    results = {}
-    with gunicorn(database.url, workdir, say) as server:
-        warm_up(server.address, data.patients)
-        meter = CpuMeter(lambda: {server.pid}, database.name)
-        for scenario, make in sources.items():
-            results[scenario] = run_scenario(server, meter, scenario, make(), seconds)
-            _report_run(results[scenario], 1, 1)
-    return results
+    return [sync_source(_share(loggable, k, connections), seed=seed + k) for k in range(connections)]
 
 
-def table(rounds: list[dict[str, dict[str, RunResult]]]) -> list[str]:
-    """Per setting: each scenario's rate (median, min-max over rounds), and default ÷ ping-every-request per round."""
+@contextmanager
+def servers(database, workdir: Path, data) -> Iterator[dict[str, Server]]:
+    """Both settings served at once, each by its own gunicorn (-w 2); only one is driven at a time."""
+    with ExitStack() as stack:
+        started = {}
+        for name, value in SETTINGS.items():
+            os.environ["HEP_DB_PING_AFTER_IDLE_SECONDS"] = value
+            started[name] = stack.enter_context(gunicorn(database.url, workdir, say))
+            warm_up(started[name].address, data.patients)
+        yield started
+
+
+def alternate(database, served: dict[str, Server], data, args) -> dict[str, list[tuple[RunResult, RunResult]]]:
+    """Each scenario as `pairs` back-to-back pairs of short runs, the order flipped every pair, so that the
+    machine's drift (its speed moves by tens of percent within minutes) meets both settings alike."""
     every, default = SETTINGS
-    lines = ["| figure | ping on every request | ping after 1 s idle | default ÷ every request |", "|---|---|---|---|"]
+    meters = {name: CpuMeter(lambda server=server: {server.pid}, database.name) for name, server in served.items()}
+    pairs: dict[str, list[tuple[RunResult, RunResult]]] = {}
+    for scenario in (BASELINE, PLAN, SEARCH, SYNC):
+        pairs[scenario] = []
+        for number in range(args.pairs):
+            order = (every, default) if number % 2 == 0 else (default, every)
+            runs = {}
+            for name in order:
+                load = sources(data, scenario, args.connections, seed=number * 97 + len(runs) * 31)
+                runs[name] = run_scenario(served[name], meters[name], scenario, load, args.seconds)
+            pairs[scenario].append((runs[every], runs[default]))
+            rate = (lambda r: r.eps) if scenario == SYNC else (lambda r: r.rps)
+            say(
+                f"{scenario} pair {number + 1}/{args.pairs}: "
+                + ", ".join(f"{name} {rate(runs[name]):,.0f}" for name in SETTINGS)
+            )
+    return pairs
+
+
+def table(pairs: dict[str, list[tuple[RunResult, RunResult]]]) -> list[str]:
+    """Each scenario's rate under both settings (median, min-max over pairs) and the ratio within each pair."""
+    lines = ["| figure | ping on every request | ping after 1 s idle | default ÷ every request, per pair |"]
+    lines.append("|---|---|---|---|")
     for scenario, unit in ((BASELINE, "req/s"), (PLAN, "req/s"), (SEARCH, "req/s"), (SYNC, "entries/s")):
 
         def rate(r: RunResult, unit=unit) -> float:
             return r.eps if unit == "entries/s" else r.rps
 
-        a = [rate(rd[every][scenario]) for rd in rounds]
-        b = [rate(rd[default][scenario]) for rd in rounds]
-        lines.append(
-            f"| {scenario} ({unit}) | {show(a)} | {show(b)} | {show([y / x for x, y in zip(a, b, strict=True)])} |"
-        )
-    for scenario in (PLAN, SEARCH):
-        a = [rd[every][scenario].rps / rd[every][BASELINE].rps for rd in rounds]
-        b = [rd[default][scenario].rps / rd[default][BASELINE].rps for rd in rounds]
-        lines.append(f"| {scenario} ÷ /livez | {show(a)} | {show(b)} | - |")
+        a = [rate(every) for every, _ in pairs[scenario]]
+        b = [rate(default) for _, default in pairs[scenario]]
+        ratios = [y / x for x, y in zip(a, b, strict=True)]
+        lines.append(f"| {scenario} ({unit}) | {show(a)} | {show(b)} | {show(ratios)} |")
     return lines
 
 
 def main(argv: list[str]) -> int:
-    """Build the data, alternate the two settings `--rounds` times, report; 1 when a request failed."""
+    """Build the data, serve both settings, alternate them, report; 1 when a request failed."""
     parser = arguments(__doc__, "RESULTS.md", database_default="postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument("--patients", type=int, default=100)
-    parser.add_argument("--seconds", type=float, default=10, help="length of each run (default 10)")
+    parser.add_argument("--seconds", type=float, default=4, help="length of each run (default 4)")
     parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--rounds", type=int, default=3, help="rounds of both settings (default 3)")
+    parser.add_argument("--pairs", type=int, default=6, help="pairs of runs per scenario (default 6)")
     args = parser.parse_args(argv)
     os.environ["SECRET_KEY"] = secrets.token_urlsafe(32)
-    rounds: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="hep-bench-") as tmp, bench_database(args.database_url, Path(tmp)) as db:
-        data = build_dataset(db.url, args.patients, 3600 + int(args.rounds * 8 * (args.seconds + 30)))
-        for number in range(args.rounds):
-            say(f"round {number + 1}/{args.rounds}")
-            rounds.append(
-                {
-                    name: measure(db, Path(tmp), data, value, args.seconds, args.connections, seed=number * 97)
-                    for name, value in SETTINGS.items()
-                }
-            )
-    runs = [r for rd in rounds for setting in rd.values() for r in setting.values()]
+        data = build_dataset(db.url, args.patients, 3600 + int(args.pairs * 8 * (args.seconds + 5)))
+        with servers(db, Path(tmp), data) as served:
+            pairs = alternate(db, served, data, args)
+    runs = [r for runs in pairs.values() for pair in runs for r in pair]
     errors = sum(sum(r.errors.values()) for r in runs)
     busiest = max((r.other_cpu for r in runs if r.other_cpu is not None), default=None)
     label = args.label or "PostgreSQL: checking pooled connections"
@@ -127,15 +145,16 @@ def main(argv: list[str]) -> int:
             f"- machine: {os.cpu_count()} cores ({cpu_model()}); {versions(PACKAGES)}",
             f"- database: {db.description}",
             f"- command: `{command_line('benchmarks/pool_ping.py', argv)}`",
-            f"- load: {args.connections} connections, {args.seconds:g} s per run, {args.rounds} rounds, each running"
-            " every scenario under both settings (gunicorn -w 2 started anew for each setting)",
+            f"- load: {args.connections} connections; per scenario {args.pairs} pairs of {args.seconds:g} s runs, one"
+            " under each setting, back to back, the order flipped every pair; both settings served at once by two"
+            " gunicorns (-w 2 each), only one driven at a time",
             f"- other work on the machine: at most {busiest:.0f} % of all cores in any run"
             + (" (**shared: skewed**)" if busiest is not None and busiest > BUSY else "")
             if busiest is not None
             else "- other work on the machine: unknown",
             f"- requests that failed: {errors}",
             "",
-            *table(rounds),
+            *table(pairs),
             "",
         ]
     )

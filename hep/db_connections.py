@@ -1,8 +1,9 @@
 """Pooled database connections: checked before use after sitting idle, and a lost one answered as a 503.
 
-SQLAlchemy's `pool_pre_ping` costs a round trip on every request (12-20 % of the hot paths on
-PostgreSQL, benchmarks/RESULTS.md). A connection handed back a moment ago is almost certainly still
-good, so HEP pings only a connection that has been idle for longer than DB_PING_AFTER_IDLE_SECONDS.
+SQLAlchemy's `pool_pre_ping` sends the server a round trip before every request. A connection handed
+back a moment ago is almost certainly still good, so HEP pings only one that has been idle for longer
+than DB_PING_AFTER_IDLE_SECONDS: the database is spared one statement per request (benchmarks/pool_ping.py
+found no throughput difference on the plan and the sync, search 14 % faster, within its noise).
 After a database restart or failover, a worker that was idle through it pings, reconnects and
 answers. A worker that used its connection within that window gets one disconnect error: that
 request is answered 503 with Retry-After, the pool drops every connection made before the error,
