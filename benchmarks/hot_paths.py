@@ -550,6 +550,20 @@ def _report_run(result: RunResult, number: int, runs: int) -> None:
         say(f"!!! ERRORS in {result.scenario} run {number}: {dict(result.errors)}; e.g. {result.example}")
 
 
+def load_for(scenario: str, patients: list[BenchPatient], physio_token: str, connections: int, seed: int = 0):
+    """One request source per connection for a run of `scenario` (not the resend: it replays a sync run)."""
+    c = connections
+    if scenario == BASELINE:
+        return [baseline_source(k) for k in range(c)]
+    if scenario == PLAN:
+        return [plan_source(_share(patients, k, c)) for k in range(c)]
+    if scenario == SEARCH:
+        return [search_source(physio_token, k) for k in range(c)]
+    if scenario == SYNC:
+        return [sync_source(_share(loggable_patients(patients), k, c), seed=seed + k) for k in range(c)]
+    raise ValueError(f"no load for {scenario}")
+
+
 def benchmark(
     server: Server, meter: CpuMeter, patients: list[BenchPatient], physio_token: str, settings: Settings
 ) -> dict[str, list[RunResult]]:
@@ -564,18 +578,18 @@ def benchmark(
         return result
 
     for _ in range(settings.runs):
-        run(BASELINE, [baseline_source(k) for k in range(c)])
+        run(BASELINE, load_for(BASELINE, patients, physio_token, c))
     for _ in range(settings.runs):
-        run(PLAN, [plan_source(_share(patients, k, c)) for k in range(c)])
+        run(PLAN, load_for(PLAN, patients, physio_token, c))
     for _ in range(settings.runs):
-        run(PLAN_WIDE, [plan_source(_share(patients, k, WIDE)) for k in range(WIDE)])
+        run(PLAN_WIDE, load_for(PLAN, patients, physio_token, WIDE))
     for _ in range(settings.runs):
-        run(SEARCH, [search_source(physio_token, k) for k in range(c)])
+        run(SEARCH, load_for(SEARCH, patients, physio_token, c))
     loggable = loggable_patients(patients)
     if not loggable:
         raise RuntimeError("no patient has items in effect today: the batch sync has nothing to log")
     for number in range(settings.runs):
-        first = run(SYNC, [sync_source(_share(loggable, k, c), seed=number * c + k) for k in range(c)])
+        first = run(SYNC, load_for(SYNC, patients, physio_token, c, seed=number * c))
         batches = first.sent or [next(sync_source(loggable, seed=number))]
         run(RESEND, [resend_source(batches[k::c] or batches) for k in range(c)])
     return results

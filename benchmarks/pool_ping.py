@@ -23,7 +23,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script: make `hep` importable
 
 from benchmarks.common import (
-    BUSY,
     PACKAGES,
     CpuMeter,
     Server,
@@ -42,32 +41,21 @@ from benchmarks.hot_paths import (
     SEARCH,
     SYNC,
     RunResult,
-    _share,
-    baseline_source,
+    _other_work,
     bench_database,
     build_dataset,
-    loggable_patients,
-    plan_source,
+    load_for,
     run_scenario,
     say,
-    search_source,
-    sync_source,
     warm_up,
 )
 
 SETTINGS = {"every request": "0", "after 1 s idle (default)": "1"}
 
 
-def sources(data, scenario: str, connections: int, seed: int) -> list:
-    """The load generator's connections for one run of `scenario`."""
-    if scenario == BASELINE:
-        return [baseline_source(k) for k in range(connections)]
-    if scenario == PLAN:
-        return [plan_source(_share(data.patients, k, connections)) for k in range(connections)]
-    if scenario == SEARCH:
-        return [search_source(data.physio_token, k) for k in range(connections)]
-    loggable = loggable_patients(data.patients)
-    return [sync_source(_share(loggable, k, connections), seed=seed + k) for k in range(connections)]
+def _rate(run: RunResult) -> float:
+    """A run's throughput in its own unit: entries/s for the sync, requests/s otherwise."""
+    return run.eps if run.entries else run.rps
 
 
 @contextmanager
@@ -94,14 +82,13 @@ def alternate(database, served: dict[str, Server], data, args) -> dict[str, list
             order = (every, default) if number % 2 == 0 else (default, every)
             runs = {}
             for name in order:
-                load = sources(data, scenario, args.connections, seed=number * 97 + len(runs) * 31)
+                load = load_for(
+                    scenario, data.patients, data.physio_token, args.connections, seed=number * 97 + len(runs) * 31
+                )
                 runs[name] = run_scenario(served[name], meters[name], scenario, load, args.seconds)
             pairs[scenario].append((runs[every], runs[default]))
-            rate = (lambda r: r.eps) if scenario == SYNC else (lambda r: r.rps)
-            say(
-                f"{scenario} pair {number + 1}/{args.pairs}: "
-                + ", ".join(f"{name} {rate(runs[name]):,.0f}" for name in SETTINGS)
-            )
+            shown = ", ".join(f"{name} {_rate(runs[name]):,.0f}" for name in SETTINGS)
+            say(f"{scenario} pair {number + 1}/{args.pairs}: {shown}")
     return pairs
 
 
@@ -110,12 +97,8 @@ def table(pairs: dict[str, list[tuple[RunResult, RunResult]]]) -> list[str]:
     lines = ["| figure | ping on every request | ping after 1 s idle | default ÷ every request, per pair |"]
     lines.append("|---|---|---|---|")
     for scenario, unit in ((BASELINE, "req/s"), (PLAN, "req/s"), (SEARCH, "req/s"), (SYNC, "entries/s")):
-
-        def rate(r: RunResult, unit=unit) -> float:
-            return r.eps if unit == "entries/s" else r.rps
-
-        a = [rate(every) for every, _ in pairs[scenario]]
-        b = [rate(default) for _, default in pairs[scenario]]
+        a = [_rate(every) for every, _ in pairs[scenario]]
+        b = [_rate(default) for _, default in pairs[scenario]]
         ratios = [y / x for x, y in zip(a, b, strict=True)]
         lines.append(f"| {scenario} ({unit}) | {show(a)} | {show(b)} | {show(ratios)} |")
     return lines
@@ -136,7 +119,6 @@ def main(argv: list[str]) -> int:
             pairs = alternate(db, served, data, args)
     runs = [r for runs in pairs.values() for pair in runs for r in pair]
     errors = sum(sum(r.errors.values()) for r in runs)
-    busiest = max((r.other_cpu for r in runs if r.other_cpu is not None), default=None)
     label = args.label or "PostgreSQL: checking pooled connections"
     text = "\n".join(
         [
@@ -148,10 +130,7 @@ def main(argv: list[str]) -> int:
             f"- load: {args.connections} connections; per scenario {args.pairs} pairs of {args.seconds:g} s runs, one"
             " under each setting, back to back, the order flipped every pair; both settings served at once by two"
             " gunicorns (-w 2 each), only one driven at a time",
-            f"- other work on the machine: at most {busiest:.0f} % of all cores in any run"
-            + (" (**shared: skewed**)" if busiest is not None and busiest > BUSY else "")
-            if busiest is not None
-            else "- other work on the machine: unknown",
+            f"- other work on the machine: {_other_work({'all': runs})}",
             f"- requests that failed: {errors}",
             "",
             *table(pairs),

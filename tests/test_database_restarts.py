@@ -134,6 +134,15 @@ def test_an_idle_worker_answers_the_first_request_after_a_restart(worker, make, 
     assert served.get(f"/api/v1/patients/{patient.id}/today", headers=headers).status_code == 200
 
 
+def test_a_threshold_of_zero_pings_before_every_request(worker, make, name):
+    patient = make.patient()
+    headers = make.headers(patient)
+    served = worker(idle_seconds=0)
+    assert served.get(f"/api/v1/patients/{patient.id}/today", headers=headers).status_code == 200
+    assert end_connections(name) == 1
+    assert served.get(f"/api/v1/patients/{patient.id}/today", headers=headers).status_code == 200
+
+
 def test_a_busy_worker_answers_503_with_retry_after_once_then_recovers(worker, make, name):
     patient = make.patient()
     headers = make.headers(patient)
